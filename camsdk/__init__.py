@@ -1,0 +1,325 @@
+"""camsdk: one async, typed interface to many cameras.
+
+```python
+import camsdk
+
+async with camsdk.open("virtual://demo") as cam:
+    snap = await cam.snapshot()
+    async with cam.stream() as s:
+        async for frame in s.frames(fps=2):
+            ...
+```
+
+Names are loaded on first use (PEP 562), so ``import camsdk`` stays fast and
+imports neither PyAV nor any driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # facade
+    "Camera": "._camera",
+    "CameraState": "._camera",
+    "EventStream": "._camera",
+    "Hub": "._hub",
+    "MediaStream": "._stream",
+    "PTZControl": "._camera",
+    "available_drivers": "._registry",
+    "discover": "._discovery",
+    "register_driver": "._registry",
+    # models
+    "CameraConfig": "._models",
+    "CameraEvent": "._models",
+    "CameraInfo": "._models",
+    "Capability": "._models",
+    "Credentials": "._models",
+    "DiscoveredCamera": "._models",
+    "DriverInfo": "._models",
+    "EventKind": "._models",
+    "OverflowPolicy": "._models",
+    "PTZPreset": "._models",
+    "PTZStatus": "._models",
+    "Recording": "._models",
+    "Snapshot": "._models",
+    "StreamProfile": "._models",
+    "StreamState": "._models",
+    "StreamStats": "._models",
+    # media
+    "Discontinuity": "._media",
+    "MediaPacket": "._media",
+    "StreamInfo": "._media",
+    "VideoFrame": "._media",
+    # driver contract
+    "CameraDriver": "._driver",
+    "DriverOptions": "._driver",
+    "HubCamera": "._driver",
+    "HubDriver": "._driver",
+    "PTZDriver": "._driver",
+    "PacketSource": "._driver",
+    "StreamSource": "._driver",
+    # access
+    "AccessPolicy": "._access",
+    "AccessRequest": "._access",
+    "Action": "._access",
+    "AllowOwner": "._access",
+    "AuditSink": "._access",
+    "Decision": "._access",
+    "OWNER": "._access",
+    "Principal": "._access",
+    # errors
+    "AccessDeniedError": "._errors",
+    "AuthenticationError": "._errors",
+    "CamError": "._errors",
+    "CameraClosedError": "._errors",
+    "CameraConnectionError": "._errors",
+    "CameraProtocolError": "._errors",
+    "CameraTimeoutError": "._errors",
+    "CameraUnreachableError": "._errors",
+    "ConfigurationError": "._errors",
+    "DeviceError": "._errors",
+    "DriverUnavailableError": "._errors",
+    "StreamDecodeError": "._errors",
+    "StreamEndedError": "._errors",
+    "StreamError": "._errors",
+    "StreamOpenError": "._errors",
+    "StreamStalledError": "._errors",
+    "TwoFactorRequiredError": "._errors",
+    "UnknownSchemeError": "._errors",
+    "UnsupportedCapabilityError": "._errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "hub", "open"])
+
+
+def open(url: str, **kwargs: Any) -> Camera:  # noqa: A001 - the public entry point
+    """Return a `Camera` for ``url`` without doing any I/O.
+
+    Keyword arguments: ``credentials`` (`Credentials`), ``config``
+    (`CameraConfig` or a mapping), ``principal``, ``policy``, ``audit``,
+    ``masks`` (owner control, see `camsdk.privacy`), and driver options (the
+    same names as the URL's query options). Connect with ``async with`` or
+    ``await cam.connect()``.
+    """
+    from ._camera import open_camera
+
+    return open_camera(url, **kwargs)
+
+
+def hub(url: str, **kwargs: Any) -> Hub:
+    """Return a `Hub` (NVR or account) for ``url`` without doing any I/O.
+
+    Takes the same keyword arguments as `open`; use ``async with``.
+    """
+    from ._hub import open_hub
+
+    return open_hub(url, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'camsdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
+    from ._access import (
+        OWNER as OWNER,
+    )
+    from ._access import (
+        AccessPolicy as AccessPolicy,
+    )
+    from ._access import (
+        AccessRequest as AccessRequest,
+    )
+    from ._access import (
+        Action as Action,
+    )
+    from ._access import (
+        AllowOwner as AllowOwner,
+    )
+    from ._access import (
+        AuditSink as AuditSink,
+    )
+    from ._access import (
+        Decision as Decision,
+    )
+    from ._access import (
+        Principal as Principal,
+    )
+    from ._camera import (
+        Camera as Camera,
+    )
+    from ._camera import (
+        CameraState as CameraState,
+    )
+    from ._camera import (
+        EventStream as EventStream,
+    )
+    from ._camera import (
+        PTZControl as PTZControl,
+    )
+    from ._discovery import (
+        discover as discover,
+    )
+    from ._driver import (
+        CameraDriver as CameraDriver,
+    )
+    from ._driver import (
+        DriverOptions as DriverOptions,
+    )
+    from ._driver import (
+        HubCamera as HubCamera,
+    )
+    from ._driver import (
+        HubDriver as HubDriver,
+    )
+    from ._driver import (
+        PacketSource as PacketSource,
+    )
+    from ._driver import (
+        PTZDriver as PTZDriver,
+    )
+    from ._driver import (
+        StreamSource as StreamSource,
+    )
+    from ._errors import (
+        AccessDeniedError as AccessDeniedError,
+    )
+    from ._errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from ._errors import (
+        CameraClosedError as CameraClosedError,
+    )
+    from ._errors import (
+        CameraConnectionError as CameraConnectionError,
+    )
+    from ._errors import (
+        CameraProtocolError as CameraProtocolError,
+    )
+    from ._errors import (
+        CameraTimeoutError as CameraTimeoutError,
+    )
+    from ._errors import (
+        CameraUnreachableError as CameraUnreachableError,
+    )
+    from ._errors import (
+        CamError as CamError,
+    )
+    from ._errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from ._errors import (
+        DeviceError as DeviceError,
+    )
+    from ._errors import (
+        DriverUnavailableError as DriverUnavailableError,
+    )
+    from ._errors import (
+        StreamDecodeError as StreamDecodeError,
+    )
+    from ._errors import (
+        StreamEndedError as StreamEndedError,
+    )
+    from ._errors import (
+        StreamError as StreamError,
+    )
+    from ._errors import (
+        StreamOpenError as StreamOpenError,
+    )
+    from ._errors import (
+        StreamStalledError as StreamStalledError,
+    )
+    from ._errors import (
+        TwoFactorRequiredError as TwoFactorRequiredError,
+    )
+    from ._errors import (
+        UnknownSchemeError as UnknownSchemeError,
+    )
+    from ._errors import (
+        UnsupportedCapabilityError as UnsupportedCapabilityError,
+    )
+    from ._hub import (
+        Hub as Hub,
+    )
+    from ._media import (
+        Discontinuity as Discontinuity,
+    )
+    from ._media import (
+        MediaPacket as MediaPacket,
+    )
+    from ._media import (
+        StreamInfo as StreamInfo,
+    )
+    from ._media import (
+        VideoFrame as VideoFrame,
+    )
+    from ._models import (
+        CameraConfig as CameraConfig,
+    )
+    from ._models import (
+        CameraEvent as CameraEvent,
+    )
+    from ._models import (
+        CameraInfo as CameraInfo,
+    )
+    from ._models import (
+        Capability as Capability,
+    )
+    from ._models import (
+        Credentials as Credentials,
+    )
+    from ._models import (
+        DiscoveredCamera as DiscoveredCamera,
+    )
+    from ._models import (
+        DriverInfo as DriverInfo,
+    )
+    from ._models import (
+        EventKind as EventKind,
+    )
+    from ._models import (
+        OverflowPolicy as OverflowPolicy,
+    )
+    from ._models import (
+        PTZPreset as PTZPreset,
+    )
+    from ._models import (
+        PTZStatus as PTZStatus,
+    )
+    from ._models import (
+        Recording as Recording,
+    )
+    from ._models import (
+        Snapshot as Snapshot,
+    )
+    from ._models import (
+        StreamProfile as StreamProfile,
+    )
+    from ._models import (
+        StreamState as StreamState,
+    )
+    from ._models import (
+        StreamStats as StreamStats,
+    )
+    from ._registry import (
+        available_drivers as available_drivers,
+    )
+    from ._registry import (
+        register_driver as register_driver,
+    )
+    from ._stream import (
+        MediaStream as MediaStream,
+    )

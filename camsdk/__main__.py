@@ -1,0 +1,3 @@
+from camsdk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""The one exception tree of camsdk.
+
+Every error carries the camera's ``scheme`` and a redacted ``url`` (no
+password, ever), so a log line says which camera failed without leaking who
+may open it. Foreign exceptions (httpx, av, XML parsers) are translated where
+they are raised, keeping the chain with ``raise ... from exc``.
+
+```
+CamError
+ +-- ConfigurationError (ValueError)        bad URL, option, or argument
+ |    +-- UnknownSchemeError                no driver for the URL scheme
+ +-- DriverUnavailableError (ImportError)   driver known, but not importable
+ +-- UnsupportedCapabilityError (NotImplementedError)
+ +-- AccessDeniedError                      the access policy said no
+ +-- CameraConnectionError                  could not talk to the camera
+ |    +-- AuthenticationError               wrong or missing credentials
+ |    |    +-- TwoFactorRequiredError       cloud account wants a second factor
+ |    +-- CameraUnreachableError            refused, no route, DNS failure
+ |    +-- CameraTimeoutError (TimeoutError) a deadline passed
+ +-- CameraProtocolError                    the device answered nonsense
+ |    +-- DeviceError                       the device reported an error
+ +-- StreamError
+ |    +-- StreamOpenError                   the stream could not be opened
+ |    +-- StreamStalledError                no media for ``stall_timeout``
+ |    +-- StreamEndedError                  the source ended (file, VOD)
+ |    +-- StreamDecodeError                 undecodable media
+ +-- CameraClosedError                      the camera or stream was closed
+```
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "AuthenticationError",
+    "CamError",
+    "CameraClosedError",
+    "CameraConnectionError",
+    "CameraProtocolError",
+    "CameraTimeoutError",
+    "CameraUnreachableError",
+    "ConfigurationError",
+    "DeviceError",
+    "DriverUnavailableError",
+    "StreamDecodeError",
+    "StreamEndedError",
+    "StreamError",
+    "StreamOpenError",
+    "StreamStalledError",
+    "TwoFactorRequiredError",
+    "UnknownSchemeError",
+    "UnsupportedCapabilityError",
+]
+
+
+class CamError(Exception):
+    """Base class of every error camsdk raises.
+
+    ``scheme`` and ``url`` identify the camera; ``url`` is always redacted.
+    """
+
+    def __init__(self, message: str, *, scheme: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.scheme = scheme
+        self.url = url
+
+    def __str__(self) -> str:
+        if self.url:
+            return f"{self.message} [{self.url}]"
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep keyword-only context when errors cross process boundaries.
+        return (_rebuild, (type(self), self.message, self.scheme, self.url, self.__dict__))
+
+
+def _rebuild(
+    cls: type[CamError], message: str, scheme: str | None, url: str | None, state: dict[str, object]
+) -> CamError:
+    err = cls.__new__(cls)
+    CamError.__init__(err, message, scheme=scheme, url=url)
+    err.__dict__.update(state)
+    return err
+
+
+class ConfigurationError(CamError, ValueError):
+    """A URL, option or argument is invalid. Raised before any I/O."""
+
+
+class UnknownSchemeError(ConfigurationError):
+    """No driver is registered for the URL's scheme."""
+
+
+class DriverUnavailableError(CamError, ImportError):
+    """The driver is known but could not be imported; ``hint`` says how to install it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.hint = hint
+
+
+class UnsupportedCapabilityError(CamError, NotImplementedError):
+    """The camera or its driver does not offer the requested capability."""
+
+
+class AccessDeniedError(CamError):
+    """The access policy refused the request; ``reason`` says why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        reason: str = "",
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.reason = reason
+
+
+class CameraConnectionError(CamError):
+    """The camera could not be reached or would not talk to us."""
+
+
+class AuthenticationError(CameraConnectionError):
+    """The camera rejected the credentials (or needs some and got none)."""
+
+
+class TwoFactorRequiredError(AuthenticationError):
+    """A cloud account asks for a second factor before it hands out a session."""
+
+
+class CameraUnreachableError(CameraConnectionError):
+    """Connection refused, no route, name resolution failed, or connection dropped."""
+
+
+class CameraTimeoutError(CameraConnectionError, TimeoutError):
+    """A deadline passed: connect, request, first keyframe, or a camsdk timeout."""
+
+
+class CameraProtocolError(CamError):
+    """The device answered with something that does not follow its protocol."""
+
+
+class DeviceError(CameraProtocolError):
+    """The device reported an error (a SOAP fault, an error code); ``code`` holds it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.code = code
+
+
+class StreamError(CamError):
+    """Base class of errors of a media stream."""
+
+
+class StreamOpenError(StreamError):
+    """The stream could not be opened (bad SDP, no video track, unsupported codec)."""
+
+
+class StreamStalledError(StreamError):
+    """No media arrived for ``stall_timeout`` seconds."""
+
+
+class StreamEndedError(StreamError):
+    """The source ended (a file or a finite stream) and does not loop."""
+
+
+class StreamDecodeError(StreamError):
+    """The media could not be decoded."""
+
+
+class CameraClosedError(CamError):
+    """The camera, hub or stream was closed; closed objects cannot be reopened."""

@@ -1,0 +1,1 @@
+"""The shared media pipeline (private): sessions, readers, decoder, queues."""

@@ -1,0 +1,175 @@
+"""PyAV work that happens off the event loop: decoding, JPEG stills, MP4 remux.
+
+Everything here is blocking and is called from worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import StreamDecodeError
+from .._log import get_logger
+from .._media import MediaPacket, StreamInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import av
+
+__all__ = [
+    "Mp4Writer",
+    "decode_keyframe",
+    "encode_jpeg",
+    "new_decoder",
+    "to_av_packet",
+]
+
+log = get_logger("camsdk.pipeline")
+
+FrameTransform = Callable[["av.VideoFrame"], "av.VideoFrame"]
+
+
+def new_decoder(info: StreamInfo, *, threads: int = 0) -> Any:
+    """A PyAV video decoder for ``info`` (``threads=0``: FFmpeg picks)."""
+    import av
+
+    ctx = av.CodecContext.create(info.codec, "r")
+    if info.extradata:
+        ctx.extradata = info.extradata
+    if threads != 1:
+        ctx.thread_type = "AUTO"
+        ctx.thread_count = threads
+    return ctx
+
+
+def to_av_packet(pkt: MediaPacket) -> Any:
+    """Wrap a `MediaPacket` as an ``av.Packet`` (copies the payload once)."""
+    import av
+
+    out = av.Packet(pkt.data)
+    out.pts = pkt.pts
+    out.dts = pkt.dts
+    out.time_base = pkt.time_base
+    if pkt.keyframe:
+        out.is_keyframe = True
+    return out
+
+
+def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
+    """Decode one keyframe on its own; raise `StreamDecodeError` if it is damaged.
+
+    A frame that decoded with errors (the decoder concealed missing slices) is
+    rejected: a half-grey picture must never become a snapshot.
+    """
+    import av
+
+    ctx = new_decoder(info, threads=1)
+    frames: list[av.VideoFrame] = []
+    try:
+        frames.extend(ctx.decode(to_av_packet(packet)))
+        frames.extend(ctx.decode(None))
+    except av.error.FFmpegError as exc:
+        raise StreamDecodeError(f"keyframe did not decode: {exc}") from exc
+    if not frames:
+        raise StreamDecodeError("keyframe produced no picture")
+    frame = frames[0]
+    if frame.is_corrupt:
+        raise StreamDecodeError("keyframe decoded with errors")
+    return frame
+
+
+def encode_jpeg(frame: av.VideoFrame, *, quality: int = 85) -> bytes:
+    """Encode ``frame`` as a baseline JPEG with PyAV's mjpeg encoder."""
+    import av
+
+    enc = av.CodecContext.create("mjpeg", "w")
+    enc.width = frame.width
+    enc.height = frame.height
+    enc.pix_fmt = "yuvj420p"
+    enc.time_base = Fraction(1, 25)
+    # mjpeg's qscale: 2 (best) .. 31; map quality 100..0 onto it.
+    qscale = max(2, min(31, round(2 + (100 - quality) * 29 / 100)))
+    # Fixed quantiser, as ``ffmpeg -q:v``: global_quality is in lambda units.
+    enc.options = {"huffman": "optimal", "global_quality": str(qscale * 118)}
+    enc.flags |= av.codec.context.Flags.qscale
+    src = frame if frame.format.name == "yuvj420p" else frame.reformat(format="yuvj420p")
+    src.pts = 0
+    packets = enc.encode(src) + enc.encode(None)
+    return b"".join(bytes(p) for p in packets)
+
+
+class Mp4Writer:
+    """Remuxes `MediaPacket`s into an MP4 (or any container PyAV can write). No transcoding.
+
+    Writes to a temporary name and renames on `close`, so a reader never sees a
+    half-written file under the final name.
+    """
+
+    def __init__(self, path: Path, info: StreamInfo, *, audio: bool) -> None:
+        import av
+
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.part")
+        fmt = "mp4" if path.suffix.lower() in {".mp4", ".m4v", ".mov"} else None
+        self._out = av.open(str(self._tmp), "w", format=fmt or None)
+        video: Any = self._out.add_stream(info.codec)
+        video.width = info.width
+        video.height = info.height
+        video.time_base = info.time_base
+        if info.extradata:
+            video.codec_context.extradata = info.extradata
+        self._video = video
+        self._audio: Any = None
+        if audio and info.audio_codec:
+            self._audio = self._out.add_stream(info.audio_codec, rate=info.audio_sample_rate)
+            if info.audio_extradata:
+                self._audio.codec_context.extradata = info.audio_extradata
+            if info.audio_time_base is not None:
+                self._audio.time_base = info.audio_time_base
+        self._origin: dict[str, int] = {}
+        self.video_packets = 0
+        self.audio_packets = 0
+        self.bytes = 0
+        self._last_dts: dict[str, int] = {}
+
+    def write(self, packets: Iterable[MediaPacket]) -> None:
+        """Mux ``packets`` (timestamps are rebased so the clip starts at zero)."""
+        for pkt in packets:
+            stream = self._video if pkt.kind == "video" else self._audio
+            if stream is None:
+                continue
+            out = to_av_packet(pkt)
+            if pkt.kind not in self._origin:
+                base = pkt.dts if pkt.dts is not None else (pkt.pts or 0)
+                self._origin[pkt.kind] = base
+            origin = self._origin[pkt.kind]
+            if out.dts is not None:
+                out.dts -= origin
+                last = self._last_dts.get(pkt.kind)
+                if last is not None and out.dts <= last:
+                    continue  # the muxer refuses non-increasing DTS
+                self._last_dts[pkt.kind] = out.dts
+            if out.pts is not None:
+                out.pts -= origin
+            out.stream = stream
+            self._out.mux(out)
+            self.bytes += pkt.size
+            if pkt.kind == "video":
+                self.video_packets += 1
+            else:
+                self.audio_packets += 1
+
+    def close(self) -> None:
+        """Finish the file and move it to its final name."""
+        self._out.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the partial file."""
+        try:
+            self._out.close()
+        except Exception:  # pragma: no cover - already broken
+            log.debug("closing a failed recording", exc_info=True)
+        self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,558 @@
+"""`StreamSession`: one upstream per (camera, profile), shared by every consumer.
+
+The session owns the upstream connection and its reconnect loop, the GOP
+prebuffer, the keyframe cache that snapshots are made from, the fan-out to
+packet consumers and the lazily started shared decoder. Consumers attach
+with `attach_packets` / `attach_frames` and detach when their iterator
+closes; `idle_close` seconds after the last one leaves, the upstream closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from .._errors import (
+    AuthenticationError,
+    CameraClosedError,
+    CameraTimeoutError,
+    CamError,
+    StreamEndedError,
+    StreamError,
+    StreamStalledError,
+)
+from .._log import get_logger
+from .._media import Discontinuity, MediaPacket, StreamInfo
+from .._models import CameraConfig, OverflowPolicy, StreamState
+from ._decoder import FrameConsumer, SharedDecoder
+from ._queue import ConsumerQueue
+
+__all__ = ["StreamSession", "Upstream", "KeyframeEntry"]
+
+log = get_logger("camsdk.pipeline")
+
+
+class Upstream(Protocol):
+    """What the session reads: a driver `PacketSource` or a `PyAVReader`."""
+
+    @property
+    def info(self) -> StreamInfo:
+        """Codec parameters."""
+        ...
+
+    def __aiter__(self) -> Any:
+        """Yield `MediaPacket`s."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the upstream."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyframeEntry:
+    """The latest keyframe and when it arrived."""
+
+    packet: MediaPacket
+    captured_at: datetime
+    seq: int
+
+
+class _Clock:
+    """Per-track timestamp normaliser: DTS never go backwards within a session."""
+
+    __slots__ = ("last", "offset", "step")
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.last: int | None = None
+        self.step = 1
+
+    def fix(self, pkt: MediaPacket, rebase: bool) -> tuple[MediaPacket, bool]:
+        raw = pkt.dts if pkt.dts is not None else pkt.pts
+        if raw is None:
+            raw = (self.last + self.step - self.offset) if self.last is not None else 0
+        if pkt.duration > 0:
+            self.step = pkt.duration
+        adj = raw + self.offset
+        jumped = False
+        if self.last is not None and (rebase or adj <= self.last):
+            shift = self.last + max(self.step, 1) - adj
+            if rebase or shift > 0:
+                self.offset += shift
+                adj += shift
+                jumped = not rebase
+        self.last = adj
+        if self.offset == 0 and pkt.dts is not None:
+            return pkt, jumped
+        pts = pkt.pts + self.offset if pkt.pts is not None else adj
+        if pts < adj:
+            pts = adj
+        return (
+            MediaPacket(
+                pkt.data, pts, adj, pkt.time_base, pkt.keyframe, pkt.kind, pkt.duration,
+                pkt.received_at,
+            ),
+            jumped,
+        )
+
+
+class PacketConsumer:
+    """One ``packets()`` iterator's queue."""
+
+    __slots__ = ("audio", "block", "queue")
+
+    def __init__(self, queue: ConsumerQueue[MediaPacket], *, audio: bool, block: bool) -> None:
+        self.queue = queue
+        self.audio = audio
+        self.block = block
+
+
+def _is_key(pkt: MediaPacket) -> bool:
+    return pkt.kind == "video" and pkt.keyframe
+
+
+class StreamSession:
+    """The shared upstream of one camera profile (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        open_upstream: Callable[[], Awaitable[Upstream]],
+        config: CameraConfig,
+        idle_close: float,
+        url: str,
+        on_state: Callable[[StreamState, str], None] | None = None,
+        on_closed: Callable[[StreamSession], None] | None = None,
+        block_upstream: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.config = config
+        self.idle_close = idle_close
+        self._open_upstream = open_upstream
+        self._on_state = on_state
+        self._on_closed = on_closed
+        self._loop = asyncio.get_running_loop()
+        self.state = StreamState.IDLE
+        self.info: StreamInfo | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._upstream: Upstream | None = None
+        self._packets: tuple[PacketConsumer, ...] = ()
+        self._decoder: SharedDecoder | None = None
+        self._refs = 0
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._gops: collections.deque[list[MediaPacket]] = collections.deque()
+        self._clocks = {"video": _Clock(), "audio": _Clock()}
+        self._keyframe: KeyframeEntry | None = None
+        self._key_waiters: list[asyncio.Future[KeyframeEntry]] = []
+        self._ready: asyncio.Future[StreamInfo] = self._loop.create_future()
+        self._last_error: BaseException | None = None
+        self._closed = False
+        self._synced = False
+        self._rebase_pending = False
+        self._block_upstream = block_upstream
+        # counters
+        self.packets = 0
+        self.bytes = 0
+        self.keyframes = 0
+        self.reconnects = 0
+        self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session ended for good."""
+        return self._closed
+
+    @property
+    def consumers(self) -> int:
+        """Attached consumers (iterators, recordings, snapshot waits)."""
+        return self._refs
+
+    @property
+    def keyframe(self) -> KeyframeEntry | None:
+        """The latest keyframe, if one arrived."""
+        return self._keyframe
+
+    @property
+    def decoder(self) -> SharedDecoder | None:
+        """The shared decoder while frame consumers exist."""
+        return self._decoder
+
+    def acquire(self) -> None:
+        """Count a user of the session and make sure the upstream runs."""
+        if self._closed:
+            raise CameraClosedError("stream session is closed", url=self.url)
+        self._refs += 1
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        if self._task is None:
+            self._task = self._loop.create_task(self._run(), name=f"camsdk-upstream {self.url}")
+
+    def release(self) -> None:
+        """Uncount a user; the upstream closes ``idle_close`` s after the last one."""
+        self._refs -= 1
+        if self._refs <= 0 and not self._closed:
+            self._refs = 0
+            if self.idle_close <= 0:
+                self._loop.call_soon(self._idle_expired)
+            else:
+                self._idle_handle = self._loop.call_later(self.idle_close, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        self._idle_handle = None
+        if self._refs == 0 and not self._closed:
+            self._loop.create_task(self.aclose(), name="camsdk-idle-close")
+
+    async def wait_ready(self, timeout: float) -> StreamInfo:
+        """Wait until the first keyframe arrived; raise the reason it did not."""
+        if self._ready.done():
+            return self._ready.result()
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(self._ready)
+        except TimeoutError:
+            err = self._last_error
+            if isinstance(err, CamError):
+                raise type(err)(err.message, scheme=err.scheme, url=err.url) from err
+            raise CameraTimeoutError(
+                f"no keyframe within {timeout:g} s of opening the stream", url=self.url
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the upstream and end every consumer with `CameraClosedError`."""
+        if self._closed:
+            return
+        self._closed = True
+        self._set_state(StreamState.CLOSED, "closed")
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        err = CameraClosedError("stream closed", url=self.url)
+        self._end_consumers(err)
+        if not self._ready.done():
+            self._ready.set_exception(err)
+            self._ready.exception()  # mark retrieved
+        await self._stop_decoder()
+        if self._on_closed is not None:
+            self._on_closed(self)
+
+    def _end_consumers(self, err: BaseException) -> None:
+        for consumer in self._packets:
+            consumer.queue.close(err)
+        if self._decoder is not None:
+            for fc in self._decoder.consumers:
+                fc.queue.close(err)
+        for waiter in self._key_waiters:
+            if not waiter.done():
+                waiter.set_exception(err)
+                waiter.exception()
+        self._key_waiters.clear()
+
+    def _set_state(self, state: StreamState, detail: str = "") -> None:
+        if state is self.state:
+            return
+        self.state = state
+        log.debug("stream %s: %s %s", self.url, state.value, detail)
+        if self._on_state is not None:
+            try:
+                self._on_state(state, detail)
+            except Exception:  # pragma: no cover - observer bugs must not kill the stream
+                log.exception("stream state observer failed")
+
+    # -- upstream loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        cfg = self.config
+        try:
+            while not self._closed:
+                self._set_state(StreamState.CONNECTING)
+                healthy_since: float | None = None
+                upstream: Upstream | None = None
+                try:
+                    async with asyncio.timeout(cfg.open_timeout) as deadline:
+                        upstream = await self._open_upstream()
+                        self._upstream = upstream
+                        self._on_open(upstream.info)
+                        stall = cfg.open_timeout
+                        last_reschedule = 0.0
+                        async for pkt in upstream:
+                            if pkt.kind == "video":
+                                now = self._loop.time()
+                                if now - last_reschedule > 0.25:
+                                    deadline.reschedule(now + stall)
+                                    last_reschedule = now
+                            if self._ingest(pkt) and healthy_since is None:
+                                # First keyframe: from now on liveness is media progress.
+                                healthy_since = time.monotonic()
+                                stall = cfg.stall_timeout
+                                deadline.reschedule(self._loop.time() + stall)
+                                self._set_state(StreamState.STREAMING)
+                            if (
+                                healthy_since is not None
+                                and attempt
+                                and time.monotonic() - healthy_since > cfg.backoff_reset
+                            ):
+                                attempt = 0
+                    raise StreamEndedError("stream ended", url=self.url)
+                except TimeoutError:
+                    if healthy_since is None:
+                        err: BaseException = CameraTimeoutError(
+                            f"no keyframe within {cfg.open_timeout:g} s", url=self.url
+                        )
+                    else:
+                        err = StreamStalledError(
+                            f"no media for {cfg.stall_timeout:g} s", url=self.url
+                        )
+                        self._set_state(StreamState.STALLED, str(err))
+                    self._last_error = err
+                except StreamEndedError as exc:
+                    self._last_error = exc
+                    if upstream is not None and not getattr(upstream, "live", True):
+                        self._finish(exc)
+                        return
+                except AuthenticationError as exc:
+                    self._last_error = exc
+                    self._set_state(StreamState.AUTH_FAILED, str(exc))
+                    self._fail_ready(exc)
+                except (CamError, OSError) as exc:
+                    self._last_error = exc
+                    log.debug("upstream %s failed: %s", self.url, exc)
+                    if isinstance(exc, StreamError) and not isinstance(exc, StreamStalledError):
+                        pass
+                finally:
+                    self._upstream = None
+                    if upstream is not None:
+                        with contextlib.suppress(Exception):
+                            await upstream.aclose()
+                if healthy_since is not None:
+                    self.reconnects += 1
+                    self._mark_gap()
+                delay = random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2**attempt))
+                attempt = min(attempt + 1, 30)
+                if self.state is not StreamState.AUTH_FAILED:
+                    self._set_state(StreamState.BACKOFF, f"retry in {delay:.1f} s")
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pragma: no cover - a bug: fail consumers loudly
+            log.exception("stream session crashed")
+            self._finish(exc)
+
+    def _finish(self, err: BaseException) -> None:
+        self._end_consumers(err)
+        self._fail_ready(err)
+
+    def _fail_ready(self, err: BaseException) -> None:
+        if not self._ready.done():
+            self._ready.set_exception(err)
+            self._ready.exception()
+            # Let a later connection succeed for later openers.
+            self._ready = self._loop.create_future()
+
+    def _on_open(self, info: StreamInfo) -> None:
+        self.info = info
+        self._synced = False
+
+    def _mark_gap(self) -> None:
+        """After a lost connection: consumers get a marker and resume on a keyframe."""
+        self._gops.clear()
+        self._rebase_pending = True
+        self._synced = False
+        marker = Discontinuity("reconnect")
+        for consumer in self._packets:
+            consumer.queue.put_marker(marker)
+        if self._decoder is not None:
+            self._decoder.mark_discontinuity()
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def _ingest(self, raw: MediaPacket) -> bool:
+        """Normalise, buffer and fan out one packet; True if it was the first keyframe."""
+        first_key = False
+        if not self._synced:
+            # Everything before the first keyframe of a connection is undecodable.
+            if not _is_key(raw):
+                return False
+            self._synced = True
+            first_key = True
+        rebase = self._rebase_pending
+        self._rebase_pending = False
+        clock = self._clocks[raw.kind]
+        pkt, jumped = clock.fix(raw, rebase)
+        if rebase:
+            other = self._clocks["audio" if raw.kind == "video" else "video"]
+            other.offset += 0  # the other track rebases on its own first packet
+            self._rebase_other = True
+        if jumped:
+            marker = Discontinuity("timestamp")
+            for consumer in self._packets:
+                consumer.queue.put_marker(marker)
+        self.packets += 1
+        self.bytes += pkt.size
+        if pkt.kind == "video":
+            self._rate_window.append((pkt.received_at, pkt.size))
+            if pkt.keyframe:
+                self._on_keyframe(pkt)
+            elif self._gops:
+                self._gops[-1].append(pkt)
+            if self._decoder is not None:
+                self._decoder.feed(pkt)
+        elif self._gops:
+            self._gops[-1].append(pkt)
+        for consumer in self._packets:
+            if pkt.kind == "audio" and not consumer.audio:
+                continue
+            consumer.queue.put(pkt)
+            if consumer.block and consumer.queue.full() and self._block_upstream is not None:
+                self._block_upstream(False)
+        if first_key and not self._ready.done() and self.info is not None:
+            self._ready.set_result(self.info)
+        return first_key
+
+    def _on_keyframe(self, pkt: MediaPacket) -> None:
+        self.keyframes += 1
+        self._gops.append([pkt])
+        keep_seconds = self.config.prebuffer
+        latest = pkt.time or 0.0
+        # Keep the last complete GOP plus whatever `prebuffer` asks for.
+        while len(self._gops) > 2:
+            second = self._gops[1][0].time
+            if keep_seconds > 0 and second is not None and latest - second < keep_seconds:
+                break
+            self._gops.popleft()
+        entry = KeyframeEntry(pkt, datetime.now(UTC), self.keyframes)
+        self._keyframe = entry
+        if self._key_waiters:
+            waiters, self._key_waiters = self._key_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(entry)
+
+    # -- consumers -----------------------------------------------------------------------
+
+    def attach_packets(
+        self,
+        *,
+        audio: bool = True,
+        pre_roll: float | None = None,
+        queue_size: int | None = None,
+        overflow: OverflowPolicy | None = None,
+    ) -> PacketConsumer:
+        """Attach a packet consumer, primed from the prebuffer so it starts on a keyframe.
+
+        ``pre_roll=None`` starts at the latest keyframe; a number starts at the
+        latest keyframe at least that many seconds old (as far as buffered).
+        """
+        policy = overflow or self.config.overflow
+        queue: ConsumerQueue[MediaPacket] = ConsumerQueue(
+            queue_size or self.config.queue_size, policy, _is_key
+        )
+        consumer = PacketConsumer(queue, audio=audio, block=policy is OverflowPolicy.BLOCK)
+        for pkt in self.buffered(pre_roll):
+            if pkt.kind == "video" or audio:
+                queue.put(pkt)
+        self._packets = (*self._packets, consumer)
+        return consumer
+
+    def buffered(self, pre_roll: float | None) -> list[MediaPacket]:
+        """Buffered packets from the keyframe that satisfies ``pre_roll``."""
+        if not self._gops:
+            return []
+        gops = list(self._gops)
+        start = len(gops) - 1
+        if pre_roll is not None and pre_roll > 0:
+            newest = gops[-1][-1].time or 0.0
+            for i in range(len(gops) - 1, -1, -1):
+                start = i
+                first = gops[i][0].time
+                if first is not None and newest - first >= pre_roll:
+                    break
+        return [pkt for gop in gops[start:] for pkt in gop]
+
+    def detach_packets(self, consumer: PacketConsumer) -> None:
+        """Detach a packet consumer."""
+        self._packets = tuple(c for c in self._packets if c is not consumer)
+        consumer.queue.close()
+        self.unblock()
+
+    def unblock(self) -> None:
+        """Resume a held-back upstream once every BLOCK consumer has room."""
+        if self._block_upstream is not None and not any(
+            c.block and c.queue.full() for c in self._packets
+        ):
+            self._block_upstream(True)
+
+    def attach_frames(self, consumer: FrameConsumer) -> None:
+        """Attach a frame consumer; the decoder starts with the first one."""
+        if self.info is None:
+            raise StreamError("stream is not ready", url=self.url)
+        if self._decoder is None:
+            self._decoder = SharedDecoder(self.info)
+            # Start from the buffered keyframe so the first frame comes at once.
+            gop = self._gops[-1] if self._gops else []
+            self._decoder.add(consumer)
+            for pkt in gop:
+                self._decoder.feed(pkt)
+            return
+        self._decoder.add(consumer)
+
+    def detach_frames(self, consumer: FrameConsumer) -> None:
+        """Detach a frame consumer; the decoder stops with the last one."""
+        consumer.queue.close()
+        decoder = self._decoder
+        if decoder is None:
+            return
+        decoder.remove(consumer)
+        if not decoder.consumers:
+            self._decoder = None
+            decoder.close()
+
+    async def _stop_decoder(self) -> None:
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            decoder.close()
+            await asyncio.to_thread(decoder.join, 5.0)
+
+    async def next_keyframe(self, *, newer_than: int = 0) -> KeyframeEntry:
+        """Wait for a keyframe with sequence number above ``newer_than``."""
+        entry = self._keyframe
+        if entry is not None and entry.seq > newer_than:
+            return entry
+        if self._closed:
+            raise CameraClosedError("stream closed", url=self.url)
+        waiter: asyncio.Future[KeyframeEntry] = self._loop.create_future()
+        self._key_waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            if waiter in self._key_waiters:
+                self._key_waiters.remove(waiter)
+
+    # -- stats ---------------------------------------------------------------------------
+
+    def rates(self) -> tuple[float | None, float | None]:
+        """Measured video fps and bitrate (bits/s) over the recent window."""
+        window = self._rate_window
+        if len(window) < 2:
+            return None, None
+        span = window[-1][0] - window[0][0]
+        if span <= 0:
+            return None, None
+        return (len(window) - 1) / span, sum(size for _, size in window) * 8 / span

@@ -1,0 +1,1306 @@
+"""A small asyncio RTSP server that serves a looped, pre-encoded stream.
+
+For camsdk's own tests and for integrators' tests: start one on a free local
+port, point a client at `RtspServer.url`, and inject faults while it runs::
+
+    source = generate_source(codec="h264", audio=True)
+    async with RtspServer(source, username="admin", password="secret") as srv:
+        ...  # open srv.url with credentials
+        srv.inject(RtspFault.STALL)  # media stops, the TCP connection stays up
+        srv.clear_faults()
+
+What it speaks (RFC 2326): OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE,
+GET_PARAMETER, SET_PARAMETER, TEARDOWN; RTP over TCP interleaved channels, and
+over UDP when built with ``udp=True``; Digest (RFC 2617, MD5, with or without
+``qop=auth``) and Basic authentication. Media is H.264 (RFC 6184) or H.265
+(RFC 7798) video plus optional AAC audio (RFC 3640), with RTCP sender reports
+every two seconds so receivers can map RTP time to wallclock.
+
+Clock model: every PLAY session runs its own clock-paced loop over the
+source, starting on its first (key)frame. Clients therefore get a picture at
+once and never disturb each other, which keeps tests deterministic; the price
+is that two clients do not see the same frame at the same instant, which no
+test here needs. Send times come from the packets' decode timestamps, and each
+sleep is computed from the session's start time, so pacing never drifts. RTP
+timestamps start at a random value per track and keep increasing across loop
+seams, pauses and stalls (they follow the wall clock, like a camera's).
+
+Faults (`RtspFault`) can be set before `RtspServer.start` or at any time
+after, and cleared with `RtspServer.clear_faults`. The server must be used
+from the event loop it runs on.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import enum
+import hashlib
+import hmac
+import itertools
+import logging
+import math
+import random
+import re
+import secrets
+import time
+from collections.abc import Coroutine, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
+from urllib.parse import urlsplit
+
+from camsdk._media import MediaPacket, StreamInfo
+from camsdk.testing._rtp import (
+    MediaTimeline,
+    MediaUnit,
+    RtpTrack,
+    interleaved_frame,
+    rtcp_sender_report,
+    rtp_packet,
+    split_annexb,
+)
+
+__all__ = ["EncodedLoop", "MediaLoop", "RtspFault", "RtspServer", "generate_source"]
+
+logger = logging.getLogger(__name__)
+
+# Requests are small; anything bigger is garbage or an attack, not RTSP.
+_HEADER_LIMIT = 16 * 1024
+_BODY_LIMIT = 64 * 1024
+_REPORT_INTERVAL = 2.0
+_PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER, TEARDOWN"
+_METHOD = re.compile(r"[A-Z][A-Z_]*")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    454: "Session Not Found",
+    455: "Method Not Valid in This State",
+    461: "Unsupported Transport",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+
+class RtspFault(enum.Enum):
+    """Faults the server can simulate; see `RtspServer.inject`.
+
+    Persistent faults stay until `RtspServer.clear_faults`; ``RESTART`` is a
+    one-off action.
+    """
+
+    #: Close each new connection as soon as it is accepted.
+    REFUSE = "refuse"
+    #: Accept connections and read requests but never answer any.
+    BLACK_HOLE = "black_hole"
+    #: Stop sending media to every session; RTSP keeps answering and the TCP
+    #: connection stays open. Media resumes on a keyframe when cleared.
+    STALL = "stall"
+    #: Close connections: at once (``drop_after=0``, the default), or once a
+    #: session has sent ``drop_after`` media packets.
+    DROP = "drop"
+    #: Close the listener and every connection, then listen again on the same
+    #: port after ``delay`` seconds.
+    RESTART = "restart"
+    #: Flip bytes in a ``fraction`` of RTP payloads (after the payload headers,
+    #: so receivers still reassemble frames and the damage hits the decoder).
+    CORRUPT = "corrupt"
+    #: Answer DESCRIBE with a syntactically broken SDP body.
+    BAD_SDP = "bad_sdp"
+    #: Answer DESCRIBE with 401 whatever the credentials.
+    UNAUTHORIZED = "unauthorized"
+    #: Answer PLAY with 454 Session Not Found.
+    SESSION_NOT_FOUND = "session_not_found"
+    #: Answer DESCRIBE with 503 Service Unavailable.
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class MediaLoop(Protocol):
+    """What `RtspServer` serves: an encoded loop of packets.
+
+    ``video`` is in decode order and starts with a keyframe; packets carry
+    their own ``time_base`` (1/90000 is usual). An optional ``audio``
+    attribute holds AAC packets. The server repeats the loop forever.
+    """
+
+    @property
+    def info(self) -> StreamInfo:
+        """Codec parameters; ``extradata`` supplies the SDP parameter sets."""
+        ...
+
+    @property
+    def video(self) -> Sequence[MediaPacket]:
+        """Encoded video packets, decode order, keyframe first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedLoop:
+    """A ready-made `MediaLoop`, as built by `generate_source`."""
+
+    info: StreamInfo
+    video: tuple[MediaPacket, ...]
+    audio: tuple[MediaPacket, ...] = ()
+
+
+class _BadRequest(Exception):
+    def __init__(self, reason: str, *, cseq: str | None = None, fatal: bool = False) -> None:
+        super().__init__(reason)
+        self.cseq = cseq
+        #: The byte stream can no longer be framed, so the connection must go.
+        self.fatal = fatal
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    uri: str
+    path: str
+    cseq: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+    @property
+    def session_id(self) -> str | None:
+        value = self.headers.get("session")
+        return value.split(";", 1)[0].strip() if value else None
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    #: Session to start pacing once the response is on the wire.
+    play: _Session | None = None
+
+
+class _UdpSink(asyncio.DatagramProtocol):
+    """Server end of a UDP RTP/RTCP pair; what clients send (RTCP RR,
+    NAT-punching packets) is of no interest."""
+
+
+@dataclass(slots=True, eq=False)
+class _TrackSender:
+    """Per-session RTP state of one track."""
+
+    track: RtpTrack
+    ssrc: int
+    seq: int
+    rtp_base: int
+    transport: str
+    rtp_channel: int | None = None
+    rtcp_channel: int | None = None
+    udp_rtp: asyncio.DatagramTransport | None = None
+    udp_rtcp: asyncio.DatagramTransport | None = None
+    rtp_addr: tuple[str, int] | None = None
+    rtcp_addr: tuple[str, int] | None = None
+    packets: int = 0
+    octets: int = 0
+    last_report: float = -math.inf
+
+    def rtptime(self, media_time: Fraction) -> int:
+        return (self.rtp_base + round(media_time * self.track.clock_rate)) & 0xFFFFFFFF
+
+    def close(self) -> None:
+        for transport in (self.udp_rtp, self.udp_rtcp):
+            if transport is not None:
+                transport.close()
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    id: str
+    conn: _Connection
+    senders: dict[int, _TrackSender] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    #: Media time (seconds) and loop time at which the current run started;
+    #: later runs continue from the wall clock so RTP time never jumps back.
+    run_media: Fraction = Fraction(0)
+    run_wall: float = 0.0
+    last_media: Fraction | None = None
+    pending_start: Fraction | None = None
+    #: Media packets sent since PLAY or since DROP was injected.
+    sent_since_drop: int = 0
+
+    @property
+    def playing(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def next_media_start(self, now: float) -> Fraction:
+        if self.last_media is None:
+            return Fraction(0)
+        elapsed = Fraction(round((now - self.run_wall) * 90000), 90000)
+        return max(self.run_media + elapsed, self.last_media + Fraction(1, 90000))
+
+
+class _Connection:
+    """One client TCP connection and its write-side limits."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        max_buffer: int,
+        write_timeout: float,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        self.max_buffer = max_buffer
+        self.write_timeout = write_timeout
+        self.sessions: dict[str, _Session] = {}
+        self.task: asyncio.Task[None] | None = None
+        self._abort_timer: asyncio.TimerHandle | None = None
+        peer = writer.get_extra_info("peername")
+        self.peer_host: str = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
+
+    @property
+    def closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def write(self, data: bytes) -> bool:
+        """Queue ``data``; drop the client instead of buffering without bound."""
+        if self.closing:
+            return False
+        self.writer.write(data)
+        if self.transport.get_write_buffer_size() > self.max_buffer:
+            logger.info("rtsp client %s cannot keep up; dropping it", self.peer_host)
+            self.abort()
+            return False
+        return True
+
+    async def drain(self) -> bool:
+        """Wait for the buffer to fall below the high-water mark, within the timeout."""
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                await self.writer.drain()
+        except (TimeoutError, ConnectionError):
+            self.abort()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close after flushing; abort if the flush stalls (the peer stopped reading)."""
+        if not self.closing:
+            self.writer.close()
+            loop = asyncio.get_running_loop()
+            self._abort_timer = loop.call_later(self.write_timeout, self.abort)
+
+    def abort(self) -> None:
+        """Close at once, discarding anything unsent."""
+        self.transport.abort()
+
+    def cancel_timer(self) -> None:
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
+            self._abort_timer = None
+
+
+class RtspServer:
+    """An RTSP server on a local port serving a `MediaLoop` forever.
+
+    Use as an async context manager, or call `start` and `aclose`. The
+    constructor does no I/O. A closed server cannot be started again.
+
+    ``udp=True`` also offers RTP over UDP (``client_port``); otherwise SETUP
+    requests for UDP get 461 and clients fall back to TCP interleaving. With
+    ``username`` and ``password`` every request but OPTIONS needs Digest or
+    Basic credentials. ``max_write_buffer`` bytes queued for a client, or a
+    write blocked for ``write_timeout`` seconds, drops that client. ``seed``
+    makes `RtspFault.CORRUPT` and RTP initial values reproducible.
+
+    ``host`` should be an IP literal: with port 0 a name that resolves to
+    several addresses would get several ports. A session ends with the RTSP
+    connection that set it up, also for UDP; the ``timeout`` advertised in
+    the Session header only tells clients how often to send keepalives.
+    """
+
+    def __init__(
+        self,
+        source: MediaLoop,
+        *,
+        path: str = "/stream",
+        username: str | None = None,
+        password: str | None = None,
+        realm: str = "camsdk",
+        udp: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        session_timeout: int = 60,
+        max_write_buffer: int = 2 * 1024 * 1024,
+        write_timeout: float = 5.0,
+        seed: int | None = None,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        if '"' in realm or "\\" in realm:
+            raise ValueError("realm must not contain quotes or backslashes")
+        audio = getattr(source, "audio", None)
+        self._timeline = MediaTimeline.from_source(source.info, source.video, audio)
+        self._path = path
+        self._base = path.rstrip("/")
+        self._username = username
+        self._password = password
+        self._realm = realm
+        self._udp = udp
+        self._host = host
+        self._requested_port = port
+        self._session_timeout = session_timeout
+        self._max_write_buffer = max_write_buffer
+        self._write_timeout = write_timeout
+        self._rng = random.Random(seed)
+        self._nonce = secrets.token_hex(16)
+
+        self._state: Literal["new", "running", "restarting", "closed"] = "new"
+        self._server: asyncio.Server | None = None
+        self._port: int | None = None
+        self._connections: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listening = asyncio.Event()
+        self._session_change = asyncio.Event()
+
+        self._faults: set[RtspFault] = set()
+        self._unstalled = asyncio.Event()
+        self._unstalled.set()
+        self._drop_after: int | None = None
+        self._corrupt_fraction = 0.0
+
+        #: Every parsed request as ``(method, path)``, in arrival order.
+        self.requests: list[tuple[str, str]] = []
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and start listening. Raises `RuntimeError` if already started or closed."""
+        if self._state != "new":
+            raise RuntimeError(f"cannot start an RtspServer that is {self._state}")
+        self._state = "running"
+        try:
+            self._server = await self._listen(self._requested_port)
+        except BaseException:
+            self._state = "closed"
+            raise
+        self._listening.set()
+
+    async def aclose(self) -> None:
+        """Stop listening, drop every client and end every task the server made.
+
+        Idempotent. Returns once every client socket is closed.
+        """
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        self._listening.set()  # wake wait_ready() so it can raise
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        await self._close_connections()
+        if server is not None:
+            await server.wait_closed()
+        self._unstalled.set()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def restart(self, delay: float = 0.5) -> None:
+        """Close the listener and all connections, wait ``delay`` seconds and
+        listen again on the same port. Returns once listening again."""
+        if self._state != "running" or self._server is None:
+            raise RuntimeError(f"cannot restart an RtspServer that is {self._state}")
+        self._state = "restarting"
+        self._listening.clear()
+        server = self._server
+        server.close()
+        await self._close_connections()
+        await server.wait_closed()
+        await asyncio.sleep(delay)
+        if self._state != "restarting":  # closed meanwhile
+            return
+        try:
+            new_server = await self._listen(self._port or 0)
+        except BaseException:
+            # Port taken meanwhile, or cancelled by aclose(): nothing is left
+            # open, so the server is simply closed.
+            self._state = "closed"
+            self._listening.set()  # wake wait_ready() so it can raise
+            raise
+        if self._state != "restarting":
+            new_server.close()
+            await new_server.wait_closed()
+            return
+        self._server = new_server
+        self._state = "running"
+        self._listening.set()
+
+    async def wait_ready(self) -> None:
+        """Wait until the server is listening (after `start` or a restart).
+
+        Raises `RuntimeError` if it is not started or gets closed meanwhile.
+        """
+        if self._state != "new":
+            await self._listening.wait()
+        if self._state not in ("running", "restarting"):
+            raise RuntimeError(f"RtspServer is {self._state}")
+
+    async def wait_sessions(self, count: int) -> None:
+        """Wait until exactly ``count`` sessions are playing.
+
+        Bound it with a timeout: it waits for as long as it takes.
+        """
+        while self.sessions != count:
+            await self._session_change.wait()
+
+    # -- properties --------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._port is None:
+            raise RuntimeError("RtspServer is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``rtsp://host:port/path``; never carries credentials."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"rtsp://{host}:{self.port}{self._path}"
+
+    @property
+    def sessions(self) -> int:
+        """Number of sessions currently playing."""
+        return sum(s.playing for c in self._connections for s in c.sessions.values())
+
+    @property
+    def faults(self) -> frozenset[RtspFault]:
+        """The persistent faults now active."""
+        return frozenset(self._faults)
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "unbound"
+        auth = "auth" if self._username is not None else "no auth"
+        return f"<RtspServer {where} {self._state}, {auth}, sessions={self.sessions}>"
+
+    # -- faults ------------------------------------------------------------
+
+    def inject(
+        self,
+        fault: RtspFault,
+        *,
+        drop_after: int | None = None,
+        fraction: float | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Turn a fault on now, for live sessions and new ones.
+
+        ``drop_after`` goes with `RtspFault.DROP`: each session is closed once
+        it has sent that many media packets (video access units and audio
+        frames), counted from its PLAY or from this call. With 0, the default,
+        every connection is closed now and every later PLAY is closed before
+        its first packet.
+
+        ``fraction`` goes with `RtspFault.CORRUPT` (default 0.1), ``delay``
+        with `RtspFault.RESTART` (default 0.5 s; needs a running server).
+        """
+        if drop_after is not None and fault is not RtspFault.DROP:
+            raise ValueError("drop_after only applies to RtspFault.DROP")
+        if fraction is not None and fault is not RtspFault.CORRUPT:
+            raise ValueError("fraction only applies to RtspFault.CORRUPT")
+        if delay is not None and fault is not RtspFault.RESTART:
+            raise ValueError("delay only applies to RtspFault.RESTART")
+        if drop_after is not None and drop_after < 0:
+            raise ValueError("drop_after must be >= 0")
+        if fraction is not None and not 0.0 <= fraction <= 1.0:
+            raise ValueError("fraction must be between 0 and 1")
+        if delay is not None and delay < 0:
+            raise ValueError("delay must be >= 0")
+
+        if fault is RtspFault.RESTART:
+            if self._state != "running":
+                raise RuntimeError("RtspFault.RESTART needs a running server")
+            self._spawn(self.restart(0.5 if delay is None else delay))
+            return
+        self._faults.add(fault)
+        if fault is RtspFault.STALL:
+            self._unstalled.clear()
+        elif fault is RtspFault.CORRUPT:
+            self._corrupt_fraction = 0.1 if fraction is None else fraction
+        elif fault is RtspFault.DROP:
+            self._drop_after = drop_after or 0
+            for conn in list(self._connections):
+                for session in conn.sessions.values():
+                    session.sent_since_drop = 0
+                if self._drop_after == 0:
+                    conn.abort()
+
+    def clear_faults(self, *faults: RtspFault) -> None:
+        """Turn off the given faults, or all of them when none are given."""
+        for fault in faults or tuple(self._faults):
+            self._faults.discard(fault)
+            if fault is RtspFault.STALL:
+                self._unstalled.set()
+            elif fault is RtspFault.DROP:
+                self._drop_after = None
+            elif fault is RtspFault.CORRUPT:
+                self._corrupt_fraction = 0.0
+
+    # -- connections ---------------------------------------------------------
+
+    async def _listen(self, port: int) -> asyncio.Server:
+        server = await asyncio.start_server(self._on_connect, self._host, port, limit=_HEADER_LIMIT)
+        self._port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("RtspServer task failed", exc_info=task.exception())
+
+    def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A plain callback, not a coroutine: the handler task is created and
+        # registered right here, so aclose() can never miss one in flight.
+        if self._state != "running" or RtspFault.REFUSE in self._faults:
+            writer.transport.abort()
+            return
+        conn = _Connection(reader, writer, self._max_write_buffer, self._write_timeout)
+        self._connections.add(conn)
+        conn.task = asyncio.get_running_loop().create_task(self._serve(conn))
+
+    async def _close_connections(self) -> None:
+        conns = list(self._connections)
+        for conn in conns:
+            conn.abort()
+        tasks = [c.task for c in conns if c.task is not None]
+        if not tasks:
+            return
+        # Aborting the transport ends every handler's read promptly; cancel
+        # only as a backstop so aclose() cannot hang on a bug.
+        _, pending = await asyncio.wait(tasks, timeout=2.0)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _serve(self, conn: _Connection) -> None:
+        try:
+            while True:
+                try:
+                    request = await self._read_request(conn.reader)
+                except _BadRequest as exc:
+                    logger.debug("bad RTSP request from %s: %s", conn.peer_host, exc)
+                    if RtspFault.BLACK_HOLE not in self._faults:
+                        conn.write(_render(_Response(400), exc.cseq))
+                    if exc.fatal:
+                        break
+                    continue
+                if request is None:
+                    break
+                if RtspFault.BLACK_HOLE in self._faults:
+                    continue
+                self.requests.append((request.method, request.path))
+                try:
+                    response = await self._dispatch(conn, request)
+                except Exception:
+                    # A bug here must cost one request, not the connection.
+                    logger.exception("RtspServer failed to handle %s", request.method)
+                    response = _Response(500)
+                if not conn.write(_render(response, request.cseq)):
+                    break
+                if response.play is not None:
+                    self._start_playing(response.play)
+                if not await conn.drain():
+                    break
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the client went away; the finally clause is all that is left
+        finally:
+            for session in list(conn.sessions.values()):
+                await self._end_session(session)
+            conn.close()
+            with suppress(OSError):
+                await conn.writer.wait_closed()
+            conn.cancel_timer()
+            self._connections.discard(conn)
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> _Request | None:
+        """Next request, or ``None`` at end of stream. Skips interleaved frames."""
+        while True:
+            first = await reader.read(1)
+            if not first:
+                return None
+            if first == b"$":
+                # Interleaved RTCP receiver reports from the client: read and ignore.
+                header = await reader.readexactly(3)
+                await reader.readexactly(int.from_bytes(header[1:3], "big"))
+                continue
+            if first in b"\r\n":
+                continue
+            try:
+                head = first + await reader.readuntil(b"\r\n\r\n")
+            except asyncio.LimitOverrunError:
+                raise _BadRequest("header block too large", fatal=True) from None
+            except asyncio.IncompleteReadError:
+                return None
+            request = _parse_head(head)
+            length_text = request.headers.get("content-length", "0")
+            if not _DIGITS.fullmatch(length_text) or int(length_text) > _BODY_LIMIT:
+                raise _BadRequest("bad Content-Length", cseq=request.cseq, fatal=True)
+            if length := int(length_text):
+                request.body = await reader.readexactly(length)
+            return request
+
+    # -- request handling ------------------------------------------------------
+
+    async def _dispatch(self, conn: _Connection, req: _Request) -> _Response:
+        handlers = {
+            "OPTIONS": self._options,
+            "DESCRIBE": self._describe,
+            "SETUP": self._setup,
+            "PLAY": self._play,
+            "PAUSE": self._pause,
+            "GET_PARAMETER": self._parameter,
+            "SET_PARAMETER": self._parameter,
+            "TEARDOWN": self._teardown,
+        }
+        handler = handlers.get(req.method)
+        if handler is None:
+            return _Response(501, [("Public", _PUBLIC)])
+        if req.path != "*" and not self._path_matches(req.path):
+            return _Response(404)
+        if req.method == "DESCRIBE" and RtspFault.SERVICE_UNAVAILABLE in self._faults:
+            return _Response(503, [("Retry-After", "1")])
+        if req.method != "OPTIONS" and not self._authorized(req):
+            return self._challenge()
+        return await handler(conn, req)
+
+    def _path_matches(self, path: str) -> bool:
+        return path == self._path or path == self._base or path.startswith(self._base + "/")
+
+    async def _options(self, conn: _Connection, req: _Request) -> _Response:
+        return _Response(200, [("Public", _PUBLIC)])
+
+    async def _describe(self, conn: _Connection, req: _Request) -> _Response:
+        if RtspFault.UNAUTHORIZED in self._faults:
+            return self._challenge()
+        body = _BROKEN_SDP if RtspFault.BAD_SDP in self._faults else self._sdp().encode()
+        headers = [("Content-Base", f"{self.url}/"), ("Content-Type", "application/sdp")]
+        return _Response(200, headers, body)
+
+    def _sdp(self) -> str:
+        session_id = self._rng.getrandbits(32)
+        return (
+            "v=0\r\n"
+            f"o=- {session_id} 1 IN IP4 {self._host}\r\n"
+            "s=camsdk test stream\r\n"
+            "c=IN IP4 0.0.0.0\r\n"
+            "t=0 0\r\n"
+            "a=control:*\r\n"
+            "a=range:npt=0-\r\n" + self._timeline.sdp_media_sections()
+        )
+
+    async def _setup(self, conn: _Connection, req: _Request) -> _Response:
+        track = self._track_for(req.path)
+        if track is None:
+            return _Response(404)
+        sid = req.session_id
+        if sid is not None:
+            session = conn.sessions.get(sid)
+            if session is None:
+                return _Response(454)
+            if session.playing:
+                return _Response(455)
+        else:
+            session = _Session(secrets.token_hex(8), conn)
+        try:
+            sender = await self._make_sender(conn, track, req.headers.get("transport", ""))
+        except _BadRequest:
+            return _Response(400)
+        if sender is None:
+            return _Response(461)
+        old = session.senders.pop(track.index, None)
+        if old is not None:
+            old.close()
+        session.senders[track.index] = sender
+        conn.sessions[session.id] = session
+        return _Response(
+            200, [("Transport", _transport_reply(sender)), self._session_header(session)]
+        )
+
+    def _track_for(self, path: str) -> RtpTrack | None:
+        rest = path[len(self._base) :].strip("/") if self._path_matches(path) else None
+        tracks = self._timeline.tracks
+        if rest == "" and len(tracks) == 1:
+            return tracks[0]
+        for track in tracks:
+            if rest == track.control:
+                return track
+        return None
+
+    async def _make_sender(
+        self, conn: _Connection, track: RtpTrack, header: str
+    ) -> _TrackSender | None:
+        """A sender for the first transport alternative we support, else ``None``."""
+        for alternative in header.split(","):
+            parts = [p.strip() for p in alternative.split(";")]
+            proto = parts[0].upper()
+            params = {k.lower(): v for k, _, v in (p.partition("=") for p in parts[1:])}
+            if "multicast" in params:
+                continue
+            ssrc = self._rng.getrandbits(32)
+            seq = self._rng.getrandbits(16)
+            base = self._rng.getrandbits(32)
+            if proto == "RTP/AVP/TCP":
+                rtp_ch, rtcp_ch = _port_pair(params.get("interleaved"), 2 * track.index, limit=255)
+                return _TrackSender(
+                    track, ssrc, seq, base, "tcp", rtp_channel=rtp_ch, rtcp_channel=rtcp_ch
+                )
+            if proto in ("RTP/AVP", "RTP/AVP/UDP") and self._udp and "client_port" in params:
+                rtp_port, rtcp_port = _port_pair(params["client_port"], None, limit=65535)
+                loop = asyncio.get_running_loop()
+                rtp_t, _ = await loop.create_datagram_endpoint(_UdpSink, local_addr=(self._host, 0))
+                try:
+                    rtcp_t, _ = await loop.create_datagram_endpoint(
+                        _UdpSink, local_addr=(self._host, 0)
+                    )
+                except BaseException:
+                    rtp_t.close()
+                    raise
+                return _TrackSender(
+                    track,
+                    ssrc,
+                    seq,
+                    base,
+                    "udp",
+                    udp_rtp=rtp_t,
+                    udp_rtcp=rtcp_t,
+                    rtp_addr=(conn.peer_host, rtp_port),
+                    rtcp_addr=(conn.peer_host, rtcp_port),
+                )
+        return None
+
+    async def _play(self, conn: _Connection, req: _Request) -> _Response:
+        session = self._session_for(conn, req)
+        if session is None or RtspFault.SESSION_NOT_FOUND in self._faults:
+            return _Response(454)
+        if not session.senders:
+            return _Response(455)
+        headers = [self._session_header(session), ("Range", "npt=0.000-")]
+        if session.playing:
+            return _Response(200, headers)
+        start = session.next_media_start(asyncio.get_running_loop().time())
+        session.pending_start = start
+        info = ",".join(
+            f"url={self.url}/{s.track.control};seq={s.seq};rtptime={s.rtptime(start)}"
+            for s in session.senders.values()
+        )
+        headers.append(("RTP-Info", info))
+        return _Response(200, headers, play=session)
+
+    async def _pause(self, conn: _Connection, req: _Request) -> _Response:
+        session = self._session_for(conn, req)
+        if session is None:
+            return _Response(454)
+        await self._stop_pacing(session)
+        return _Response(200, [self._session_header(session)])
+
+    async def _parameter(self, conn: _Connection, req: _Request) -> _Response:
+        if req.session_id is None:
+            return _Response(200)
+        session = self._session_for(conn, req)
+        if session is None:
+            return _Response(454)
+        return _Response(200, [self._session_header(session)])
+
+    async def _teardown(self, conn: _Connection, req: _Request) -> _Response:
+        session = self._session_for(conn, req)
+        if session is None:
+            return _Response(454)
+        await self._end_session(session)
+        return _Response(200)
+
+    def _session_for(self, conn: _Connection, req: _Request) -> _Session | None:
+        sid = req.session_id
+        return conn.sessions.get(sid) if sid is not None else None
+
+    def _session_header(self, session: _Session) -> tuple[str, str]:
+        return ("Session", f"{session.id};timeout={self._session_timeout}")
+
+    async def _end_session(self, session: _Session) -> None:
+        await self._stop_pacing(session)
+        for sender in session.senders.values():
+            sender.close()
+        session.conn.sessions.pop(session.id, None)
+
+    # -- authentication ----------------------------------------------------
+
+    def _challenge(self) -> _Response:
+        realm = self._realm
+        digest = f'Digest realm="{realm}", nonce="{self._nonce}", algorithm=MD5, qop="auth"'
+        return _Response(
+            401, [("WWW-Authenticate", digest), ("WWW-Authenticate", f'Basic realm="{realm}"')]
+        )
+
+    def _authorized(self, req: _Request) -> bool:
+        if self._username is None or self._password is None:
+            return True
+        scheme, _, rest = req.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            user, sep, password = decoded.partition(":")
+            return bool(sep) and _same(user, self._username) & _same(password, self._password)
+        if scheme.lower() == "digest":
+            return self._digest_ok(req.method, _auth_params(rest))
+        return False
+
+    def _digest_ok(self, method: str, params: dict[str, str]) -> bool:
+        assert self._username is not None and self._password is not None
+        try:
+            username, realm, nonce = params["username"], params["realm"], params["nonce"]
+            uri, response = params["uri"], params["response"]
+        except KeyError:
+            return False
+        if params.get("algorithm", "MD5").upper() != "MD5":
+            return False
+        if not (_same(username, self._username) and realm == self._realm):
+            return False
+        if not _same(nonce, self._nonce):
+            return False
+        ha1 = _md5(f"{username}:{realm}:{self._password}")
+        ha2 = _md5(f"{method}:{uri}")
+        qop = params.get("qop")
+        if qop is None:
+            expected = _md5(f"{ha1}:{nonce}:{ha2}")
+        elif qop == "auth" and "nc" in params and "cnonce" in params:
+            expected = _md5(f"{ha1}:{nonce}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
+        else:
+            return False
+        return _same(expected, response.lower())
+
+    # -- media pacing ----------------------------------------------------------
+
+    def _start_playing(self, session: _Session) -> None:
+        if session.playing or session.conn.closing:
+            return
+        session.sent_since_drop = 0
+        session.task = asyncio.get_running_loop().create_task(self._pace(session))
+        session.task.add_done_callback(self._pacer_done)
+        self._sessions_changed()
+
+    def _pacer_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("RtspServer media pacer failed", exc_info=task.exception())
+        self._sessions_changed()
+
+    async def _stop_pacing(self, session: _Session) -> None:
+        task, session.task = session.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            # wait() rather than await: a pacer that died of a bug was already
+            # logged by _pacer_done and must not break the caller's cleanup.
+            await asyncio.wait({task})
+            self._sessions_changed()
+
+    def _sessions_changed(self) -> None:
+        event, self._session_change = self._session_change, asyncio.Event()
+        event.set()
+
+    async def _pace(self, session: _Session) -> None:
+        """Send the loop to one session until it ends; restart runs after stalls."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._unstalled.wait()
+            now = loop.time()
+            start = session.pending_start
+            session.pending_start = None
+            session.run_media = start if start is not None else session.next_media_start(now)
+            session.run_wall = now
+            if not await self._run(session):
+                return
+
+    async def _run(self, session: _Session) -> bool:
+        """One run from the loop's start. ``True`` means stalled, ``False`` ended."""
+        loop = asyncio.get_running_loop()
+        conn = session.conn
+        timeline = self._timeline
+        for lap in itertools.count():
+            offset = lap * timeline.duration
+            for unit in timeline.units:
+                sender = session.senders.get(unit.track)
+                if sender is None:
+                    continue
+                delay = session.run_wall + float(offset + unit.send_at) - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if RtspFault.STALL in self._faults:
+                    return True
+                if conn.closing:
+                    return False
+                if self._drop_after is not None and session.sent_since_drop >= self._drop_after:
+                    logger.debug("dropping %s after %d packets", conn.peer_host, self._drop_after)
+                    conn.close()
+                    return False
+                media_time = session.run_media + offset + unit.rtp_at
+                if not await self._send(conn, sender, unit, media_time):
+                    return False
+                session.last_media = media_time
+                session.sent_since_drop += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, conn: _Connection, sender: _TrackSender, unit: MediaUnit, media_time: Fraction
+    ) -> bool:
+        timestamp = sender.rtptime(media_time)
+        rtcp: list[bytes] = []
+        mono = time.monotonic()
+        if mono - sender.last_report >= _REPORT_INTERVAL:
+            sender.last_report = mono
+            rtcp.append(
+                rtcp_sender_report(
+                    sender.ssrc, time.time(), timestamp, sender.packets, sender.octets
+                )
+            )
+        rtp: list[bytes] = []
+        last = len(unit.payloads) - 1
+        for i, payload in enumerate(unit.payloads):
+            if self._corrupt_fraction and self._rng.random() < self._corrupt_fraction:
+                payload = self._corrupt(sender.track, payload)
+            rtp.append(
+                rtp_packet(
+                    sender.track.payload_type,
+                    sender.seq,
+                    timestamp,
+                    sender.ssrc,
+                    i == last,
+                    payload,
+                )
+            )
+            sender.seq = (sender.seq + 1) & 0xFFFF
+            sender.packets += 1
+            sender.octets += len(payload)
+
+        if sender.transport == "udp":
+            assert sender.udp_rtp is not None and sender.udp_rtcp is not None
+            for packet in rtcp:
+                sender.udp_rtcp.sendto(packet, sender.rtcp_addr)
+            for packet in rtp:
+                sender.udp_rtp.sendto(packet, sender.rtp_addr)
+            return not conn.closing
+        assert sender.rtp_channel is not None and sender.rtcp_channel is not None
+        frames = [interleaved_frame(sender.rtcp_channel, p) for p in rtcp]
+        frames += [interleaved_frame(sender.rtp_channel, p) for p in rtp]
+        if not conn.write(b"".join(frames)):
+            return False
+        return await conn.drain()
+
+    def _corrupt(self, track: RtpTrack, payload: bytes) -> bytes:
+        skip = track.payload_header_length(payload)
+        if len(payload) <= skip:
+            return payload
+        damaged = bytearray(payload)
+        for _ in range(max(1, (len(payload) - skip) // 64)):
+            damaged[self._rng.randrange(skip, len(payload))] ^= 0xFF
+        return bytes(damaged)
+
+
+# Broken on purpose: a version that is not a number, lines without "=",
+# an attribute for a payload type nobody declared, binary junk, and no media
+# section a client could SET UP. Lenient clients (FFmpeg) then PLAY without a
+# session and fail on the 454.
+_BROKEN_SDP = b"v=zero\r\no=- garbage\r\ns\r\nthis is not SDP\r\na=rtpmap:96\r\n\x00\xff\xfe\r\n"
+
+
+def _render(response: _Response, cseq: str | None) -> bytes:
+    lines = [f"RTSP/1.0 {response.status} {_REASONS.get(response.status, 'Error')}"]
+    if cseq is not None:
+        lines.append(f"CSeq: {cseq}")
+    lines.append("Server: camsdk-testing")
+    lines.extend(f"{name}: {value}" for name, value in response.headers)
+    if response.body:
+        lines.append(f"Content-Length: {len(response.body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + response.body
+
+
+def _parse_head(head: bytes) -> _Request:
+    """Parse a request line and headers; raise `_BadRequest` when malformed."""
+    text = head.decode("utf-8", "replace")
+    lines = text.split("\r\n")
+    headers: dict[str, str] = {}
+    malformed = False
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or name != name.strip():
+            malformed = True
+            continue
+        headers[name.lower()] = value.strip()
+    cseq = headers.get("cseq")
+    if cseq is not None and not _DIGITS.fullmatch(cseq):
+        cseq = None
+    parts = lines[0].split(" ")
+    if malformed or len(parts) != 3:
+        raise _BadRequest("malformed request", cseq=cseq)
+    method, uri, version = parts
+    if not _METHOD.fullmatch(method) or version not in ("RTSP/1.0", "RTSP/1.1"):
+        raise _BadRequest("bad request line", cseq=cseq)
+    if cseq is None:
+        raise _BadRequest("missing or invalid CSeq")
+    if uri == "*":
+        path = "*"
+    else:
+        try:
+            parsed = urlsplit(uri)
+        except ValueError:
+            raise _BadRequest("bad request URI", cseq=cseq) from None
+        if parsed.scheme.lower() not in ("rtsp", "rtspu", "rtsps", ""):
+            raise _BadRequest("bad request URI", cseq=cseq)
+        path = parsed.path or "/"
+    return _Request(method, uri, path, cseq, headers)
+
+
+def _port_pair(value: str | None, default: int | None, *, limit: int) -> tuple[int, int]:
+    """``"a-b"`` or ``"a"`` as two numbers; ``default`` (and +1) when absent."""
+    if value is None:
+        if default is None:
+            raise _BadRequest("missing port pair")
+        return default, default + 1
+    first, _, second = value.partition("-")
+    try:
+        a = int(first)
+        b = int(second) if second else a + 1
+    except ValueError:
+        raise _BadRequest("bad port pair") from None
+    if not (0 <= a <= limit and 0 <= b <= limit):
+        raise _BadRequest("port pair out of range")
+    return a, b
+
+
+def _transport_reply(sender: _TrackSender) -> str:
+    if sender.transport == "tcp":
+        return (
+            f"RTP/AVP/TCP;unicast;interleaved={sender.rtp_channel}-{sender.rtcp_channel};"
+            f"ssrc={sender.ssrc:08X}"
+        )
+    assert sender.udp_rtp is not None and sender.udp_rtcp is not None
+    assert sender.rtp_addr is not None and sender.rtcp_addr is not None
+    server_rtp = sender.udp_rtp.get_extra_info("sockname")[1]
+    server_rtcp = sender.udp_rtcp.get_extra_info("sockname")[1]
+    return (
+        f"RTP/AVP;unicast;client_port={sender.rtp_addr[1]}-{sender.rtcp_addr[1]};"
+        f"server_port={server_rtp}-{server_rtcp};ssrc={sender.ssrc:08X}"
+    )
+
+
+def _auth_params(text: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for match in _AUTH_PARAM.finditer(text):
+        quoted = match.group(2)
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
+        params[match.group(1).lower()] = value
+    return params
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+# -- source generation -------------------------------------------------------
+
+
+def generate_source(
+    width: int = 320,
+    height: int = 240,
+    fps: int = 15,
+    gop: int = 15,
+    seconds: float = 2.0,
+    codec: Literal["h264", "h265", "hevc"] = "h264",
+    audio: bool = False,
+) -> EncodedLoop:
+    """Encode a short synthetic clip with PyAV, ready for `RtspServer`.
+
+    Video is a moving gradient with a sliding box, encoded with libx264 or
+    libx265 (ultrafast, zero latency, no B-frames, a keyframe every ``gop``
+    frames with parameter sets repeated in band, and global-header
+    extradata); timestamps are in 1/90000. ``audio=True`` adds a 440 Hz mono
+    AAC track at 48 kHz covering the same duration. CPU only; takes well
+    under a second at the defaults.
+    """
+    import av  # deferred: importing camsdk.testing must not require PyAV
+    from av.codec.context import Flags
+
+    if codec not in ("h264", "h265", "hevc"):
+        raise ValueError(f"codec must be 'h264' or 'h265', not {codec!r}")
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError("width and height must be positive and even")
+    if fps <= 0 or gop <= 0 or seconds <= 0:
+        raise ValueError("fps, gop and seconds must be positive")
+    hevc = codec != "h264"
+    ticks = Fraction(90000, fps)
+    frame_count = max(1, round(seconds * fps))
+
+    ctx = av.CodecContext.create("libx265" if hevc else "libx264", "w")
+    ctx.width = width
+    ctx.height = height
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = Fraction(1, 90000)
+    ctx.framerate = Fraction(fps)
+    ctx.gop_size = gop
+    ctx.max_b_frames = 0
+    ctx.flags |= int(Flags.global_header)
+    params = f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
+    if hevc:
+        ctx.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "x265-params": params + ":log-level=error",
+        }
+    else:
+        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": params}
+    ctx.open()
+
+    ramp = bytes(range(256)) * (width // 256 + 3)
+    encoded: list[av.Packet[Any]] = []
+    for index in range(frame_count):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        luma = frame.planes[0]
+        stride = luma.line_size
+        shift = (index * 4) % 256
+        box_x = (index * 8) % max(1, width - width // 4)
+        box = b"\xeb" * (width // 4)
+        rows = []
+        for y in range(height):
+            row = ramp[(y + shift) % 256 : (y + shift) % 256 + stride]
+            if height // 3 <= y < height // 3 + height // 4:
+                row = row[:box_x] + box + row[box_x + len(box) :]
+            rows.append(row)
+        luma.update(b"".join(rows))
+        frame.planes[1].update(bytes(((96 + index) % 256,)) * frame.planes[1].buffer_size)
+        frame.planes[2].update(bytes(((160 - index) % 256,)) * frame.planes[2].buffer_size)
+        frame.pts = round(index * ticks)
+        frame.time_base = Fraction(1, 90000)
+        encoded.extend(ctx.encode(frame))
+    encoded.extend(ctx.encode(None))
+
+    time_base = Fraction(1, 90000)
+    video = tuple(
+        MediaPacket(
+            data=bytes(p),
+            pts=p.pts,
+            dts=p.dts,
+            time_base=time_base,
+            keyframe=p.is_keyframe,
+            duration=round(ticks),
+        )
+        for p in encoded
+    )
+    extradata = ctx.extradata
+    info = StreamInfo(
+        codec="hevc" if hevc else "h264",
+        width=width,
+        height=height,
+        fps=float(fps),
+        time_base=time_base,
+        extradata=extradata,
+        profile="main" if hevc else _h264_profile(extradata),
+    )
+    if not audio:
+        return EncodedLoop(info, video)
+
+    audio_packets, audio_config = _encode_tone(seconds)
+    info = StreamInfo(
+        codec=info.codec,
+        width=width,
+        height=height,
+        fps=info.fps,
+        time_base=time_base,
+        extradata=extradata,
+        profile=info.profile,
+        audio_codec="aac",
+        audio_sample_rate=48000,
+        audio_channels=1,
+        audio_time_base=Fraction(1, 48000),
+        audio_extradata=audio_config,
+    )
+    return EncodedLoop(info, video, audio_packets)
+
+
+def _encode_tone(seconds: float) -> tuple[tuple[MediaPacket, ...], bytes | None]:
+    """A 440 Hz mono AAC tone at 48 kHz; pts start at 0 (encoder delay removed)."""
+    import av
+
+    rate = 48000
+    ctx = av.CodecContext.create("aac", "w")
+    ctx.sample_rate = rate
+    ctx.layout = "mono"
+    ctx.format = "fltp"
+    ctx.time_base = Fraction(1, rate)
+    ctx.bit_rate = 64000
+    ctx.open()
+    size = ctx.frame_size or 1024
+    total = max(size, round(seconds * rate))
+    step = 2 * math.pi * 440 / rate
+    encoded: list[av.Packet[Any]] = []
+    for start in range(0, total, size):
+        samples = array.array("f", (0.2 * math.sin(step * (start + k)) for k in range(size)))
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=size)
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        frame.planes[0].update(samples.tobytes())
+        encoded.extend(ctx.encode(frame))
+    encoded.extend(ctx.encode(None))
+    first = next((p.pts for p in encoded if p.pts is not None), 0)
+    packets = tuple(
+        MediaPacket(
+            data=bytes(p),
+            pts=None if p.pts is None else p.pts - first,
+            dts=None if p.dts is None else p.dts - first,
+            time_base=Fraction(1, rate),
+            keyframe=True,
+            kind="audio",
+            duration=size,
+        )
+        for p in encoded
+    )
+    return packets, ctx.extradata
+
+
+def _h264_profile(extradata: bytes | None) -> str:
+    sps = next((n for n in split_annexb(extradata or b"") if n[0] & 0x1F == 7), None)
+    if sps is None or len(sps) < 2:
+        return "main"
+    return {66: "baseline", 77: "main", 88: "extended", 100: "high"}.get(sps[1], "high")
