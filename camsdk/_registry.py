@@ -31,10 +31,19 @@ __all__ = [
 
 #: scheme -> (target, install hint)
 BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
+    "file": ("camsdk.drivers.file:FileDriver", ""),
+    "hls+http": ("camsdk.drivers.hls:HlsDriver", ""),
+    "hls+https": ("camsdk.drivers.hls:HlsDriver", ""),
+    "http": ("camsdk.drivers.http:HttpDriver", ""),
+    "https": ("camsdk.drivers.http:HttpDriver", ""),
+    "onvif": ("camsdk.drivers.onvif:OnvifDriver", ""),
+    "rtsp": ("camsdk.drivers.rtsp:RtspDriver", ""),
+    "rtsps": ("camsdk.drivers.rtsp:RtspDriver", ""),
     "virtual": ("camsdk.drivers.virtual:VirtualDriver", ""),
 }
 
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
+    "onvif": ("camsdk.drivers.onvif:OnvifHub", ""),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", ""),
 }
 

@@ -1,0 +1,64 @@
+"""Test tools for camsdk users and for camsdk itself.
+
+- `RtspServer`: a small asyncio RTSP server (DESCRIBE/SETUP/PLAY, TCP
+  interleaved, optional UDP, Digest auth) serving generated H.264/H.265 and AAC,
+  with fault injection (`RtspFault`).
+- `generate_source`: a small encoded loop for the server.
+- `virtual_device`: the test handle of the built-in ``virtual://`` camera
+  (inject events and faults, read counters).
+- `camsdk.testing.conformance`: a pytest suite any driver can run.
+- `camsdk.testing.pytest_plugin`: fixtures that fail a test which leaks a
+  camera, stream, thread, task or socket.
+
+Importing this package imports PyAV (the server encodes media).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "EncodedLoop",
+    "MediaLoop",
+    "RtspFault",
+    "RtspServer",
+    "generate_source",
+    "virtual_device",
+]
+
+_EXPORTS = {
+    "EncodedLoop": "camsdk.testing._rtsp_server",
+    "MediaLoop": "camsdk.testing._rtsp_server",
+    "RtspFault": "camsdk.testing._rtsp_server",
+    "RtspServer": "camsdk.testing._rtsp_server",
+    "generate_source": "camsdk.testing._rtsp_server",
+    "virtual_device": "camsdk.drivers.virtual",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'camsdk.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from camsdk.drivers.virtual import virtual_device as virtual_device
+    from camsdk.testing._rtsp_server import (
+        EncodedLoop as EncodedLoop,
+    )
+    from camsdk.testing._rtsp_server import (
+        MediaLoop as MediaLoop,
+    )
+    from camsdk.testing._rtsp_server import (
+        RtspFault as RtspFault,
+    )
+    from camsdk.testing._rtsp_server import (
+        RtspServer as RtspServer,
+    )
+    from camsdk.testing._rtsp_server import (
+        generate_source as generate_source,
+    )
