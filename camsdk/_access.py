@@ -135,6 +135,6 @@ class AllowOwner:
 
     def decide(self, request: AccessRequest) -> Decision:
         """Allow the owner; deny every other principal."""
-        if request.principal == self.owner:
+        if request.principal.id == self.owner.id:
             return Decision(True, "owner")
         return Decision(False, f"principal {request.principal.id!r} has no grant")

@@ -351,6 +351,7 @@ class Camera:
         items: int = 0,
         nbytes: int = 0,
         duration: float = 0.0,
+        purpose: str = "",
     ) -> None:
         if self.audit is None:
             return
@@ -360,6 +361,7 @@ class Camera:
             "camera_id": self.id,
             "camera_url": self._redacted,
             "action": action.value,
+            "purpose": purpose,
             "grant_id": decision.grant_id,
             "frames" if action is Action.FRAMES else "packets": items,
             "bytes": nbytes,
@@ -399,9 +401,16 @@ class Camera:
             cached = self._mask_cache[key] = MaskSet(masks)
         return cached
 
-    def _frame_transform(self, decision: Decision) -> Callable[[Any], Any] | None:
+    def _frame_transform(self, decision: Decision) -> Callable[[Any, bool], Any] | None:
         mask_set = self._mask_set(decision)
-        return None if mask_set is None else mask_set.apply
+        if mask_set is None:
+            return None
+
+        def apply(frame: Any, owned: bool) -> Any:
+            # A frame converted for this consumer is its own: mask it without a copy.
+            return mask_set.apply(frame, in_place=owned)
+
+        return apply
 
     # -- media ---------------------------------------------------------------------------
 
@@ -422,27 +431,25 @@ class Camera:
         idle = self.config.idle_close
         if idle is None:
             idle = 0.0 if driver.battery_powered else _DEFAULT_IDLE_CLOSE
-        reader_box: list[Any] = []
 
         async def open_upstream() -> Any:
             if type(driver).overrides("open_stream"):
-                return await self._call(driver.open_stream(name), self.config.open_timeout)
+                try:
+                    return await self._call(driver.open_stream(name), self.config.open_timeout)
+                except UnsupportedCapabilityError:
+                    # This device's stream has a URL after all (e.g. HLS behind HTTP).
+                    pass
             source = await self._call(driver.stream_source(name), self.config.open_timeout)
             self._check_source(source)
             from ._pipeline._reader import PyAVReader
 
             reader = PyAVReader(source)
-            reader_box[:] = [reader]
             try:
                 await reader.start()
             except BaseException:
                 await reader.aclose()
                 raise
             return reader
-
-        def block_upstream(has_space: bool) -> None:
-            if reader_box:
-                reader_box[0].pause_until_space(has_space)
 
         session = StreamSession(
             name=name,
@@ -452,7 +459,6 @@ class Camera:
             url=self._redacted,
             on_state=lambda state, detail: self._on_stream_state(name, state, detail),
             on_closed=lambda s: self._forget_session(name, s),
-            block_upstream=block_upstream,
         )
         self._sessions[name] = session
         return session
@@ -542,7 +548,7 @@ class Camera:
             snap = await self._snapshot_from_stream(profile, max_age, decision)
         self._audit_end(
             Action.SNAPSHOT, decision, items=1, nbytes=len(snap.jpeg),
-            duration=time.monotonic() - started,
+            duration=time.monotonic() - started, purpose=purpose,
         )
         return snap
 
@@ -577,7 +583,7 @@ class Camera:
                     def render(pkt: MediaPacket = entry.packet) -> tuple[bytes, int, int]:
                         frame = decode_keyframe(info, pkt)
                         if mask_set is not None:
-                            frame = mask_set.apply(frame)
+                            frame = mask_set.apply(frame, in_place=True)
                         return encode_jpeg(frame), frame.width, frame.height
 
                     try:
@@ -708,7 +714,7 @@ class Camera:
             )
             writer = None
             self._audit_end(Action.RECORD, decision, items=clip.video_packets, nbytes=clip.bytes,
-                            duration=time.monotonic() - started)
+                            duration=time.monotonic() - started, purpose=purpose)
             return clip
         finally:
             if consumer is not None:
@@ -834,7 +840,7 @@ class EventStream:
         self._closed = True
         await self._subscription.aclose()
         self._camera._audit_end(Action.EVENTS_SUBSCRIBE, self._decision, items=self._count,
-                                duration=time.monotonic() - self._started)
+                                duration=time.monotonic() - self._started, purpose=self._purpose)
 
     async def __aenter__(self) -> EventStream:
         return self

@@ -25,6 +25,7 @@ CamError
  |    +-- StreamEndedError                  the source ended (file, VOD)
  |    +-- StreamDecodeError                 undecodable media
  +-- CameraClosedError                      the camera or stream was closed
+ +-- AuditLogError (camsdk.privacy)         the audit log cannot be written
 ```
 """
 

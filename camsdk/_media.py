@@ -101,7 +101,12 @@ class VideoFrame:
         return None if self.pts is None else float(self.pts * self.time_base)
 
     def to_ndarray(self, **kwargs: Any) -> np.ndarray[Any, Any]:
-        """Return the pixels as a numpy array (requires numpy)."""
+        """Return the pixels as a numpy array.
+
+        For packed formats (``rgb24``, ``bgr24``) the array may be a view of
+        the frame, which every consumer of the stream shares: call ``.copy()``
+        before writing into it.
+        """
         return self._frame.to_ndarray(**kwargs)
 
     def to_av(self) -> av.VideoFrame:

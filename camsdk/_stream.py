@@ -41,10 +41,10 @@ class _EgressIterator(Generic[T]):
         action: Action,
         decision: Decision,
         detach: Callable[[], None],
-        on_read: Callable[[], None] | None = None,
+        purpose: str = "",
     ) -> None:
         self._stream = stream
-        self._on_read = on_read
+        self._purpose = purpose
         self._queue: ConsumerQueue[T] = queue
         self._action = action
         self._decision = decision
@@ -74,8 +74,6 @@ class _EgressIterator(Generic[T]):
         except BaseException:
             await self.aclose()
             raise
-        if self._on_read is not None:
-            self._on_read()
         if not self._decision.still_valid():
             await self.aclose()
             camera = self._stream._camera
@@ -104,6 +102,7 @@ class _EgressIterator(Generic[T]):
             items=self.items,
             nbytes=self.bytes,
             duration=time.monotonic() - self._started,
+            purpose=self._purpose,
         )
 
     async def __aenter__(self) -> _EgressIterator[T]:
@@ -191,7 +190,7 @@ class MediaStream:
             session.release()
         self._camera._streams.discard(self)
         if self._decision is not None:
-            self._camera._audit_end(Action.STREAM_OPEN, self._decision)
+            self._camera._audit_end(Action.STREAM_OPEN, self._decision, purpose=self._purpose)
 
     def _require_session(self) -> StreamSession:
         if self._session is None or self._closed:
@@ -213,7 +212,8 @@ class MediaStream:
         """
         session = self._require_session()
         camera = self._camera
-        decision = camera._authorize(Action.PACKETS, self._purpose if purpose is None else purpose)
+        purpose = self._purpose if purpose is None else purpose
+        decision = camera._authorize(Action.PACKETS, purpose)
         camera._require_raw_media(decision)
         consumer: PacketConsumer = session.attach_packets(
             audio=self._audio if audio is None else audio,
@@ -226,8 +226,7 @@ class MediaStream:
             Action.PACKETS,
             decision,
             lambda: session.detach_packets(consumer),
-            # A BLOCK consumer's read may let a held-back upstream go on.
-            session.unblock if consumer.block else None,
+            purpose,
         )
 
     def frames(
@@ -252,7 +251,8 @@ class MediaStream:
             raise ConfigurationError("fps must be positive", url=self._camera.url)
         session = self._require_session()
         camera = self._camera
-        decision = camera._authorize(Action.FRAMES, self._purpose if purpose is None else purpose)
+        purpose = self._purpose if purpose is None else purpose
+        decision = camera._authorize(Action.FRAMES, purpose)
         queue: ConsumerQueue[VideoFrame] = ConsumerQueue(
             queue_size or min(camera.config.queue_size, 32),
             overflow or camera.config.overflow,
@@ -266,7 +266,7 @@ class MediaStream:
         )
         session.attach_frames(consumer)
         return FrameIterator(
-            self, queue, Action.FRAMES, decision, lambda: session.detach_frames(consumer)
+            self, queue, Action.FRAMES, decision, lambda: session.detach_frames(consumer), purpose
         )
 
     def stats(self) -> StreamStats:

@@ -45,10 +45,17 @@ def new_decoder(info: StreamInfo, *, threads: int = 0) -> Any:
 
 
 def to_av_packet(pkt: MediaPacket) -> Any:
-    """Wrap a `MediaPacket` as an ``av.Packet`` (copies the payload once)."""
+    """Copy a `MediaPacket` into an ``av.Packet`` whose buffer FFmpeg owns.
+
+    ``av.Packet(bytes)`` would keep a reference to the Python object, and
+    FFmpeg's frame-threading workers then need the GIL to release it; freeing
+    a codec context (which holds the GIL) while a worker does that deadlocks.
+    A buffer of FFmpeg's own is released without Python.
+    """
     import av
 
-    out = av.Packet(pkt.data)
+    out = av.Packet(len(pkt.data))
+    memoryview(out)[:] = pkt.data
     out.pts = pkt.pts
     out.dts = pkt.dts
     out.time_base = pkt.time_base

@@ -40,7 +40,9 @@ class FrameConsumer:
     fps: float | None = None
     keyframes_only: bool = False
     format: str | None = None
-    transform: Callable[[Any], Any] | None = None
+    #: Applied in the decoder thread (privacy masks); the flag says whether
+    #: the frame is a private copy it may change in place.
+    transform: Callable[[Any, bool], Any] | None = None
     _next_time: float | None = field(default=None, repr=False)
 
     def wants(self, time: float | None, keyframe: bool) -> bool:
@@ -72,6 +74,8 @@ class SharedDecoder:
         self._out_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="camsdk-decoder", daemon=True)
         self._thread.start()
+        self._drained: asyncio.Future[None] | None = None
+        self._drain_below = 0
         #: Frames decoded (all consumers together count once).
         self.decoded = 0
         #: Packets dropped because decoding fell behind.
@@ -121,6 +125,32 @@ class SharedDecoder:
             self._backlog.append(pkt)
             self._cond.notify()
 
+    @property
+    def backlog(self) -> int:
+        """Packets waiting to be decoded."""
+        return len(self._backlog)
+
+    async def wait_backlog(self, limit: int) -> None:
+        """Non-live sources: wait until the decoder caught up to ``limit`` packets."""
+        while True:
+            fut = self._loop.create_future()
+            with self._cond:
+                # Check and arm under the lock, so the thread cannot drain in between.
+                if len(self._backlog) <= limit or self._quit:
+                    return
+                self._drained = fut
+                self._drain_below = limit // 2
+            try:
+                await fut
+            finally:
+                self._drained = None
+
+    def _signal_drained(self) -> None:
+        fut = self._drained
+        if fut is not None and len(self._backlog) <= self._drain_below:
+            self._drained = None
+            self._loop.call_soon_threadsafe(_resolve, fut)
+
     def mark_discontinuity(self) -> None:
         """Reconnects and timestamp jumps: flush the decoder, restart at a keyframe."""
         self._need_key = True
@@ -133,6 +163,7 @@ class SharedDecoder:
         with self._cond:
             self._quit = True
             self._backlog.clear()
+            self._signal_drained()
             self._cond.notify()
 
     def join(self, timeout: float) -> None:
@@ -156,6 +187,7 @@ class SharedDecoder:
                     if self._quit:
                         return
                     item = self._backlog.popleft()
+                    self._signal_drained()
                 if isinstance(item, Discontinuity):
                     ctx = new_decoder(self._info, threads=self._threads)
                     pending_times.clear()
@@ -209,7 +241,7 @@ class SharedDecoder:
                 if consumer.format and frame.format.name != consumer.format:
                     out = out.reformat(format=consumer.format)
                 if consumer.transform is not None:
-                    out = consumer.transform(out)
+                    out = consumer.transform(out, out is not frame)
                 converted[key] = out
             self._emit(
                 consumer,
@@ -237,6 +269,11 @@ class SharedDecoder:
         except RuntimeError:  # loop closed
             with self._cond:
                 self._quit = True
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _deliver(batch: list[tuple[FrameConsumer, VideoFrame | Discontinuity]]) -> None:

@@ -86,7 +86,7 @@ class ConsumerQueue(Generic[T]):
         return len(self._items) >= self._maxlen
 
     def put(self, item: T | Discontinuity) -> None:
-        """Add ``item``; never blocks (``BLOCK`` queues are waited on with `wait_space`)."""
+        """Add ``item``; never blocks (the session waits with `wait_space` for non-live sources)."""
         if self._closed:
             return
         if self._resync:
@@ -98,8 +98,10 @@ class ConsumerQueue(Generic[T]):
             self._resync = False
             self._items.append(Discontinuity("overflow", dropped=self._pending_drop))
             self._pending_drop = 0
-        if len(self._items) >= self._maxlen and self._policy is not OverflowPolicy.BLOCK:
-            if self._policy is OverflowPolicy.DROP_OLDEST:
+        # BLOCK queues are kept from filling by the session holding a non-live
+        # upstream back; a live upstream cannot wait, so there they drop oldest.
+        if len(self._items) >= self._maxlen:
+            if self._policy is not OverflowPolicy.DROP_NEWEST:
                 self._drop_oldest_gop()
             if self._policy is OverflowPolicy.DROP_NEWEST or not self._items:
                 # Nothing decodable is left queued: resume on the next keyframe.

@@ -1,20 +1,41 @@
 """The PyAV upstream reader: demuxes a `StreamSource` in a worker thread.
 
-The thread hands packets to the event loop in batches (one loop wake-up per
-batch, not per packet). Deadlines are enforced from asyncio by the session's
-watchdog, never by FFmpeg's own interrupt callback: PyAV's ``timeout=`` takes
-the GIL on every interrupt check, which costs a lot of CPU across many streams.
-Closing the reader sets a quit flag; a thread stuck in a native call is
-released by FFmpeg's socket timeouts (``rw_timeout``/``timeout`` options,
-set by the driver) and never waited on by the event loop.
+One daemon thread per upstream opens the source with PyAV and demuxes it;
+packets reach the event loop in batches (one loop wake-up per batch, and one
+shared wake-up for every reader of a loop, not one per packet).
+
+Deadlines are enforced from asyncio by the session (`StreamSession`), never
+by FFmpeg alone. When the session gives up on an attempt it closes the
+reader, and the reader *abandons* whatever native call the thread is in
+through PyAV's interrupt callback (`_NativeAbort`), so the thread comes back
+at FFmpeg's next interrupt check (at most ~0.1 s in a blocking poll) and is
+reclaimed before the session sleeps in backoff:
+
+- while opening (connect, DESCRIBE/SETUP/PLAY, probing), ``av.open`` runs
+  with PyAV's open timeout set, which makes FFmpeg ask PyAV's callback; the
+  callback reads PyAV's clock, and a thread marked as abandoned sees that
+  clock jump far ahead, so the callback answers "interrupt";
+- while reading, PyAV's read timeout is *off* (``timeout=(open, None)``):
+  the callback then returns at once without taking the GIL. PyAV's own read
+  timeout would take the GIL on every check, which costs several times the
+  CPU across many streams. To abandon a read, the reader switches that
+  container's timeout to zero by writing PyAV's ``timeout_info`` (located
+  once and verified, see `_TimeoutInfoLocator`), and the next check
+  interrupts.
+
+FFmpeg's own socket timeouts (``timeout``/``rw_timeout``, microseconds, set
+by the driver) stay as a backstop should the interrupt not be available.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
+import importlib
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -23,6 +44,8 @@ from .._errors import (
     AuthenticationError,
     CameraTimeoutError,
     CameraUnreachableError,
+    DeviceError,
+    StreamDecodeError,
     StreamEndedError,
     StreamError,
     StreamOpenError,
@@ -32,8 +55,6 @@ from .._media import MediaPacket, StreamInfo
 from .._url import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    import av.container
-
     from .._driver import StreamSource
 
 __all__ = ["PyAVReader", "translate_av_error"]
@@ -41,17 +62,36 @@ __all__ = ["PyAVReader", "translate_av_error"]
 log = get_logger("camsdk.pipeline")
 
 _BATCH = 64
-_READER_THREADS = threading.Semaphore(1024)
+# Packets the thread may run ahead of the event loop. A live stream never
+# gets near it; a file read faster than consumers take it waits here.
+_MAX_PENDING = 512
+# PyAV's open timeout: only a backstop (the session's asyncio deadline is the
+# real one), but it must be set for FFmpeg to consult the interrupt callback.
+_OPEN_BACKSTOP = 60.0
+# A stream that delivered a packet this recently ends cleanly (TEARDOWN) on
+# its next packet; anything else is interrupted at once.
+_FLOWING = 0.5
+_GRACEFUL_CLOSE = 0.25
+_ABORT_WAIT = 2.0
 
 
 def translate_av_error(exc: BaseException, source: StreamSource) -> Exception:
     """Map an ``av`` exception onto the camsdk error tree (message redacted)."""
     import av
 
-    text = redact_text(str(exc), source.secrets)
+    # FFmpeg's message without PyAV's "[Errno N] ...: 'url'" wrapping (the URL is
+    # attached to the error separately, redacted).
+    message = getattr(exc, "strerror", None) if isinstance(exc, av.error.FFmpegError) else None
+    text = redact_text(message or str(exc), source.secrets)
     url = source.redacted_url
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         return AuthenticationError(f"stream rejected the credentials: {text}", url=url)
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return StreamOpenError(f"stream not found: {text}", url=url)
+    if isinstance(exc, av.error.HTTPServerError):
+        return DeviceError(f"device reported a server error: {text}", url=url, code="5xx")
+    if isinstance(exc, av.error.HTTPClientError):
+        return StreamOpenError(f"device refused the request: {text}", url=url)
     if isinstance(exc, av.error.ConnectionRefusedError | av.error.ConnectionResetError):
         return CameraUnreachableError(f"connection failed: {text}", url=url)
     if isinstance(exc, av.error.TimeoutError):
@@ -62,28 +102,251 @@ def translate_av_error(exc: BaseException, source: StreamSource) -> Exception:
         return CameraTimeoutError("stream read was interrupted", url=url)
     if "401" in text or "Unauthorized" in text:
         return AuthenticationError(f"stream rejected the credentials: {text}", url=url)
+    if isinstance(exc, av.error.InvalidDataError):
+        return StreamOpenError(f"stream sent invalid data: {text}", url=url)
     if isinstance(exc, OSError):
         return CameraUnreachableError(f"stream I/O failed: {text}", url=url)
     return StreamOpenError(f"stream failed: {text}", url=url)
 
 
+# -- abandoning native calls -------------------------------------------------------------
+
+
+class _AbortableClock:
+    """Stands in for the ``time`` module inside ``av.container.core``.
+
+    PyAV's interrupt callback asks ``time.monotonic()`` whether the open
+    timeout passed. For a thread marked abandoned, every call returns a time
+    far beyond the previous one, so the next check interrupts FFmpeg whatever
+    the configured timeout (even when PyAV restarts its timer in between).
+    Every other caller gets the real clock; the fast path is one dict check.
+    """
+
+    __slots__ = ("_aborted", "_time")
+
+    _JUMP = 1e9
+
+    def __init__(self, real: Any) -> None:
+        self._time = real
+        self._aborted: dict[int, int] = {}
+
+    def monotonic(self) -> float:
+        aborted = self._aborted
+        if aborted:
+            ident = threading.get_ident()
+            calls = aborted.get(ident)
+            if calls is not None:
+                aborted[ident] = calls + 1
+                return float(self._time.monotonic()) + self._JUMP * (calls + 1)
+        return float(self._time.monotonic())
+
+    def abort(self, ident: int) -> None:
+        self._aborted.setdefault(ident, 0)
+
+    def forget(self, ident: int) -> None:
+        self._aborted.pop(ident, None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._time, name)
+
+
+class _TimeoutInfoLocator:
+    """Finds PyAV's per-container ``timeout_info`` so a read can be interrupted.
+
+    PyAV declares ``open_timeout``, ``read_timeout`` and the C struct
+    ``timeout_info {double start_time; double timeout;}`` one after the other
+    in its ``Container`` object. After ``av.open(..., timeout=(t, None))`` the
+    two object slots hold exactly ``t`` (a float object of ours) and ``None``,
+    and the struct behind them holds a recent monotonic time and ``-1.0``.
+    Only the container's own memory is read (no pointer is followed), and an
+    address is used only when all four facts hold.
+    """
+
+    def __init__(self) -> None:
+        self._offset: int | None = None
+        self._disabled = False
+
+    def locate(self, container: Any, open_timeout: float, opened_after: float) -> int | None:
+        if self._disabled or getattr(container, "open_timeout", None) is not open_timeout:
+            return None
+        base = id(container)
+        word = ctypes.sizeof(ctypes.c_void_p)
+        size = type(container).__basicsize__
+        offset = self._offset
+        if (
+            offset is not None
+            and offset + 16 <= size
+            and self._slots_match(base, offset, open_timeout, word)
+            and self._check(base + offset, opened_after)
+        ):
+            return base + offset
+        words = (ctypes.c_size_t * (size // word)).from_address(base)
+        for i in range(size // word - 1 - 16 // word):
+            offset = (i + 2) * word
+            if (
+                words[i] == id(open_timeout)
+                and words[i + 1] == id(None)
+                and offset + 16 <= size
+                and self._check(base + offset, opened_after)
+            ):
+                self._offset = offset
+                return base + offset
+        log.debug("PyAV's timeout_info was not found; reads rely on socket timeouts")
+        self._disabled = True
+        return None
+
+    @staticmethod
+    def _slots_match(base: int, offset: int, open_timeout: float, word: int) -> bool:
+        before = (ctypes.c_size_t * 2).from_address(base + offset - 2 * word)
+        return bool(before[0] == id(open_timeout) and before[1] == id(None))
+
+    @staticmethod
+    def _check(address: int, opened_after: float) -> bool:
+        start = ctypes.c_double.from_address(address).value
+        timeout = ctypes.c_double.from_address(address + 8).value
+        return timeout == -1.0 and opened_after - 1.0 <= start <= time.monotonic() + 1.0
+
+
+class _NativeAbort:
+    """Process-wide access to PyAV's interrupt callback (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clock: _AbortableClock | None = None
+        self._installed = False
+        self.locator = _TimeoutInfoLocator()
+
+    def install(self) -> None:
+        """Put the abortable clock into ``av.container.core`` (once)."""
+        if self._installed:
+            return
+        with self._lock:
+            if self._installed:
+                return
+            self._installed = True
+            try:
+                core = importlib.import_module("av.container.core")
+            except ImportError:  # pragma: no cover - a PyAV without that module
+                return
+            current = getattr(core, "time", None)
+            if isinstance(current, _AbortableClock):
+                self._clock = current
+            elif current is not None and callable(getattr(current, "monotonic", None)):
+                self._clock = _AbortableClock(current)
+                core.time = self._clock  # type: ignore[attr-defined]
+            else:  # pragma: no cover - PyAV changed; opens rely on their timeouts
+                log.debug("PyAV's interrupt clock not found; opens rely on their timeouts")
+
+    def abort_thread(self, ident: int) -> None:
+        if self._clock is not None:
+            self._clock.abort(ident)
+
+    def forget_thread(self, ident: int) -> None:
+        if self._clock is not None:
+            self._clock.forget(ident)
+
+    @staticmethod
+    def abort_read(address: int) -> None:
+        # timeout = 0: the next interrupt check finds the deadline passed.
+        ctypes.c_double.from_address(address + 8).value = 0.0
+
+
+_NATIVE = _NativeAbort()
+
+
+# -- waking the loop ---------------------------------------------------------------------
+
+
+class _LoopWaker:
+    """One ``call_soon_threadsafe`` for every reader with news, not one per reader."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._ready: list[PyAVReader] = []
+        self._scheduled = False
+
+    def notify(self, reader: PyAVReader) -> bool:
+        """Called from reader threads; False when the loop is gone."""
+        with self._lock:
+            self._ready.append(reader)
+            if self._scheduled:
+                return True
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop closed: nobody is listening any more
+            return False
+        return True
+
+    def _run(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+            self._scheduled = False
+        for reader in ready:
+            reader._wake()
+
+
+_WAKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaker] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _waker(loop: asyncio.AbstractEventLoop) -> _LoopWaker:
+    waker = _WAKERS.get(loop)
+    if waker is None:
+        waker = _WAKERS[loop] = _LoopWaker(loop)
+    return waker
+
+
+# -- the reader --------------------------------------------------------------------------
+
+
 class PyAVReader:
-    """Reads one `StreamSource` with PyAV in a daemon thread; an async packet iterator."""
+    """Reads one `StreamSource` with PyAV in a daemon thread; an async packet iterator.
+
+    `start` opens the source and returns its `StreamInfo`; iterating yields
+    `MediaPacket` s until the source fails (a typed `CamError`) or ends
+    (`StreamEndedError`); `aclose` stops the thread without ever blocking
+    the loop on a native call.
+    """
 
     def __init__(self, source: StreamSource, *, audio: bool = True) -> None:
         self._source = source
         self._want_audio = audio
         self._loop = asyncio.get_running_loop()
+        self._waker = _waker(self._loop)
         self._pending: collections.deque[MediaPacket | BaseException] = collections.deque()
         self._wake_scheduled = False
         self._lock = threading.Lock()
         self._quit = threading.Event()
         self._waiter: asyncio.Future[None] | None = None
         self._opened: asyncio.Future[StreamInfo] = self._loop.create_future()
+        self._finished: asyncio.Future[None] = self._loop.create_future()
         self._thread: threading.Thread | None = None
+        self._ident: int | None = None
         self._info: StreamInfo | None = None
         self._space = threading.Event()
         self._space.set()
+        # Guards `_timeout_addr`: written to only while the container lives.
+        self._guard = threading.Lock()
+        self._timeout_addr: int | None = None
+        self._last_packet = 0.0
+        local = source.url.startswith("file:") or "://" not in source.url
+        self._live = not local or source.realtime
+        self._finite = local and not source.loop
+        #: Packets handed to the loop so far.
+        self.packets = 0
+
+    @property
+    def live(self) -> bool:
+        """Whether the source is live (a camera) rather than a file read at its own pace."""
+        return self._live
+
+    @property
+    def finite(self) -> bool:
+        """Whether the source ends for good (a file, a VOD playlist): no reconnecting."""
+        return self._finite
 
     @property
     def info(self) -> StreamInfo:
@@ -94,6 +357,7 @@ class PyAVReader:
 
     async def start(self) -> StreamInfo:
         """Open the source in the worker thread and wait until its streams are known."""
+        _NATIVE.install()
         self._thread = threading.Thread(
             target=self._run, name=f"camsdk-reader {self._source.redacted_url}", daemon=True
         )
@@ -102,32 +366,22 @@ class PyAVReader:
         return self._info
 
     def pause_until_space(self, has_space: bool) -> None:
-        """Back-pressure for ``BLOCK`` consumers of non-live sources."""
-        if has_space:
-            self._space.set()
-        else:
-            self._space.clear()
+        """Kept for callers of the old back-pressure hook; pending packets are bounded."""
 
     # -- worker thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        import av
-
-        container: av.container.InputContainer | None = None
+        self._ident = threading.get_ident()
+        container: Any = None
         try:
-            try:
-                container = av.open(
-                    self._source.url,
-                    mode="r",
-                    format=self._source.format,
-                    options=dict(self._source.options),
-                )
-            except Exception as exc:
-                self._fail_open(translate_av_error(exc, self._source), exc)
-                return
             if self._quit.is_set():
                 return
-            video = next(iter(container.streams.video), None)
+            container = self._open()
+            if container is None:
+                return
+            video = next(
+                (s for s in container.streams.video if not _is_attached_picture(s)), None
+            )
             if video is None:
                 self._fail_open(
                     StreamOpenError("source has no video track", url=self._source.redacted_url),
@@ -135,29 +389,137 @@ class PyAVReader:
                 )
                 return
             audio = next(iter(container.streams.audio), None) if self._want_audio else None
+            duration = container.duration
+            if not self._source.loop and duration is not None and duration > 0:
+                # A known duration (VOD playlist, recording) ends for good.
+                self._finite = True
+            early: list[MediaPacket] = []
             info = _stream_info(video, audio)
+            if info.width <= 0 or info.height <= 0:
+                # No parameter sets in the SDP: learn the size from the first keyframe.
+                completed = self._complete_info(container, video, audio, info, early)
+                if completed is None:
+                    return
+                info = completed
             self._loop.call_soon_threadsafe(_set_result, self._opened, info)
+            self._flush(early)
             self._demux(container, video, audio)
+        except Exception as exc:  # pragma: no cover - a bug: report it, never hang
+            if not self._quit.is_set():
+                err = translate_av_error(exc, self._source)
+                err.__cause__ = exc
+                if self._opened.done():
+                    self._push(err)
+                else:
+                    self._fail_open(err, exc)
         finally:
+            with self._guard:
+                self._timeout_addr = None
             if container is not None:
                 try:
                     container.close()
                 except Exception:  # pragma: no cover - closing a broken container
                     log.debug("closing container failed", exc_info=True)
+            _NATIVE.forget_thread(self._ident)
+            try:
+                self._loop.call_soon_threadsafe(self._on_finished)
+            except RuntimeError:  # pragma: no cover - loop closed
+                pass
+
+    def _open(self) -> Any:
+        import av
+
+        # `_TimeoutInfoLocator` recognises PyAV's slot by this object's identity.
+        open_timeout = _OPEN_BACKSTOP
+        started = time.monotonic()
+        try:
+            container = av.open(
+                self._source.url,
+                mode="r",
+                format=self._source.format,
+                container_options=dict(self._source.options),
+                timeout=(open_timeout, None),
+            )
+        except Exception as exc:
+            if not self._quit.is_set():
+                self._fail_open(translate_av_error(exc, self._source), exc)
+            return None
+        address = _NATIVE.locator.locate(container, open_timeout, started)
+        with self._guard:
+            self._timeout_addr = address
+        if self._quit.is_set():
+            container.close()
+            return None
+        return container
+
+    def _complete_info(
+        self, container: Any, video: Any, audio: Any, info: StreamInfo,
+        early: list[MediaPacket],
+    ) -> StreamInfo | None:
+        from ._codec import decode_keyframe
+
+        streams = [video] if audio is None else [video, audio]
+        for packet in container.demux(streams):
+            if self._quit.is_set():
+                return None
+            if packet.size == 0:
+                continue
+            pkt = self._to_media(packet, video, _time_base(video), _time_base(audio))
+            early.append(pkt)
+            if pkt.kind != "video" or not pkt.keyframe:
+                continue
+            probe = StreamInfo(
+                info.codec, 0, 0, info.fps, info.time_base,
+                extradata=video.codec_context.extradata,
+            )
+            try:
+                frame = decode_keyframe(probe, pkt)
+            except StreamDecodeError:
+                continue
+            return StreamInfo(
+                codec=info.codec, width=frame.width, height=frame.height, fps=info.fps,
+                time_base=info.time_base, extradata=video.codec_context.extradata,
+                audio_codec=info.audio_codec, audio_sample_rate=info.audio_sample_rate,
+                audio_channels=info.audio_channels, audio_time_base=info.audio_time_base,
+                audio_extradata=info.audio_extradata,
+            )
+        self._fail_open(StreamEndedError("stream ended before its first keyframe",
+                                         url=self._source.redacted_url), None)
+        return None
 
     def _fail_open(self, err: Exception, cause: BaseException | None) -> None:
         err.__cause__ = cause
-        self._loop.call_soon_threadsafe(_set_exception, self._opened, err)
+        try:
+            self._loop.call_soon_threadsafe(_set_exception, self._opened, err)
+        except RuntimeError:  # pragma: no cover - loop closed
+            pass
+
+    def _to_media(self, packet: Any, video: Any, vtb: Fraction, atb: Fraction) -> MediaPacket:
+        is_video = packet.stream is video
+        self._last_packet = time.monotonic()
+        return MediaPacket(
+            bytes(packet),
+            packet.pts,
+            packet.dts,
+            vtb if is_video else atb,
+            bool(packet.is_keyframe) if is_video else True,
+            "video" if is_video else "audio",
+            int(packet.duration or 0),
+        )
 
     def _demux(self, container: Any, video: Any, audio: Any) -> None:
         import av
 
         streams = [video] if audio is None else [video, audio]
-        vtb = video.time_base or Fraction(1, 90000)
-        atb = (audio.time_base if audio is not None else None) or Fraction(1, 48000)
-        realtime = self._source.realtime
+        vtb, atb = _time_base(video), _time_base(audio)
+        source = self._source
+        realtime = source.realtime
+        # Looping files: each lap's timestamps continue where the last one ended.
+        offsets = {"video": 0, "audio": 0}
+        lap_start: dict[str, int] = {}
+        ends: dict[str, int] = {}
         t0: float | None = None
-        first_ts: float | None = None
+        first_ts = 0.0
         batch: list[MediaPacket] = []
         while not self._quit.is_set():
             try:
@@ -166,26 +528,21 @@ class PyAVReader:
                         return
                     if packet.size == 0:
                         continue  # flush packets carry no data
-                    is_video = packet.stream is video
-                    tb = vtb if is_video else atb
-                    pkt = MediaPacket(
-                        bytes(packet),
-                        packet.pts,
-                        packet.dts,
-                        tb,
-                        bool(packet.is_keyframe) if is_video else True,
-                        "video" if is_video else "audio",
-                        int(packet.duration or 0),
-                    )
-                    if realtime and pkt.time is not None:
-                        if t0 is None or first_ts is None:
-                            t0, first_ts = time.monotonic(), pkt.time
-                        delay = (pkt.time - first_ts) - (time.monotonic() - t0)
-                        if delay > 0:
-                            self._flush(batch)
-                            batch = []
-                            if self._quit.wait(min(delay, 1.0)):
-                                return
+                    pkt = self._to_media(packet, video, vtb, atb)
+                    if source.loop:
+                        pkt = _shift(pkt, offsets, lap_start, ends)
+                    if realtime:
+                        stamp = pkt.dts if pkt.dts is not None else pkt.pts
+                        if stamp is not None:
+                            at = float(stamp * pkt.time_base)
+                            if t0 is None:
+                                t0, first_ts = time.monotonic(), at
+                            delay = (at - first_ts) - (time.monotonic() - t0)
+                            if delay > 0:
+                                self._flush(batch)
+                                batch = []
+                                if self._quit.wait(delay):
+                                    return
                     batch.append(pkt)
                     if len(batch) >= _BATCH or realtime or not self._pending:
                         self._flush(batch)
@@ -193,24 +550,27 @@ class PyAVReader:
                     if not self._space.is_set():
                         self._flush(batch)
                         batch = []
+                        # Wait for the loop to drain; the timeout only re-checks quit.
                         while not self._space.wait(0.1):
                             if self._quit.is_set():
                                 return
                 self._flush(batch)
                 batch = []
-                if not self._source.loop:
-                    self._push(StreamEndedError("stream ended", url=self._source.redacted_url))
+                if not source.loop:
+                    self._push(StreamEndedError("stream ended", url=source.redacted_url))
                     return
+                for kind, end in ends.items():
+                    offsets[kind] = end - lap_start.get(kind, 0)
+                lap_start.clear()
                 container.seek(0)
-                t0 = None
             except av.error.EOFError:
                 self._flush(batch)
-                self._push(StreamEndedError("stream ended", url=self._source.redacted_url))
+                self._push(StreamEndedError("stream ended", url=source.redacted_url))
                 return
             except Exception as exc:
                 self._flush(batch)
                 if not self._quit.is_set():
-                    err = translate_av_error(exc, self._source)
+                    err = translate_av_error(exc, source)
                     err.__cause__ = exc
                     self._push(err)
                 return
@@ -220,24 +580,28 @@ class PyAVReader:
             return
         with self._lock:
             self._pending.extend(batch)
+            self.packets += len(batch)
             schedule = not self._wake_scheduled
             self._wake_scheduled = True
-        if schedule:
-            try:
-                self._loop.call_soon_threadsafe(self._wake)
-            except RuntimeError:  # loop closed: nobody is listening any more
-                self._quit.set()
+            if len(self._pending) >= _MAX_PENDING and not self._live:
+                self._space.clear()
+        if schedule and not self._waker.notify(self):
+            self._quit.set()
 
     def _push(self, item: BaseException) -> None:
         with self._lock:
             self._pending.append(item)
+            schedule = not self._wake_scheduled
             self._wake_scheduled = True
-        try:
-            self._loop.call_soon_threadsafe(self._wake)
-        except RuntimeError:  # pragma: no cover - loop closed
-            pass
+        if schedule:
+            self._waker.notify(self)
 
     # -- event loop side -----------------------------------------------------------------
+
+    def _on_finished(self) -> None:
+        if not self._finished.done():
+            self._finished.set_result(None)
+        self._wake()
 
     def _wake(self) -> None:
         with self._lock:
@@ -254,12 +618,14 @@ class PyAVReader:
             while True:
                 with self._lock:
                     item = self._pending.popleft() if self._pending else None
+                    if not self._space.is_set() and len(self._pending) < _MAX_PENDING // 2:
+                        self._space.set()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
                     raise item
                 yield item
-            if self._thread is not None and not self._thread.is_alive():
+            if self._finished.done():
                 with self._lock:
                     if self._pending:
                         continue
@@ -270,17 +636,36 @@ class PyAVReader:
             finally:
                 self._waiter = None
 
+    def _abort(self) -> None:
+        """Make the thread's current native call return (event loop side)."""
+        ident = self._ident
+        if ident is not None:
+            _NATIVE.abort_thread(ident)
+        with self._guard:
+            if self._timeout_addr is not None:
+                _NATIVE.abort_read(self._timeout_addr)
+
     async def aclose(self) -> None:
-        """Ask the thread to stop; never blocks the loop on a stuck native call."""
+        """Stop the thread; never blocks the loop on a stuck native call. Idempotent."""
         self._quit.set()
         self._space.set()
         if not self._opened.done():
             self._opened.cancel()
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            # Give a well-behaved thread a moment; a stuck one is left to its
-            # socket timeout (daemon thread, no reference to the loop is used).
-            await asyncio.to_thread(thread.join, 2.0)
+        if self._thread is None or self._finished.done():
+            return
+        finished = self._finished
+        if self._info is not None and time.monotonic() - self._last_packet < _FLOWING:
+            # Media is flowing: the thread sees the quit flag at the next packet
+            # and closes the session properly (RTSP TEARDOWN).
+            await asyncio.wait((finished,), timeout=_GRACEFUL_CLOSE)
+        deadline = time.monotonic() + _ABORT_WAIT
+        while not finished.done() and time.monotonic() < deadline:
+            # Repeated: PyAV re-arms its timeout when a demux call starts.
+            self._abort()
+            await asyncio.wait((finished,), timeout=0.1)
+        if not finished.done():
+            log.debug("reader thread of %s did not stop; left to its socket timeout",
+                      self._source.redacted_url)
 
 
 def _set_result(fut: asyncio.Future[StreamInfo], info: StreamInfo) -> None:
@@ -293,6 +678,44 @@ def _set_exception(fut: asyncio.Future[StreamInfo], err: BaseException) -> None:
         fut.set_exception(err)
 
 
+def _is_attached_picture(stream: Any) -> bool:
+    """Cover art in a file is a one-picture "video" stream; never read it as the video."""
+    import av
+
+    flag = getattr(getattr(av.stream, "Disposition", None), "attached_pic", None)
+    return flag is not None and bool(stream.disposition & flag)
+
+
+def _time_base(stream: Any) -> Fraction:
+    if stream is None or stream.time_base is None:
+        return Fraction(1, 90000) if stream is None or stream.type == "video" else Fraction(
+            1, 48000
+        )
+    return Fraction(stream.time_base)
+
+
+def _shift(
+    pkt: MediaPacket, offsets: dict[str, int], lap_start: dict[str, int], ends: dict[str, int]
+) -> MediaPacket:
+    """Offset a looping file's timestamps so every lap continues the previous one."""
+    kind = pkt.kind
+    raw = pkt.dts if pkt.dts is not None else pkt.pts
+    if raw is not None and kind not in lap_start:
+        lap_start[kind] = raw
+    offset = offsets[kind]
+    pts = None if pkt.pts is None else pkt.pts + offset
+    dts = None if pkt.dts is None else pkt.dts + offset
+    stamp = dts if dts is not None else pts
+    if stamp is not None:
+        end = stamp + max(pkt.duration, 1)
+        if end > ends.get(kind, end - 1):
+            ends[kind] = end
+    if offset == 0:
+        return pkt
+    return MediaPacket(pkt.data, pts, dts, pkt.time_base, pkt.keyframe, kind, pkt.duration,
+                       pkt.received_at)
+
+
 def _stream_info(video: Any, audio: Any) -> StreamInfo:
     ctx = video.codec_context
     rate = video.average_rate or video.guessed_rate
@@ -301,11 +724,11 @@ def _stream_info(video: Any, audio: Any) -> StreamInfo:
         width=ctx.width,
         height=ctx.height,
         fps=float(rate) if rate else None,
-        time_base=video.time_base or Fraction(1, 90000),
+        time_base=_time_base(video),
         extradata=ctx.extradata,
         audio_codec=audio.codec_context.name if audio is not None else None,
         audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
         audio_channels=audio.codec_context.channels if audio is not None else None,
-        audio_time_base=audio.time_base if audio is not None else None,
+        audio_time_base=_time_base(audio) if audio is not None else None,
         audio_extradata=audio.codec_context.extradata if audio is not None else None,
     )

@@ -38,6 +38,9 @@ __all__ = ["StreamSession", "Upstream", "KeyframeEntry"]
 
 log = get_logger("camsdk.pipeline")
 
+# Packets a non-live source may run ahead of the decoder.
+_DECODER_HIGH_WATER = 16
+
 
 class Upstream(Protocol):
     """What the session reads: a driver `PacketSource` or a `PyAVReader`."""
@@ -132,7 +135,6 @@ class StreamSession:
         url: str,
         on_state: Callable[[StreamState, str], None] | None = None,
         on_closed: Callable[[StreamSession], None] | None = None,
-        block_upstream: Callable[[bool], None] | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -158,8 +160,16 @@ class StreamSession:
         self._last_error: BaseException | None = None
         self._closed = False
         self._synced = False
-        self._rebase_pending = False
-        self._block_upstream = block_upstream
+        self._rebase_pending: set[str] = set()
+        self._listeners: list[Callable[[StreamState, str], None]] = []
+        #: Seconds the last backoff waited (or is waiting) before reconnecting.
+        self.backoff_delay = 0.0
+        # A stall was detected and no video came back since.
+        self._stalled = False
+        # Set when a consumer attaches (non-live sources wait for the first one).
+        self._attached = asyncio.Event()
+        # Why a finite source ended; consumers attaching later end at once.
+        self._ended: BaseException | None = None
         # counters
         self.packets = 0
         self.bytes = 0
@@ -269,11 +279,25 @@ class StreamSession:
             return
         self.state = state
         log.debug("stream %s: %s %s", self.url, state.value, detail)
-        if self._on_state is not None:
+        for observer in (self._on_state, *self._listeners):
+            if observer is None:
+                continue
             try:
-                self._on_state(state, detail)
+                observer(state, detail)
             except Exception:  # pragma: no cover - observer bugs must not kill the stream
                 log.exception("stream state observer failed")
+
+    def add_state_listener(
+        self, listener: Callable[[StreamState, str], None]
+    ) -> Callable[[], None]:
+        """Call ``listener(state, detail)`` on every state change; returns its remover."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     # -- upstream loop -------------------------------------------------------------------
 
@@ -292,17 +316,25 @@ class StreamSession:
                         self._on_open(upstream.info)
                         stall = cfg.open_timeout
                         last_reschedule = 0.0
+                        live = getattr(upstream, "live", True)
                         async for pkt in upstream:
                             if pkt.kind == "video":
                                 now = self._loop.time()
                                 if now - last_reschedule > 0.25:
                                     deadline.reschedule(now + stall)
                                     last_reschedule = now
-                            if self._ingest(pkt) and healthy_since is None:
+                            first = self._ingest(pkt)
+                            if not live:
+                                # Waiting for consumers is not a stall: no deadline meanwhile.
+                                deadline.reschedule(None)
+                                await self._hold_back()
+                                deadline.reschedule(self._loop.time() + stall)
+                            if first and healthy_since is None:
                                 # First keyframe: from now on liveness is media progress.
                                 healthy_since = time.monotonic()
                                 stall = cfg.stall_timeout
                                 deadline.reschedule(self._loop.time() + stall)
+                                self._stalled = False
                                 self._set_state(StreamState.STREAMING)
                             if (
                                 healthy_since is not None
@@ -312,19 +344,32 @@ class StreamSession:
                                 attempt = 0
                     raise StreamEndedError("stream ended", url=self.url)
                 except TimeoutError:
-                    if healthy_since is None:
+                    if healthy_since is None and upstream is None and not self._stalled:
                         err: BaseException = CameraTimeoutError(
-                            f"no keyframe within {cfg.open_timeout:g} s", url=self.url
+                            f"stream did not open within {cfg.open_timeout:g} s", url=self.url
                         )
+                    elif healthy_since is None:
+                        # Connected (or back after a stall), but no video: still a
+                        # stall. PyAV's open waits for the first packet, so after a
+                        # stall an open that times out counts as no video too.
+                        err = CameraTimeoutError(
+                            f"no video within {cfg.open_timeout:g} s", url=self.url
+                        )
+                        self._stalled = True
+                        self._set_state(StreamState.STALLED, str(err))
                     else:
                         err = StreamStalledError(
                             f"no media for {cfg.stall_timeout:g} s", url=self.url
                         )
+                        self._stalled = True
                         self._set_state(StreamState.STALLED, str(err))
                     self._last_error = err
                 except StreamEndedError as exc:
                     self._last_error = exc
-                    if upstream is not None and not getattr(upstream, "live", True):
+                    if upstream is not None and (
+                        not getattr(upstream, "live", True) or getattr(upstream, "finite", False)
+                    ):
+                        # A file or VOD playlist ended for good: nothing to reconnect to.
                         self._finish(exc)
                         return
                 except AuthenticationError as exc:
@@ -334,8 +379,6 @@ class StreamSession:
                 except (CamError, OSError) as exc:
                     self._last_error = exc
                     log.debug("upstream %s failed: %s", self.url, exc)
-                    if isinstance(exc, StreamError) and not isinstance(exc, StreamStalledError):
-                        pass
                 finally:
                     self._upstream = None
                     if upstream is not None:
@@ -344,8 +387,13 @@ class StreamSession:
                 if healthy_since is not None:
                     self.reconnects += 1
                     self._mark_gap()
+                # Full jitter: a fleet of cameras that lost one NVR does not return in step.
                 delay = random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2**attempt))
                 attempt = min(attempt + 1, 30)
+                if self.state is StreamState.AUTH_FAILED:
+                    # Devices lock accounts after a few wrong passwords: retry slowly.
+                    delay = max(delay, min(cfg.backoff_cap, cfg.backoff_base * 8))
+                self.backoff_delay = delay
                 if self.state is not StreamState.AUTH_FAILED:
                     self._set_state(StreamState.BACKOFF, f"retry in {delay:.1f} s")
                 await asyncio.sleep(delay)
@@ -356,6 +404,7 @@ class StreamSession:
             self._finish(exc)
 
     def _finish(self, err: BaseException) -> None:
+        self._ended = err
         self._end_consumers(err)
         self._fail_ready(err)
 
@@ -373,7 +422,7 @@ class StreamSession:
     def _mark_gap(self) -> None:
         """After a lost connection: consumers get a marker and resume on a keyframe."""
         self._gops.clear()
-        self._rebase_pending = True
+        self._rebase_pending = {"video", "audio"}
         self._synced = False
         marker = Discontinuity("reconnect")
         for consumer in self._packets:
@@ -392,14 +441,12 @@ class StreamSession:
                 return False
             self._synced = True
             first_key = True
-        rebase = self._rebase_pending
-        self._rebase_pending = False
+        # After a reconnect each track continues from its own last timestamp.
+        rebase = raw.kind in self._rebase_pending
+        if rebase:
+            self._rebase_pending.discard(raw.kind)
         clock = self._clocks[raw.kind]
         pkt, jumped = clock.fix(raw, rebase)
-        if rebase:
-            other = self._clocks["audio" if raw.kind == "video" else "video"]
-            other.offset += 0  # the other track rebases on its own first packet
-            self._rebase_other = True
         if jumped:
             marker = Discontinuity("timestamp")
             for consumer in self._packets:
@@ -420,11 +467,27 @@ class StreamSession:
             if pkt.kind == "audio" and not consumer.audio:
                 continue
             consumer.queue.put(pkt)
-            if consumer.block and consumer.queue.full() and self._block_upstream is not None:
-                self._block_upstream(False)
         if first_key and not self._ready.done() and self.info is not None:
             self._ready.set_result(self.info)
         return first_key
+
+    async def _hold_back(self) -> None:
+        """Non-live sources (files): wait for slow consumers instead of dropping."""
+        # Nobody reads yet (a stream opened, its iterator not yet made): wait, so
+        # the first consumer starts at the beginning instead of the middle.
+        while self._ready.done() and not (
+            self._packets or self._decoder is not None or self._key_waiters
+        ):
+            if self._closed:
+                return
+            self._attached.clear()
+            await self._attached.wait()
+        decoder = self._decoder
+        if decoder is not None and decoder.backlog > _DECODER_HIGH_WATER:
+            await decoder.wait_backlog(_DECODER_HIGH_WATER)
+        for consumer in self._packets:
+            if consumer.queue.full():
+                await consumer.queue.wait_space()
 
     def _on_keyframe(self, pkt: MediaPacket) -> None:
         self.keyframes += 1
@@ -468,7 +531,10 @@ class StreamSession:
         for pkt in self.buffered(pre_roll):
             if pkt.kind == "video" or audio:
                 queue.put(pkt)
+        if self._ended is not None:
+            queue.close(self._ended)
         self._packets = (*self._packets, consumer)
+        self._attached.set()
         return consumer
 
     def buffered(self, pre_roll: float | None) -> list[MediaPacket]:
@@ -490,19 +556,15 @@ class StreamSession:
         """Detach a packet consumer."""
         self._packets = tuple(c for c in self._packets if c is not consumer)
         consumer.queue.close()
-        self.unblock()
-
-    def unblock(self) -> None:
-        """Resume a held-back upstream once every BLOCK consumer has room."""
-        if self._block_upstream is not None and not any(
-            c.block and c.queue.full() for c in self._packets
-        ):
-            self._block_upstream(True)
 
     def attach_frames(self, consumer: FrameConsumer) -> None:
         """Attach a frame consumer; the decoder starts with the first one."""
         if self.info is None:
             raise StreamError("stream is not ready", url=self.url)
+        if self._ended is not None:
+            consumer.queue.close(self._ended)
+            return
+        self._attached.set()
         if self._decoder is None:
             self._decoder = SharedDecoder(self.info)
             # Start from the buffered keyframe so the first frame comes at once.
@@ -539,6 +601,7 @@ class StreamSession:
             raise CameraClosedError("stream closed", url=self.url)
         waiter: asyncio.Future[KeyframeEntry] = self._loop.create_future()
         self._key_waiters.append(waiter)
+        self._attached.set()
         try:
             return await waiter
         finally:

@@ -94,7 +94,7 @@ class CameraConformance:
                 snap = await cam.snapshot()
         assert snap.jpeg[:2] == b"\xff\xd8"
         assert snap.source in ("device", "stream")
-        with av.open(io.BytesIO(snap.jpeg)) as container:
+        with av.open(io.BytesIO(snap.jpeg), "r") as container:
             frame = next(container.decode(video=0))
         assert (frame.width, frame.height) == (snap.width, snap.height)
 

@@ -286,7 +286,11 @@ class VirtualDriver(CameraDriver):
         if self._device is None:  # closed while the loop was being encoded
             raise CameraClosedError("camera is closed", scheme="virtual", url=self._redacted)
         stream = VirtualStream(
-            device=device, loop=loop, faults=self.options.fail, url=self._redacted
+            device=device,
+            loop=loop,
+            faults=self.options.fail,
+            url=self._redacted,
+            realtime=self.options.realtime,
         )
         self._streams.add(stream)
         return stream

@@ -183,6 +183,10 @@ class VirtualOptions(DriverOptions):
     battery: bool = Field(default=False, description="behave as a battery camera")
     fail: tuple[Fault, ...] = Field(default=(), description="faults applied to every connection")
     loop_seconds: float = Field(default=4.0, gt=0, le=300, description="length of the encoded loop")
+    realtime: bool = Field(
+        default=True,
+        description="pace packets in real time; 0 replays as fast as consumers take them",
+    )
 
     @field_validator("size", mode="before")
     @classmethod

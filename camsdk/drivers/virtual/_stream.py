@@ -61,8 +61,13 @@ class VirtualStream:
         loop: EncodedLoop,
         faults: tuple[Fault, ...],
         url: str,
+        realtime: bool = True,
     ) -> None:
         self._device: VirtualDevice | None = device
+        # Without pacing this is a non-live source: the pipeline holds it back
+        # instead of dropping, so consumers see every packet.
+        self._realtime = realtime
+        self.live = realtime
         self._info = loop.info
         self._url = url
         self._duration = loop.duration
@@ -126,7 +131,7 @@ class VirtualStream:
         if self._start is None:
             self._start = now
         offset, packet = self._schedule[self._index]
-        wait = self._start + self._loop_base + offset - now
+        wait = self._start + self._loop_base + offset - now if self._realtime else 0.0
         if wait > 0:
             self._burst = 0
             await asyncio.sleep(wait)

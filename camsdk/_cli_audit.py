@@ -1,0 +1,138 @@
+"""``camsdk audit verify`` and ``camsdk audit report``: check and summarise an audit log.
+
+`add_audit_commands` adds the ``audit`` command to the main parser. Each
+sub-command stores its handler as ``func``; the handler takes the parsed
+namespace and returns the exit code: 0 ok, 1 broken chain (verify), 2 usage
+(missing file, unreadable key, no sub-command). Argparse's own usage errors
+exit with 2 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = ["add_audit_commands"]
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+
+
+def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``audit verify FILE [--key PUBKEY]`` and ``audit report FILE ...`` to ``subparsers``."""
+    audit = subparsers.add_parser(
+        "audit",
+        help="verify or summarise a hash-chained audit log",
+        description="Verify or summarise an audit log written by camsdk.privacy.AuditLog.",
+    )
+    audit.set_defaults(func=lambda args: _usage(audit))
+    commands = audit.add_subparsers(dest="audit_command", metavar="{verify,report}")
+
+    verify = commands.add_parser(
+        "verify",
+        help="check the hash chain (and checkpoint signatures with --key)",
+        description="Exit 0 when the chain is intact, 1 with the first broken line otherwise.",
+    )
+    verify.add_argument("file", type=Path, help="the audit log (JSONL)")
+    verify.add_argument(
+        "--key",
+        metavar="PUBKEY",
+        type=Path,
+        help="Ed25519 public key file (PEM or raw) that signed the checkpoints",
+    )
+    verify.set_defaults(func=_cmd_verify)
+
+    report = commands.add_parser(
+        "report",
+        help="who accessed which camera, for what, how much",
+        description="Summarise access records; does not verify the chain (use verify).",
+    )
+    report.add_argument("file", type=Path, help="the audit log (JSONL)")
+    report.add_argument(
+        "--since", type=_iso_time, metavar="ISO", help="only records at or after this time"
+    )
+    report.add_argument("--principal", metavar="P", help="only records of this principal id")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.set_defaults(func=_cmd_report)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    # A time without zone is taken as UTC, like every time in the log.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _fail(message: str) -> int:
+    print(f"camsdk audit: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .privacy import load_public_key, verify_audit_log
+
+    public_key = None
+    if args.key is not None:
+        try:
+            public_key = load_public_key(args.key)
+        except (OSError, ValueError) as exc:
+            return _fail(f"cannot read public key {str(args.key)!r}: {exc}")
+    try:
+        result = verify_audit_log(args.file, public_key)
+    except OSError as exc:
+        return _fail(f"cannot read {str(args.file)!r}: {exc.strerror or exc}")
+    if not result.ok:
+        print(f"BROKEN at line {result.first_broken_line}: {result.reason}")
+        print(f"{result.records} record(s) verified before it")
+        return EXIT_BROKEN
+    signed = f", signed through line {result.signed_through}" if public_key is not None else ""
+    print(
+        f"OK: {result.records} record(s), {result.checkpoints} checkpoint(s){signed}; "
+        f"{result.reason}"
+    )
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .privacy import audit_report
+
+    try:
+        report = audit_report(args.file, since=args.since, principal=args.principal)
+    except OSError as exc:
+        return _fail(f"cannot read {str(args.file)!r}: {exc.strerror or exc}")
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(
+        f"{report.records} record(s) from {report.first_ts or '-'} to {report.last_ts or '-'}: "
+        f"{report.allowed} allowed, {report.denied} denied"
+    )
+    if report.unreadable_lines:
+        print(f"{report.unreadable_lines} unreadable line(s) skipped; run `camsdk audit verify`")
+    header = ("PRINCIPAL", "CAMERA", "PURPOSES", "ALLOWED", "DENIED", "BYTES", "FRAMES", "SECONDS")
+    rows = [
+        (
+            e.principal or "-",
+            e.camera_id or "-",
+            ",".join(sorted(p or "-" for p in e.purposes)) or "-",
+            str(e.allowed),
+            str(e.denied),
+            str(e.bytes),
+            str(e.frames),
+            f"{e.duration:.1f}",
+        )
+        for e in report.entries
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK

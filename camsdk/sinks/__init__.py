@@ -1,0 +1,51 @@
+"""Sinks: where camera events go besides your own code.
+
+- `camsdk.sinks.mqtt.MqttBridge` publishes events, states and snapshots to an
+  MQTT broker (with Home Assistant discovery) and takes PTZ and snapshot
+  commands back; it needs the ``mqtt`` extra (aiomqtt).
+- `camsdk.sinks.webhook.WebhookSink` POSTs signed event JSON to a URL.
+- `camsdk.sinks._bridge` backs the ``camsdk bridge CONFIG.toml`` command.
+
+Names are imported on first use, so ``import camsdk.sinks`` never imports
+aiomqtt.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .._errors import DriverUnavailableError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._types import BridgeCamera
+    from .mqtt import BridgeStats, MqttBridge, PtzCommand
+    from .webhook import WebhookSink
+
+__all__ = ["BridgeCamera", "BridgeStats", "MqttBridge", "PtzCommand", "WebhookSink"]
+
+_LAZY = {
+    "BridgeCamera": ("._types", ""),
+    "BridgeStats": (".mqtt", "pip install 'camsdk[mqtt]'"),
+    "MqttBridge": (".mqtt", "pip install 'camsdk[mqtt]'"),
+    "PtzCommand": (".mqtt", "pip install 'camsdk[mqtt]'"),
+    "WebhookSink": (".webhook", ""),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, hint = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    try:
+        module = importlib.import_module(module_name, __name__)
+    except ImportError as exc:
+        raise DriverUnavailableError(
+            f"camsdk.sinks.{name} needs an optional dependency: {exc.name}", hint=hint
+        ) from exc
+    return getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
