@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
 __all__ = [
     "CameraConfig",
@@ -302,6 +302,10 @@ class DriverInfo(BaseModel):
     requires: str = ""
     error: str = ""
     builtin: bool = True
+
+    @field_serializer("capabilities")
+    def _capability_names(self, value: Capability) -> list[str]:
+        return value.names()
 
 
 class DiscoveredCamera(BaseModel):

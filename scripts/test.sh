@@ -33,6 +33,6 @@ echo "== ruff"
 echo "== mypy (strict on camsdk/)"
 "$PYTHON" -m mypy
 echo "== docs"
-"$PYTHON" -m mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/camsdk-site"
+NO_MKDOCS_2_WARNING=1 "$PYTHON" -m mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/camsdk-site"
 echo "== pytest"
 "$PYTHON" -m pytest -q -p no:cacheprovider "$@"
