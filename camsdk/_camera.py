@@ -16,7 +16,7 @@ import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,7 +36,7 @@ from ._errors import (
     StreamDecodeError,
     UnsupportedCapabilityError,
 )
-from ._log import get_logger, register_secret
+from ._log import get_logger, register_secret, scrub_exception
 from ._media import Discontinuity, MediaPacket
 from ._models import (
     CameraConfig,
@@ -91,6 +91,7 @@ def translate_error(exc: BaseException, *, scheme: str, url: str) -> BaseExcepti
         if exc.url is None:
             exc.url = url
         return exc
+    scrub_exception(exc)
     text = redact_text(str(exc))
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.HTTPError):
@@ -611,6 +612,40 @@ class Camera:
         finally:
             session.release()
 
+    async def _snapshot_at(self, when: datetime, purpose: str) -> Snapshot | None:
+        """The picture at wall-clock time ``when``, decoded from the prebuffer.
+
+        Returns ``None`` when no stream of this camera is running (nothing is
+        buffered). Passes the access policy as a snapshot.
+        """
+        from ._pipeline._codec import decode_last, encode_jpeg
+
+        session = next((s for s in self._sessions.values() if not s.closed and s.info), None)
+        if session is None or session.info is None:
+            return None
+        decision = self._authorize(Action.SNAPSHOT, purpose)
+        # Packets carry monotonic arrival times; map the event's wall time onto them.
+        at = time.monotonic() - (datetime.now(UTC) - when).total_seconds()
+        buffered = [p for p in session.buffered(1e9) if p.received_at <= at + 0.05]
+        starts = [i for i, p in enumerate(buffered) if p.kind == "video" and p.keyframe]
+        if not starts:
+            return None
+        run = buffered[starts[-1]:]
+        info = session.info
+        mask_set = self._mask_set(decision)
+
+        def render() -> tuple[bytes, int, int]:
+            frame = decode_last(info, run)
+            if mask_set is not None:
+                frame = mask_set.apply(frame, in_place=True)
+            return encode_jpeg(frame), frame.width, frame.height
+
+        jpeg, width, height = await asyncio.to_thread(render)
+        captured = when - timedelta(seconds=max(0.0, at - run[-1].received_at))
+        self._audit_end(Action.SNAPSHOT, decision, items=1, nbytes=len(jpeg), purpose=purpose)
+        return Snapshot(jpeg=jpeg, width=width, height=height, captured_at=captured,
+                        source="stream", camera_id=self.id)
+
     async def record(
         self,
         path: str | Path,
@@ -621,6 +656,7 @@ class Camera:
         audio: bool = True,
         purpose: str = "",
         progress: Callable[[float], None] | None = None,
+        transcode: bool = False,
     ) -> Recording:
         """Record ``duration`` seconds from now, plus up to ``pre_roll`` seconds before.
 
@@ -630,13 +666,27 @@ class Camera:
         starts on the keyframe at or before ``now - pre_roll``. ``progress``
         is called with the finished fraction (0..1). The file appears under its
         name only when complete.
+
+        ``transcode=True`` decodes, applies the privacy masks and re-encodes
+        H.264 (video only, no pre-roll): the way to record when masks apply
+        and the grant does not allow raw media.
         """
         from ._pipeline._codec import Mp4Writer
 
         if duration <= 0 or pre_roll < 0:
             raise ConfigurationError("duration must be > 0 and pre_roll >= 0", url=self.url)
+        if transcode and pre_roll:
+            raise ConfigurationError(
+                "pre_roll needs the camera's own packets; it is not available with transcode=True",
+                url=self.url,
+            )
         self._require(Capability.STREAM)
         decision = self._authorize(Action.RECORD, purpose)
+        if transcode:
+            return await self._record_transcoded(
+                Path(path), duration, profile=profile, decision=decision, purpose=purpose,
+                progress=progress,
+            )
         self._require_raw_media(decision)
         target = Path(path)
         session = self._session(profile)
@@ -722,6 +772,90 @@ class Camera:
             session.release()
             if writer is not None:
                 await asyncio.to_thread(writer.abort)
+
+    async def _record_transcoded(
+        self,
+        target: Path,
+        duration: float,
+        *,
+        profile: str | None,
+        decision: Decision,
+        purpose: str,
+        progress: Callable[[float], None] | None,
+    ) -> Recording:
+        from ._media import VideoFrame
+        from ._pipeline._codec import H264Encoder
+        from ._pipeline._decoder import FrameConsumer
+        from ._pipeline._queue import ConsumerQueue, QueueClosed
+
+        session = self._session(profile)
+        session.acquire()
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        encoder: H264Encoder | None = None
+        queue: ConsumerQueue[VideoFrame] = ConsumerQueue(64)
+        consumer = FrameConsumer(queue, transform=self._frame_transform(decision))
+        attached = False
+        try:
+            info = await session.wait_ready(self.config.open_timeout)
+            encoder = await asyncio.to_thread(
+                H264Encoder, target, info.width, info.height, info.fps
+            )
+            session.attach_frames(consumer)
+            attached = True
+            first: float | None = None
+            last = 0.0
+            batch: list[Any] = []
+            deadline = started + duration + self.config.open_timeout + self.config.stall_timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CameraTimeoutError(
+                        "recording did not get enough media in time", scheme=self.scheme,
+                        url=self.url,
+                    )
+                try:
+                    async with asyncio.timeout(remaining):
+                        item = await queue.get()
+                except (TimeoutError, QueueClosed):
+                    continue
+                if not decision.still_valid():
+                    raise AccessDeniedError(
+                        "access to this camera was revoked or has expired during recording",
+                        scheme=self.scheme, url=self.url, reason="grant no longer valid",
+                    )
+                if not isinstance(item, VideoFrame) or item.time is None:
+                    continue
+                if first is None:
+                    first = item.time
+                if item.time - first >= duration:
+                    break
+                last = item.time - first
+                batch.append(item.to_av())
+                if len(batch) >= 8:
+                    await asyncio.to_thread(encoder.write, batch)
+                    batch = []
+                    if progress is not None:
+                        progress(min(1.0, last / duration))
+            if batch:
+                await asyncio.to_thread(encoder.write, batch)
+            await asyncio.to_thread(encoder.close)
+            if progress is not None:
+                progress(1.0)
+            clip = Recording(
+                path=target, duration=last, pre_roll=0.0, started_at=started_at,
+                video_packets=encoder.frames, audio_packets=0, bytes=encoder.bytes,
+            )
+            encoder = None
+            self._audit_end(Action.RECORD, decision, items=clip.video_packets, nbytes=clip.bytes,
+                            duration=time.monotonic() - started, purpose=purpose)
+            return clip
+        finally:
+            if attached:
+                session.detach_frames(consumer)
+            session.release()
+            if encoder is not None:
+                await asyncio.to_thread(encoder.abort)
 
     # -- events --------------------------------------------------------------------------
 
@@ -819,14 +953,18 @@ class EventStream:
             )
         self._count += 1
         if self._with_snapshot and event.active and self._camera.supports(Capability.SNAPSHOT):
-            snap = await self._event_snapshot()
+            snap = await self._event_snapshot(event)
             if snap is not None:
                 event = event.model_copy(update={"snapshot": snap})
         return event
 
-    async def _event_snapshot(self) -> Snapshot | None:
+    async def _event_snapshot(self, event: CameraEvent) -> Snapshot | None:
         try:
-            return await self._camera.snapshot(purpose=self._purpose)
+            snap = await self._camera._snapshot_at(event.received_at, self._purpose)
+            if snap is None:
+                # Not streaming, so nothing of the moment is buffered: a fresh still.
+                snap = await self._camera.snapshot(purpose=self._purpose)
+            return snap
         except AccessDeniedError:
             raise
         except CamError as exc:

@@ -13,7 +13,7 @@ import threading
 
 from ._url import redact_text
 
-__all__ = ["RedactingFilter", "get_logger", "register_secret", "scrub"]
+__all__ = ["RedactingFilter", "get_logger", "register_secret", "scrub", "scrub_exception"]
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -35,6 +35,28 @@ def register_secret(secret: str) -> None:
 def scrub(text: str) -> str:
     """``text`` without URL credentials and without any registered secret."""
     return redact_text(text, _snapshot)
+
+
+def scrub_exception(exc: BaseException, secrets: tuple[str, ...] = ()) -> BaseException:
+    """Remove secrets from a foreign exception's text in place, then return it.
+
+    Translated errors keep their cause (``raise ... from exc``); PyAV and OS
+    errors carry the URL, password included, in ``args`` and ``filename``, so
+    the cause is scrubbed before it is chained and can be printed by anyone.
+    """
+
+    def clean(value: object) -> object:
+        return redact_text(value, (*_snapshot, *secrets)) if isinstance(value, str) else value
+
+    try:
+        exc.args = tuple(clean(a) for a in exc.args)
+        if isinstance(exc, OSError):
+            exc.filename = clean(exc.filename)
+            exc.filename2 = clean(exc.filename2)
+            exc.strerror = clean(exc.strerror)  # type: ignore[assignment]
+    except (AttributeError, TypeError):  # read-only attributes on exotic exceptions
+        pass
+    return exc
 
 
 class RedactingFilter(logging.Filter):

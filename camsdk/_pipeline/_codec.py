@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import av
 
 __all__ = [
+    "H264Encoder",
     "Mp4Writer",
     "decode_keyframe",
+    "decode_last",
     "encode_jpeg",
     "new_decoder",
     "to_av_packet",
@@ -85,6 +87,34 @@ def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
     if frame.is_corrupt:
         raise StreamDecodeError("keyframe decoded with errors")
     return frame
+
+
+def decode_last(info: StreamInfo, packets: Iterable[MediaPacket]) -> av.VideoFrame:
+    """Decode a run of packets that starts on a keyframe; return the last clean picture.
+
+    Used for the picture *at* an event: the GOP from its keyframe up to the
+    event's packet. Raises `StreamDecodeError` if no frame decoded cleanly.
+    """
+    import av
+
+    ctx = new_decoder(info, threads=1)
+    last: av.VideoFrame | None = None
+    try:
+        for pkt in packets:
+            if pkt.kind != "video":
+                continue
+            for frame in ctx.decode(to_av_packet(pkt)):
+                if not frame.is_corrupt:
+                    last = frame
+        for frame in ctx.decode(None):
+            if not frame.is_corrupt:
+                last = frame
+    except av.error.FFmpegError as exc:
+        if last is None:
+            raise StreamDecodeError(f"media did not decode: {exc}") from exc
+    if last is None:
+        raise StreamDecodeError("no picture decoded cleanly")
+    return last
 
 
 def encode_jpeg(frame: av.VideoFrame, *, quality: int = 85) -> bytes:
@@ -170,6 +200,71 @@ class Mp4Writer:
 
     def close(self) -> None:
         """Finish the file and move it to its final name."""
+        self._out.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the partial file."""
+        try:
+            self._out.close()
+        except Exception:  # pragma: no cover - already broken
+            log.debug("closing a failed recording", exc_info=True)
+        self._tmp.unlink(missing_ok=True)
+
+
+class H264Encoder:
+    """Re-encodes decoded (for example privacy-masked) frames into an H.264 MP4.
+
+    Used by ``record(transcode=True)``, the only way to record when privacy
+    masks apply and raw media may not leave. Writes to a temporary name and
+    renames on `close`, like `Mp4Writer`.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float | None) -> None:
+        import av
+
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.part")
+        self._out = av.open(str(self._tmp), "w", format="mp4")
+        stream: Any = self._out.add_stream("libx264", rate=round(fps or 15))
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, 90000)
+        stream.codec_context.time_base = Fraction(1, 90000)
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        self._stream = stream
+        self._origin: float | None = None
+        self._last_pts = -1
+        self.frames = 0
+        self.bytes = 0
+
+    def write(self, frames: Iterable[Any]) -> None:
+        """Encode ``frames`` (``av.VideoFrame``; times taken from their pts)."""
+        for frame in frames:
+            t = float(frame.pts * frame.time_base) if frame.pts is not None else None
+            if t is None:
+                continue
+            if self._origin is None:
+                self._origin = t
+            pts = round((t - self._origin) * 90000)
+            if pts <= self._last_pts:
+                continue
+            self._last_pts = pts
+            src = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+            src.pts = pts
+            src.time_base = Fraction(1, 90000)
+            self._mux(self._stream.encode(src))
+            self.frames += 1
+
+    def _mux(self, packets: Any) -> None:
+        for packet in packets:
+            self.bytes += packet.size
+            self._out.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder, finish the file and move it to its final name."""
+        self._mux(self._stream.encode(None))
         self._out.close()
         os.replace(self._tmp, self.path)
 
