@@ -57,7 +57,7 @@ def bench_import(runs: int) -> None:
             if len(parts) == 3 and parts[2].strip() == "camsdk":
                 times.append(int(parts[1]) / 1000)
     ms = statistics.median(times)
-    line("import camsdk (median of %d)" % runs, f"{ms:.1f} ms", "< 150 ms", ms < 150)
+    line(f"import camsdk (median of {runs})", f"{ms:.1f} ms", "< 150 ms", ms < 150)
 
 
 def write_loop_file(url: str, path: Path) -> Path:

@@ -37,7 +37,8 @@ def test_snapshot_writes_a_jpeg(tmp_path: Path) -> None:
 
 def test_record_writes_a_playable_clip(tmp_path: Path) -> None:
     target = tmp_path / "c.mp4"
-    assert main(["record", f"virtual://cli-rec?{FAST}", "-o", str(target), "--duration", "0.5"]) == 0
+    url = f"virtual://cli-rec?{FAST}"
+    assert main(["record", url, "-o", str(target), "--duration", "0.5"]) == 0
     with av.open(str(target)) as container:
         assert sum(1 for _ in container.decode(video=0)) >= 10
 
