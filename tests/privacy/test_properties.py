@@ -127,9 +127,10 @@ def test_allow_only_under_an_unexpired_grant_that_covers_the_request(
 ) -> None:
     clock = FakeClock()
     clock.advance(offset * 3600)
-    decision = GrantPolicy(unique(items), clock=clock.now).decide(make_request(**req))
+    pool = unique(items)
+    decision = GrantPolicy(pool, clock=clock.now).decide(make_request(**req))
     if decision.allowed:
-        grant = next(g for g in items if g.grant_id == decision.grant_id)
+        grant = next(g for g in pool if g.grant_id == decision.grant_id)
         assert grant.principal == req["principal"]
         assert grant.issued_at <= clock.wall < grant.expires_at
         assert req["action"] in grant.actions
