@@ -1,5 +1,7 @@
 """Test tools for camsdk users and for camsdk itself.
 
+- `OnvifDevice`: a simulated ONVIF device on 127.0.0.1 (SOAP over HTTP,
+  WS-Discovery responder, PTZ, PullPoint events) whose stream is an `RtspServer`.
 - `RtspServer`: a small asyncio RTSP server (DESCRIBE/SETUP/PLAY, TCP
   interleaved, optional UDP, Digest auth) serving generated H.264/H.265 and AAC,
   with fault injection (`RtspFault`).
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "EncodedLoop",
     "MediaLoop",
+    "OnvifDevice",
+    "OnvifEventMessage",
     "RtspFault",
     "RtspServer",
     "generate_source",
@@ -29,6 +33,8 @@ __all__ = [
 _EXPORTS = {
     "EncodedLoop": "camsdk.testing._rtsp_server",
     "MediaLoop": "camsdk.testing._rtsp_server",
+    "OnvifDevice": "camsdk.testing._onvif_device",
+    "OnvifEventMessage": "camsdk.testing._onvif_device",
     "RtspFault": "camsdk.testing._rtsp_server",
     "RtspServer": "camsdk.testing._rtsp_server",
     "generate_source": "camsdk.testing._rtsp_server",
@@ -47,6 +53,12 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.drivers.virtual import virtual_device as virtual_device
+    from camsdk.testing._onvif_device import (
+        OnvifDevice as OnvifDevice,
+    )
+    from camsdk.testing._onvif_device import (
+        OnvifEventMessage as OnvifEventMessage,
+    )
     from camsdk.testing._rtsp_server import (
         EncodedLoop as EncodedLoop,
     )

@@ -1,0 +1,401 @@
+"""`OnvifDriver`: the ``onvif://host[:port]`` camera.
+
+Connecting reads the device's services, identity and media profiles
+(`OnvifEndpoint.load`); streams are the device's RTSP URIs handed to the
+shared PyAV pipeline; snapshots come from the device's snapshot URI (the
+facade falls back to a stream keyframe when that fails); events come from a
+PullPoint subscription; PTZ goes through the profile's PTZ node. Every URL
+the device hands back passes the caller's `UrlPolicy`. See
+``docs/drivers/onvif.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import ClassVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from camsdk._driver import CameraDriver, DriverOptions, PTZDriver, StreamSource
+from camsdk._errors import (
+    CameraClosedError,
+    CameraProtocolError,
+    ConfigurationError,
+    UnsupportedCapabilityError,
+)
+from camsdk._log import register_secret
+from camsdk._models import (
+    CameraConfig,
+    CameraEvent,
+    CameraInfo,
+    Capability,
+    Credentials,
+    DiscoveredCamera,
+    Snapshot,
+    StreamProfile,
+)
+from camsdk._url import CameraURL
+
+from ._endpoint import OnvifEndpoint, open_session
+from ._media import MediaProfile, MediaService, jpeg_size
+from ._options import OnvifOptions
+from ._ptz import OnvifPTZ, PTZNode, get_node
+from ._urls import ResolvedURL
+
+__all__ = ["OnvifDriver"]
+
+#: Cap on a device snapshot (a 4K JPEG is a few MB).
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+
+
+class OnvifDriver(CameraDriver):
+    """An ONVIF Profile S/T camera or one channel of an ONVIF NVR (``docs/drivers/onvif.md``)."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("onvif",)
+    display_name: ClassVar[str] = "ONVIF camera"
+    declared_capabilities: ClassVar[Capability] = (
+        Capability.SNAPSHOT
+        | Capability.STREAM
+        | Capability.AUDIO
+        | Capability.EVENTS
+        | Capability.PTZ
+        | Capability.PTZ_PRESETS
+        | Capability.RECORD
+        | Capability.DISCOVERY
+    )
+    requires: ClassVar[str] = ""
+    Options: ClassVar[type[DriverOptions]] = OnvifOptions
+
+    options: OnvifOptions
+
+    def __init__(
+        self,
+        *,
+        url: CameraURL,
+        credentials: Credentials | None = None,
+        config: CameraConfig | None = None,
+        options: DriverOptions | None = None,
+        endpoint: OnvifEndpoint | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """Build the driver (no I/O).
+
+        ``endpoint`` shares a connected device (an NVR hub's); ``transport``
+        replaces httpx's network transport (tests).
+        """
+        if not isinstance(options, OnvifOptions):
+            given = options.model_dump(exclude_unset=True) if options is not None else {}
+            options = OnvifOptions.model_validate({**url.options, **given})
+        config = config or CameraConfig.model_validate({})
+        super().__init__(url=url, credentials=credentials, config=config, options=options)
+        if not url.host:
+            raise ConfigurationError(
+                "an ONVIF URL names the device: onvif://host[:port]",
+                scheme="onvif",
+                url=url.redacted(),
+            )
+        self._shared = endpoint is not None
+        self._endpoint = endpoint
+        self._transport = transport
+        self._profiles: list[MediaProfile] = []
+        self._names: dict[str, MediaProfile] = {}
+        self._ptz_profile: MediaProfile | None = None
+        self._node: PTZNode | None = None
+        self._capabilities = Capability.NONE
+        self._snapshot_uris: dict[str, str] = {}
+        self._closed = False
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capability:
+        """Before `connect`: everything declared; after: what the device reported."""
+        return self._capabilities if self._endpoint is not None else self.declared_capabilities
+
+    @property
+    def camera_id(self) -> str:
+        """``onvif:<vendor>-<serial>[/<source>]`` once connected, else from the URL."""
+        if self._endpoint is None:
+            return super().camera_id
+        source = self.options.source
+        return self._endpoint.base_id + (f"/{source}" if source else "")
+
+    @property
+    def endpoint(self) -> OnvifEndpoint:
+        """The connected device (services, identity, session)."""
+        if self._closed:
+            raise CameraClosedError("camera is closed", scheme="onvif", url=self._shown)
+        if self._endpoint is None:
+            raise CameraClosedError("camera is not connected", scheme="onvif", url=self._shown)
+        return self._endpoint
+
+    @property
+    def _shown(self) -> str:
+        return self.url.without_credentials().redacted()
+
+    def __repr__(self) -> str:
+        return f"OnvifDriver({self._shown!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> CameraInfo:
+        """Read services, identity and profiles; narrow the capabilities to what exists."""
+        if self._closed:
+            raise CameraClosedError("camera is closed", scheme="onvif", url=self._shown)
+        if self._endpoint is None:
+            session = open_session(
+                self.url, self.credentials, self.config, self.options, transport=self._transport
+            )
+            try:
+                self._endpoint = await OnvifEndpoint.load(session, self.options.media)
+            except BaseException:
+                await session.aclose()
+                raise
+        endpoint = self._endpoint
+        self._profiles = self._select_profiles(endpoint)
+        self._names = self._name_profiles(self._profiles)
+        self._capabilities = await self._probe_capabilities(endpoint)
+        return self._info(endpoint)
+
+    async def close(self) -> None:
+        """Release the session (unless a hub shares it). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        endpoint, self._endpoint = self._endpoint, None
+        if endpoint is not None and not self._shared:
+            await endpoint.session.aclose()
+
+    def _select_profiles(self, endpoint: OnvifEndpoint) -> list[MediaProfile]:
+        profiles = list(endpoint.profiles)
+        source = self.options.source
+        if source is not None:
+            profiles = [
+                p for p in profiles if source in (p.video_source, p.video_source_configuration)
+            ]
+            if not profiles:
+                raise ConfigurationError(
+                    f"the device has no video source {source!r} "
+                    f"(known: {', '.join(endpoint.video_sources()) or 'none'})",
+                    scheme="onvif",
+                    url=self._shown,
+                )
+        wanted = self.options.profile
+        if wanted is not None:
+            chosen = self._find(profiles, wanted)
+            if chosen is None:
+                known = ", ".join(p.name or p.token for p in profiles) or "none"
+                raise ConfigurationError(
+                    f"the device has no profile {wanted!r} (known: {known})",
+                    scheme="onvif",
+                    url=self._shown,
+                )
+            profiles.remove(chosen)
+            profiles.insert(0, chosen)
+        return profiles
+
+    @staticmethod
+    def _find(profiles: list[MediaProfile], wanted: str) -> MediaProfile | None:
+        """By token, then by name, then either ignoring case."""
+        folded = wanted.lower()
+        for profile in profiles:
+            if profile.token == wanted:
+                return profile
+        for profile in profiles:
+            if profile.name == wanted:
+                return profile
+        for profile in profiles:
+            if folded in (profile.name.lower(), profile.token.lower()):
+                return profile
+        return None
+
+    @staticmethod
+    def _name_profiles(profiles: list[MediaProfile]) -> dict[str, MediaProfile]:
+        """Profile names as camsdk shows them: the device's name, or its token where
+        names are missing or repeat (NVRs name every channel's profile alike)."""
+        counts: dict[str, int] = {}
+        for profile in profiles:
+            counts[profile.name] = counts.get(profile.name, 0) + 1
+        return {(p.name if p.name and counts[p.name] == 1 else p.token): p for p in profiles}
+
+    async def _probe_capabilities(self, endpoint: OnvifEndpoint) -> Capability:
+        caps = Capability.NONE
+        if endpoint.media is not None and self._profiles:
+            caps |= Capability.STREAM | Capability.RECORD | Capability.SNAPSHOT
+            if any(p.audio_codec for p in self._profiles):
+                caps |= Capability.AUDIO
+        services = endpoint.services
+        if services.events and services.pullpoint is not False:
+            caps |= Capability.EVENTS
+        self._ptz_profile = next((p for p in self._profiles if p.ptz_node), None)
+        if services.ptz and self._ptz_profile is not None:
+            node = endpoint.nodes.get(self._ptz_profile.ptz_node)
+            if node is None:
+                node = await get_node(endpoint.session, services.ptz, self._ptz_profile.ptz_node)
+            if node is not None and node.can_move:
+                self._node = node
+                caps |= Capability.PTZ
+                if node.max_presets > 0:
+                    caps |= Capability.PTZ_PRESETS
+        return caps
+
+    def _info(self, endpoint: OnvifEndpoint) -> CameraInfo:
+        ident = endpoint.identity
+        source = self.options.source
+        name = ident.scopes.name or ident.model
+        if source:
+            name = f"{name} {source}".strip()
+        extra = {
+            "auth": endpoint.session.auth_mode,
+            "clock_offset": f"{endpoint.session.clock_offset.total_seconds():.1f}",
+        }
+        if endpoint.media is not None:
+            extra["media"] = str(endpoint.media.version)
+        return CameraInfo(
+            id=self.camera_id,
+            name=name,
+            vendor=ident.vendor or ident.scopes.vendor,
+            model=ident.model or ident.scopes.hardware,
+            firmware=ident.firmware,
+            serial=ident.serial,
+            hardware_id=ident.hardware_id or ident.scopes.hardware,
+            location=ident.scopes.location,
+            profiles=self.stream_profiles(),
+            extra=extra,
+        )
+
+    # -- media ---------------------------------------------------------------------------
+
+    def stream_profiles(self) -> tuple[StreamProfile, ...]:
+        """The profiles of this camera, default first."""
+        return tuple(p.stream_profile(name) for name, p in self._names.items())
+
+    def _profile(self, name: str) -> tuple[MediaService, MediaProfile]:
+        media = self.endpoint.media
+        if media is None:
+            raise UnsupportedCapabilityError(
+                "the device offers no media service", scheme="onvif", url=self._shown
+            )
+        profile = self._names.get(name) or self._find(self._profiles, name)
+        if profile is None:
+            known = ", ".join(self._names) or "none"
+            raise ConfigurationError(
+                f"unknown profile {name!r} (known: {known})", scheme="onvif", url=self._shown
+            )
+        return media, profile
+
+    def _with_credentials(self, resolved: ResolvedURL) -> tuple[str, tuple[str, ...]]:
+        """The URL with the caller's credentials (else the device's own) as userinfo."""
+        # The session's: a hub channel shares the hub's, whoever named them.
+        creds = self.endpoint.session.credentials
+        user = creds.username if creds is not None else resolved.username
+        password = creds.password.get_secret_value() if creds is not None else resolved.password
+        if resolved.password:
+            register_secret(resolved.password)  # device-embedded: scrub it from logs too
+        secrets = tuple(s for s in (password, resolved.password) if s)
+        if not user:
+            return resolved.url, secrets
+        parts = urlsplit(resolved.url)
+        userinfo = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+        url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, ""))
+        return url, secrets
+
+    async def stream_source(self, profile: str) -> StreamSource:
+        """The profile's RTSP URI (rewritten by the URL policy) with credentials for PyAV."""
+        media, chosen = self._profile(profile)
+        uri = await media.stream_uri(chosen.token)
+        resolved = self.endpoint.session.policy.resolve(uri, "stream")
+        url, secrets = self._with_credentials(resolved)
+        options: dict[str, str] = {}
+        if url.startswith(("rtsp:", "rtsps:")):
+            # TCP interleaving crosses NAT and firewalls; the socket timeout frees a
+            # reader stuck in FFmpeg once the pipeline has given up on it.
+            stall = max(1, int(self.config.stall_timeout * 1_000_000))
+            options = {"rtsp_transport": "tcp", "timeout": str(stall)}
+        return StreamSource(url=url, options=options, secrets=secrets)
+
+    async def snapshot(self, profile: str) -> Snapshot:
+        """A JPEG from the device's snapshot URI (Digest or Basic as the device asks)."""
+        media, chosen = self._profile(profile)
+        session = self.endpoint.session
+        uri = self._snapshot_uris.get(chosen.token)
+        if uri is None:
+            uri = self._snapshot_uris[chosen.token] = await media.snapshot_uri(chosen.token)
+        resolved = session.policy.resolve(uri, "snapshot")
+        creds = session.credentials
+        if creds is None and resolved.username:
+            creds = Credentials(resolved.username, resolved.password or "")
+        response, data = await session.fetch(
+            resolved.url,
+            credentials=creds,
+            max_bytes=MAX_SNAPSHOT_BYTES,
+            timeout=self.config.snapshot_timeout,
+        )
+        if response.status_code >= 300:
+            raise CameraProtocolError(
+                f"snapshot URI answered HTTP {response.status_code}",
+                scheme="onvif",
+                url=self._shown,
+            )
+        size = jpeg_size(data)
+        if size is None:
+            raise CameraProtocolError(
+                "snapshot URI did not return a JPEG", scheme="onvif", url=self._shown
+            )
+        return Snapshot(
+            jpeg=data,
+            width=size[0],
+            height=size[1],
+            captured_at=datetime.now(UTC),
+            source="device",
+            camera_id=self.camera_id,
+        )
+
+    # -- events and PTZ ------------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[CameraEvent]:
+        """Raw events of a PullPoint subscription (opened on first iteration)."""
+        endpoint = self.endpoint
+        xaddr = endpoint.services.events
+        if xaddr is None or Capability.EVENTS not in self._capabilities:
+            raise UnsupportedCapabilityError(
+                "the device offers no PullPoint events", scheme="onvif", url=self._shown
+            )
+        from ._events import pull_events  # imported when events are first wanted
+
+        tokens: set[str] = set()
+        if self.options.source is not None:
+            for p in self._profiles:
+                tokens.update(t for t in (p.video_source, p.video_source_configuration) if t)
+        return pull_events(
+            endpoint.session,
+            xaddr,
+            camera_id="",
+            pull_timeout=self.options.pull_timeout,
+            request_timeout=self.config.request_timeout,
+            channel_tokens=tokens,
+        )
+
+    def ptz(self) -> PTZDriver:
+        """PTZ of the default profile (or the first profile with a PTZ configuration)."""
+        endpoint = self.endpoint
+        if self._node is None or self._ptz_profile is None or endpoint.services.ptz is None:
+            raise UnsupportedCapabilityError(
+                "the device reports no PTZ for this camera", scheme="onvif", url=self._shown
+            )
+        return OnvifPTZ(
+            session=endpoint.session,
+            xaddr=endpoint.services.ptz,
+            profile_token=self._ptz_profile.token,
+            node=self._node,
+            move_timeout=self.options.move_timeout,
+        )
+
+    @classmethod
+    def discover(cls, timeout: float) -> AsyncIterator[DiscoveredCamera]:
+        """ONVIF cameras answering a WS-Discovery probe (see `_discovery`)."""
+        from ._discovery import probe  # only discovery needs sockets of its own
+
+        return probe(timeout)
