@@ -51,25 +51,30 @@ Kind = Literal["driver", "hub"]
 _GROUPS: dict[Kind, str] = {"driver": "camsdk.drivers", "hub": "camsdk.hubs"}
 
 _lock = threading.Lock()
-_tables: dict[Kind, dict[str, tuple[str | type, str, bool]]] | None = None
+_tables: dict[Kind, dict[str, tuple[str | type, str, bool]]] = {
+    "driver": {s: (t, h, True) for s, (t, h) in BUILTIN_DRIVERS.items()},
+    "hub": {s: (t, h, True) for s, (t, h) in BUILTIN_HUBS.items()},
+}
+_entry_points_read = False
 
 
-def _load_tables() -> dict[Kind, dict[str, tuple[str | type, str, bool]]]:
-    global _tables
-    with _lock:
-        if _tables is None:
-            tables: dict[Kind, dict[str, tuple[str | type, str, bool]]] = {
-                "driver": {s: (t, h, True) for s, (t, h) in BUILTIN_DRIVERS.items()},
-                "hub": {s: (t, h, True) for s, (t, h) in BUILTIN_HUBS.items()},
-            }
-            for kind, group in _GROUPS.items():
-                builtin = BUILTIN_DRIVERS if kind == "driver" else BUILTIN_HUBS
-                for ep in entry_points(group=group):
-                    if ep.name in builtin and builtin[ep.name][0] == ep.value:
-                        continue
-                    tables[kind].setdefault(ep.name.lower(), (ep.value, "", False))
-            _tables = tables
-        return _tables
+def _load_tables(
+    *, entry_points_too: bool = True
+) -> dict[Kind, dict[str, tuple[str | type, str, bool]]]:
+    """The scheme tables; ``entry_points_too`` merges installed plugins first.
+
+    Reading entry points scans every installed distribution (tens of ms), so a
+    built-in scheme is resolved without it; plugins never replace built-ins.
+    """
+    global _entry_points_read
+    if entry_points_too and not _entry_points_read:
+        with _lock:
+            if not _entry_points_read:
+                for kind, group in _GROUPS.items():
+                    for ep in entry_points(group=group):
+                        _tables[kind].setdefault(ep.name.lower(), (ep.value, "", False))
+                _entry_points_read = True
+    return _tables
 
 
 def register_driver(
@@ -80,14 +85,16 @@ def register_driver(
     ``target`` is a class or a ``"package.module:Class"`` string imported on
     first use. A registration replaces any earlier one for the same scheme.
     """
-    tables = _load_tables()
+    tables = _load_tables(entry_points_too=False)
     with _lock:
         tables["hub" if hub else "driver"][scheme.lower()] = (target, "", False)
 
 
 def _resolve(kind: Kind, scheme: str, url: str | None) -> type:
-    tables = _load_tables()
+    tables = _load_tables(entry_points_too=False)
     entry = tables[kind].get(scheme.lower())
+    if entry is None:
+        entry = _load_tables()[kind].get(scheme.lower())
     if entry is None:
         known = ", ".join(sorted(tables[kind])) or "none"
         what = "hub driver" if kind == "hub" else "driver"
@@ -150,7 +157,11 @@ def available_drivers() -> dict[str, DriverInfo]:
             cls = load_driver(scheme)
         except DriverUnavailableError as exc:
             result[scheme] = DriverInfo(
-                scheme=scheme, target=name, available=False, requires=hint, error=str(exc),
+                scheme=scheme,
+                target=name,
+                available=False,
+                requires=hint,
+                error=str(exc),
                 builtin=builtin,
             )
             continue
