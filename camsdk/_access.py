@@ -92,12 +92,14 @@ class Decision:
     grant_id: str | None = None
     expires_at: float | None = None
     revoked: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    #: The monotonic clock ``expires_at`` is measured on (the policy's).
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def still_valid(self, now: float | None = None) -> bool:
         """Whether a live egress under this decision may go on (expiry, revocation)."""
         if not self.allowed:
             return False
-        if self.expires_at is not None and (now or time.monotonic()) >= self.expires_at:
+        if self.expires_at is not None and (now or self.clock()) >= self.expires_at:
             return False
         return not (self.revoked is not None and self.revoked())
 

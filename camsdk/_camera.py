@@ -208,11 +208,11 @@ class Camera:
                 "a camera can be connected once; open a new one", scheme=self.scheme, url=self.url
             )
         self.state = CameraState.CONNECTING
-        if not self.config.verify_tls:
-            log.warning("TLS verification is disabled for %s", self._redacted)
-            self._write_audit({"event": "tls.insecure", "camera_id": self.id,
-                               "camera_url": self._redacted})
         try:
+            if not self.config.verify_tls:
+                log.warning("TLS verification is disabled for %s", self._redacted)
+                self._write_audit({"event": "tls.insecure", "camera_id": self.id,
+                                   "camera_url": self._redacted})
             self._info = await self._call(self._driver.connect(), self.config.connect_timeout)
         except BaseException:
             self.state = CameraState.CLOSED
@@ -285,11 +285,15 @@ class Camera:
                 return await awaitable
         except TimeoutError as exc:
             if isinstance(exc, CamError):
+                scrub_exception(exc)
                 raise translate_error(exc, scheme=self.scheme, url=self.url) from None
             raise CameraTimeoutError(
                 f"no answer within {timeout:g} s", scheme=self.scheme, url=self.url
             ) from exc
         except CamError as exc:
+            # A driver's error may have been raised while handling a foreign one
+            # that quotes the URL: scrub the whole chain, the traceback prints it.
+            scrub_exception(exc)
             raise translate_error(exc, scheme=self.scheme, url=self.url) from None
         except Exception as exc:
             err = translate_error(exc, scheme=self.scheme, url=self.url)
@@ -1115,8 +1119,10 @@ def _build_config(
     try:
         return CameraConfig.model_validate(dict(config))
     except ValidationError as exc:
-        raise ConfigurationError(f"invalid camera config: {_first_error(exc)}", scheme=scheme,
-                                 url=url) from None
+        problem = _first_error(exc)
+    # Raised outside the except clause: pydantic's error quotes the input values
+    # (a password among them) and must not ride along as __context__.
+    raise ConfigurationError(f"invalid camera config: {problem}", scheme=scheme, url=url)
 
 
 def _first_error(exc: Any) -> str:
@@ -1156,9 +1162,11 @@ def _driver_options(
     try:
         options = model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigurationError(
-            f"invalid option for {url.scheme}://: {_first_error(exc)}", scheme=url.scheme,
-            url=redacted,
-        ) from None
-    return options, CameraURL(url.scheme, url.host, url.port, url.path, tuple(device_query),
-                              url.username, url.password, url.fragment)
+        problem = _first_error(exc)
+    else:
+        return options, CameraURL(url.scheme, url.host, url.port, url.path, tuple(device_query),
+                                  url.username, url.password, url.fragment)
+    # Outside the except clause, so pydantic's error (it quotes input values) is no context.
+    raise ConfigurationError(
+        f"invalid option for {url.scheme}://: {problem}", scheme=url.scheme, url=redacted
+    )

@@ -43,19 +43,35 @@ def scrub_exception(exc: BaseException, secrets: tuple[str, ...] = ()) -> BaseEx
     Translated errors keep their cause (``raise ... from exc``); PyAV and OS
     errors carry the URL, password included, in ``args`` and ``filename``, so
     the cause is scrubbed before it is chained and can be printed by anyone.
+    The exceptions it was raised from (``__cause__``, ``__context__``, group
+    members) are scrubbed too: a traceback prints every one of them.
     """
+    known = (*_snapshot, *secrets)
 
     def clean(value: object) -> object:
-        return redact_text(value, (*_snapshot, *secrets)) if isinstance(value, str) else value
+        return redact_text(value, known) if isinstance(value, str) else value
 
-    try:
-        exc.args = tuple(clean(a) for a in exc.args)
-        if isinstance(exc, OSError):
-            exc.filename = clean(exc.filename)
-            exc.filename2 = clean(exc.filename2)
-            exc.strerror = clean(exc.strerror)  # type: ignore[assignment]
-    except (AttributeError, TypeError):  # read-only attributes on exotic exceptions
-        pass
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        try:
+            current.args = tuple(clean(a) for a in current.args)
+            if isinstance(current, OSError):
+                current.filename = clean(current.filename)
+                current.filename2 = clean(current.filename2)
+                current.strerror = clean(current.strerror)  # type: ignore[assignment]
+            message = getattr(current, "message", None)
+            if isinstance(message, str):  # CamError keeps its text there
+                current.message = redact_text(message, known)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):  # read-only attributes on exotic exceptions
+            pass
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
     return exc
 
 

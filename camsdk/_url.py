@@ -11,13 +11,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from ._errors import ConfigurationError
 
 __all__ = ["CameraURL", "redact_url", "redact_text"]
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*$")
+# An invalid scheme is quoted in the error only when it cannot be part of a userinfo.
+_SHOWN_SCHEME_RE = re.compile(r"^[a-z0-9+.-]{1,32}$")
 _MASK = "***"
 
 
@@ -36,33 +38,46 @@ class CameraURL:
 
     @classmethod
     def parse(cls, url: str) -> CameraURL:
-        """Parse ``url``; raise `ConfigurationError` (with a redacted URL) when malformed."""
+        """Parse ``url``; raise `ConfigurationError` (with a redacted URL) when malformed.
+
+        Special characters in a user name or password must be percent-encoded
+        (``@`` as ``%40``, ``/`` as ``%2F``, ``?`` as ``%3F``, ``#`` as ``%23``).
+        A URL whose ``@`` ends up after the host (in the path, a query key or
+        the fragment) most likely holds such a password unencoded: it is
+        refused rather than guessed at, and the error shows it masked.
+        """
         if not isinstance(url, str):
             raise ConfigurationError(f"camera URL must be a string, not {type(url).__name__}")
         text = url.strip()
+
+        def malformed(problem: str) -> ConfigurationError:
+            return ConfigurationError(problem, url=_redact_unparsed(text))
+
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-            raise ConfigurationError("camera URL contains control characters", url=redact_url(text))
+            raise malformed("camera URL contains control characters")
         if "://" not in text:
-            raise ConfigurationError(
-                "camera URL needs a scheme, e.g. rtsp://host/path", url=redact_url(text)
-            )
+            raise malformed("camera URL needs a scheme, e.g. rtsp://host/path")
         scheme_part = text.split("://", 1)[0].lower()
         if not _SCHEME_RE.match(scheme_part):
-            raise ConfigurationError(f"invalid URL scheme {scheme_part!r}", url=redact_url(text))
-        try:
-            parts = urlsplit(text)
-            port = parts.port
-        except ValueError as exc:
-            raise ConfigurationError(
-                "camera URL is malformed (bad host or port)", url=redact_url(text)
-            ) from exc
+            named = f" {scheme_part!r}" if _SHOWN_SCHEME_RE.match(scheme_part) else ""
+            raise malformed(f"invalid URL scheme{named}")
+        # Not raised inside the except clause: urllib's error quotes the text it choked
+        # on (the password, when it is not encoded) and would ride along as __context__.
+        split = _split(text)
+        if split is None or split[0].netloc.endswith(":"):
+            raise malformed("camera URL is malformed (bad host or port)")
+        parts, port = split
+        query = tuple(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False))
+        if scheme_part != "file" and (
+            "@" in parts.path or "@" in parts.fragment or any("@" in k for k, _ in query)
+        ):
+            raise malformed(
+                "camera URL has an '@' after its host: percent-encode '@', '/', '?' and '#' "
+                "in the user name and password (%40, %2F, %3F, %23)"
+            )
         host = parts.hostname or ""
         if scheme_part != "file" and not host and not parts.path.strip("/"):
-            raise ConfigurationError("camera URL has no host", url=redact_url(text))
-        try:
-            query = tuple(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False))
-        except ValueError as exc:  # pragma: no cover - parse_qsl is lenient
-            raise ConfigurationError("camera URL query is malformed", url=redact_url(text)) from exc
+            raise malformed("camera URL has no host")
         return cls(
             scheme=scheme_part,
             host=host,
@@ -154,6 +169,38 @@ _QUERY_SECRET_RE = re.compile(
     r"[A-Za-z_]*)=)(?P<val>[^&\s#'\"]+)",
     re.IGNORECASE,
 )
+
+
+def _split(text: str) -> tuple[SplitResult, int | None] | None:
+    """``urlsplit`` and the port, or ``None`` when urllib finds the host or port malformed."""
+    try:
+        parts = urlsplit(text)
+        return parts, parts.port
+    except ValueError:
+        return None
+
+
+def _redact_unparsed(text: str) -> str:
+    """A URL as it may be shown when it is (or may be) malformed.
+
+    Nothing of it can be trusted to sit where it belongs, so everything up to
+    its last ``@`` (any user name and password, however mangled) and every
+    query and fragment are masked; scheme, host and path remain.
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep or not _SHOWN_SCHEME_RE.match(scheme.lower()):
+        scheme, sep, rest = "", "", text
+    delimiters = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
+    at = rest.rfind("@")
+    if at >= 0:
+        # An '@' after a '?' or '#' may sit in a query value: then the rest is query too.
+        tail = "" if delimiters and min(delimiters) < at else rest[at + 1 :]
+        rest = _MASK + "@" + tail if tail else _MASK
+        delimiters = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
+    if delimiters:
+        rest = rest[: min(delimiters) + 1] + _MASK
+    shown = f"{scheme}{sep}{rest}"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
 
 
 def redact_url(url: str) -> str:

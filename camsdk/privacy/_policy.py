@@ -151,6 +151,7 @@ class GrantPolicy:
             grant_id=best.grant_id,
             expires_at=self._monotonic() + (_deadline(best) - now).total_seconds(),
             revoked=self.revocations.watch(best.grant_id),
+            clock=self._monotonic,
         )
 
     def _mismatch(self, grant: Grant, request: AccessRequest, now: datetime) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._access import AuditSink
+from .._log import get_logger
 from .._url import redact_text
 from ._audit import AuditLog
 from ._keys import canonical_json
@@ -30,7 +31,7 @@ __all__ = [
 #: The JSONL audit sink is the hash-chained `AuditLog`.
 JsonlAuditSink = AuditLog
 
-_log = logging.getLogger("camsdk.audit")
+_log = get_logger("camsdk.audit")
 
 
 class LoggerAuditSink:

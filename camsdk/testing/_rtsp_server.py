@@ -39,7 +39,6 @@ import enum
 import hashlib
 import hmac
 import itertools
-import logging
 import math
 import random
 import re
@@ -53,6 +52,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 from urllib.parse import urlsplit
 
+from camsdk._log import get_logger
 from camsdk._media import MediaPacket, StreamInfo
 from camsdk.testing._rtp import (
     MediaTimeline,
@@ -66,7 +66,7 @@ from camsdk.testing._rtp import (
 
 __all__ = ["EncodedLoop", "MediaLoop", "RtspFault", "RtspServer", "generate_source"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Requests are small; anything bigger is garbage or an attack, not RTSP.
 _HEADER_LIMIT = 16 * 1024

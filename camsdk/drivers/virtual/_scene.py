@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import os
 import struct
@@ -51,11 +50,12 @@ import numpy.typing as npt
 from av.codec.context import Flags
 from av.video.frame import PictureType
 
+from camsdk._log import get_logger
 from camsdk._media import MediaPacket, StreamInfo
 
 __all__ = ["EncodedLoop", "LoopParams", "encoded_loop"]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 _Plane = npt.NDArray[np.uint8]
 
