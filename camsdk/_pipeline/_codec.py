@@ -86,6 +86,12 @@ def decode_keyframe(info: StreamInfo, packet: MediaPacket) -> av.VideoFrame:
     frame = frames[0]
     if frame.is_corrupt:
         raise StreamDecodeError("keyframe decoded with errors")
+    if info.width and info.height and (frame.width, frame.height) != (info.width, info.height):
+        # Damaged in-band parameter sets can decode "cleanly" at a wrong size.
+        raise StreamDecodeError(
+            f"keyframe decoded at {frame.width}x{frame.height}, the stream is "
+            f"{info.width}x{info.height}"
+        )
     return frame
 
 
