@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from .._errors import ConfigurationError
 from .._events import backoff_delay, raise_if_cancelling
+from .._http import tls_context
 from .._log import get_logger, register_secret, scrub
 from .._models import CameraEvent
 from .._url import redact_url
@@ -133,7 +134,11 @@ class WebhookSink:
     async def __aenter__(self) -> Self:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, verify=self._verify
+                timeout=self.timeout,
+                follow_redirects=False,
+                verify=(
+                    tls_context(self._verify) if isinstance(self._verify, bool) else self._verify
+                ),
             )
         self._task = asyncio.get_running_loop().create_task(self._worker(), name="camsdk-webhook")
         return self

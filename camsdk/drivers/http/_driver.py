@@ -42,6 +42,7 @@ from camsdk._errors import (
     StreamStalledError,
     UnsupportedCapabilityError,
 )
+from camsdk._http import tls_context
 from camsdk._log import get_logger, register_secret
 from camsdk._models import (
     CameraConfig,
@@ -307,7 +308,7 @@ class HttpDriver(CameraDriver):
     def _new_client(self) -> httpx.AsyncClient:
         cfg = self.config
         return httpx.AsyncClient(
-            verify=cfg.verify_tls,
+            verify=tls_context(cfg.verify_tls),
             timeout=httpx.Timeout(cfg.request_timeout, connect=cfg.connect_timeout),
             follow_redirects=True,
             max_redirects=_MAX_REDIRECTS,

@@ -41,6 +41,7 @@ from camsdk._errors import (
     CameraTimeoutError,
     CameraUnreachableError,
 )
+from camsdk._http import tls_context
 from camsdk._log import get_logger
 from camsdk._models import Credentials
 from camsdk._url import redact_text
@@ -61,15 +62,6 @@ AuthMode = Literal["auto", "wsse", "digest", "both"]
 #: Default cap on one SOAP answer. A 64-channel NVR's GetProfiles is ~0.5 MB.
 MAX_SOAP_BYTES = 2 * 1024 * 1024
 
-_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
-
-
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    """One TLS context per process and mode: loading the CA bundle costs ~30 ms."""
-    context = _TLS_CONTEXTS.get(verify)
-    if context is None:
-        context = _TLS_CONTEXTS[verify] = httpx.create_ssl_context(verify=verify)
-    return context
 
 
 class _Transport(httpx.AsyncBaseTransport):
@@ -88,7 +80,7 @@ class _Transport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme == "https":
             if self._tls is None:
-                self._tls = httpx.AsyncHTTPTransport(verify=_tls_context(self._verify))
+                self._tls = httpx.AsyncHTTPTransport(verify=tls_context(self._verify))
             return await self._tls.handle_async_request(request)
         return await self._plain.handle_async_request(request)
 
