@@ -57,6 +57,36 @@ class DriverOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _coerce_options(
+    model: type[DriverOptions],
+    url: CameraURL,
+    options: DriverOptions | None,
+    passthrough: bool,
+) -> DriverOptions:
+    """``options`` as the driver's own model; missing ones come from the URL's query.
+
+    `camsdk.open` always passes a validated model; drivers built directly (by
+    a hub, or in tests) get the same parsing here.
+    """
+    from pydantic import ValidationError
+
+    from ._errors import ConfigurationError
+
+    if isinstance(options, model):
+        return options
+    given = options.model_dump(exclude_unset=True) if options is not None else {}
+    query = {} if passthrough else url.options
+    try:
+        return model.model_validate({**query, **given})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+        )
+    raise ConfigurationError(
+        f"invalid option for {url.scheme}://: {problems}", scheme=url.scheme, url=url.redacted()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StreamSource:
     """Where the shared pipeline reads a stream from with PyAV.
@@ -179,14 +209,14 @@ class CameraDriver(abc.ABC):
         self,
         *,
         url: CameraURL,
-        credentials: Credentials | None,
-        config: CameraConfig,
-        options: DriverOptions,
+        credentials: Credentials | None = None,
+        config: CameraConfig | None = None,
+        options: DriverOptions | None = None,
     ) -> None:
         self.url = url
         self.credentials = credentials
-        self.config = config
-        self.options = options
+        self.config = config if config is not None else CameraConfig()
+        self.options = _coerce_options(self.Options, url, options, self.query_passthrough)
 
     @property
     def camera_id(self) -> str:
@@ -258,14 +288,14 @@ class HubDriver(abc.ABC):
         self,
         *,
         url: CameraURL,
-        credentials: Credentials | None,
-        config: CameraConfig,
-        options: DriverOptions,
+        credentials: Credentials | None = None,
+        config: CameraConfig | None = None,
+        options: DriverOptions | None = None,
     ) -> None:
         self.url = url
         self.credentials = credentials
-        self.config = config
-        self.options = options
+        self.config = config if config is not None else CameraConfig()
+        self.options = _coerce_options(self.Options, url, options, passthrough=False)
 
     @abc.abstractmethod
     async def connect(self) -> None:

@@ -151,13 +151,8 @@ class HttpDriver(CameraDriver):
                 scheme=url.scheme,
                 url=url.redacted(),
             )
-        if options is None:
-            options = HttpOptions()
-        elif not isinstance(options, HttpOptions):
-            options = HttpOptions.model_validate(options.model_dump(exclude_unset=True))
-        # model_validate: mypy cannot see CameraConfig's positional Field defaults.
-        config = config or CameraConfig.model_validate({})
         super().__init__(url=url, credentials=credentials, config=config, options=options)
+        config, options = self.config, self.options
         username, password = self._userinfo()
         secrets = [password] if password else []
         camera_auth = DeviceAuth(username or "", password or "") if username or password else None

@@ -85,10 +85,6 @@ class OnvifDriver(CameraDriver):
         ``endpoint`` shares a connected device (an NVR hub's); ``transport``
         replaces httpx's network transport (tests).
         """
-        if not isinstance(options, OnvifOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = OnvifOptions.model_validate({**url.options, **given})
-        config = config or CameraConfig.model_validate({})
         super().__init__(url=url, credentials=credentials, config=config, options=options)
         if not url.host:
             raise ConfigurationError(

@@ -46,10 +46,6 @@ class OnvifHub(HubDriver):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """Build the hub (no I/O); ``transport`` replaces httpx's network transport (tests)."""
-        if not isinstance(options, OnvifHubOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = OnvifHubOptions.model_validate({**url.options, **given})
-        config = config or CameraConfig.model_validate({})
         super().__init__(url=url, credentials=credentials, config=config, options=options)
         self._transport = transport
         self._endpoint: OnvifEndpoint | None = None

@@ -138,14 +138,9 @@ class VirtualDriver(CameraDriver):
         options: DriverOptions | None = None,
     ) -> None:
         """Build the driver (no I/O). ``options`` defaults to the URL's query."""
-        if not isinstance(options, VirtualOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = VirtualOptions.from_query({**url.options, **given})
-        # model_validate: mypy cannot see CameraConfig's positional Field defaults.
-        config = config or CameraConfig.model_validate({})
         super().__init__(url=url, credentials=credentials, config=config, options=options)
         self.name = device_name(url)
-        self.battery_powered = options.battery
+        self.battery_powered = self.options.battery
         self._device: VirtualDevice | None = virtual_device(self.name)
         self._connected = False
         self._streams: weakref.WeakSet[VirtualStream] = weakref.WeakSet()

@@ -39,11 +39,6 @@ class VirtualHub(HubDriver):
         options: DriverOptions | None = None,
     ) -> None:
         """Build the hub (no I/O). ``options`` defaults to the URL's query."""
-        if not isinstance(options, VirtualHubOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = VirtualHubOptions.from_query({**url.options, **given})
-        # model_validate: mypy cannot see CameraConfig's positional Field defaults.
-        config = config or CameraConfig.model_validate({})
         super().__init__(url=url, credentials=credentials, config=config, options=options)
         self.site = device_name(url)
         self._closed = False
