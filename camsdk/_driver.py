@@ -75,7 +75,10 @@ def _coerce_options(
     if isinstance(options, model):
         return options
     given = options.model_dump(exclude_unset=True) if options is not None else {}
-    query = {} if passthrough else url.options
+    query = url.options
+    if passthrough:
+        # The rest of the query belongs to the device.
+        query = {k: v for k, v in query.items() if k in model.model_fields}
     try:
         return model.model_validate({**query, **given})
     except ValidationError as exc:

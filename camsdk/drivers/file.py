@@ -105,11 +105,7 @@ class FileDriver(CameraDriver):
         options: DriverOptions | None = None,
     ) -> None:
         """Build the driver (no I/O). ``options`` default to the URL's query."""
-        if not isinstance(options, FileOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = FileOptions.model_validate({**url.options, **given})
-        super().__init__(url=url, credentials=credentials,
-                         config=config or CameraConfig.model_validate({}), options=options)
+        super().__init__(url=url, credentials=credentials, config=config, options=options)
         self.path = file_path(url)
         self._capabilities = self.declared_capabilities
 

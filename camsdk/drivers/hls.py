@@ -138,14 +138,7 @@ class HlsDriver(CameraDriver):
         options: DriverOptions | None = None,
     ) -> None:
         """Build the driver (no I/O). ``options`` default to the URL's query."""
-        if not isinstance(options, HlsOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            options = HlsOptions.model_validate(
-                {**{k: v for k, v in url.options.items() if k in HlsOptions.model_fields},
-                 **given}
-            )
-        super().__init__(url=url, credentials=credentials,
-                         config=config or CameraConfig.model_validate({}), options=options)
+        super().__init__(url=url, credentials=credentials, config=config, options=options)
         if url.scheme not in self.schemes or not url.host:
             raise ConfigurationError("an HLS URL looks like hls+https://host/path.m3u8",
                                      scheme=url.scheme, url=url.redacted())

@@ -323,13 +323,7 @@ class RtspDriver(CameraDriver):
         options: DriverOptions | None = None,
     ) -> None:
         """Build the driver (no I/O). ``options`` default to the URL's query."""
-        if not isinstance(options, RtspOptions):
-            given = options.model_dump(exclude_unset=True) if options is not None else {}
-            # The rest of the query belongs to the device (query_passthrough).
-            ours = {k: v for k, v in url.options.items() if k in RtspOptions.model_fields}
-            options = RtspOptions.model_validate({**ours, **given})
-        super().__init__(url=url, credentials=credentials,
-                         config=config or CameraConfig.model_validate({}), options=options)
+        super().__init__(url=url, credentials=credentials, config=config, options=options)
         if self.url.scheme not in self.schemes:
             raise ConfigurationError(f"not an RTSP URL: {self.url.scheme}://",
                                      scheme=self.url.scheme, url=self.url.redacted())
