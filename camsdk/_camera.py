@@ -868,7 +868,10 @@ class Camera:
             from ._events import EventPipeline
 
             driver = self._driver
-            source = driver.events if type(driver).overrides("events") else None
+            # Health (stream state) events need no device events; the device's
+            # own are only subscribed when it reports the capability.
+            has_own = type(driver).overrides("events") and Capability.EVENTS in self.capabilities
+            source = driver.events if has_own else None
             self._events = EventPipeline(camera_id=self.id, source=source)
         return self._events
 
@@ -887,8 +890,13 @@ class Camera:
         ``with_snapshot=True`` attaches the keyframe at the event (from the
         prebuffer when the camera is streaming) as ``event.snapshot``; that
         snapshot passes the access policy like any other.
+
+        A camera without events of its own but with a stream still reports
+        its health here (``STREAM_STATE`` events), so apps can show it.
         """
-        self._require(Capability.EVENTS)
+        self._require_open()
+        if not self.capabilities & (Capability.EVENTS | Capability.STREAM):
+            self._require(Capability.EVENTS)
         decision = self._authorize(Action.EVENTS_SUBSCRIBE, purpose)
         subscription = self._event_pipeline().subscribe(
             kinds=kinds, min_score=min_score, zones=zones

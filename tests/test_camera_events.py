@@ -73,3 +73,19 @@ async def test_stream_health_changes_are_events() -> None:
                             virtual_device("health").inject_fault("drop_after:1")
     assert states[:2] == ["connecting", "streaming"]
     assert "backoff" in states and states[-1] == "streaming"
+
+
+async def test_a_camera_without_events_still_reports_its_stream_health() -> None:
+    from camsdk.testing import RtspServer, generate_source
+
+    loop = generate_source(width=160, height=120, fps=30, gop=15, seconds=1.0)
+    async with RtspServer(loop) as server:
+        async with camsdk.open(server.url, config={"open_timeout": 5.0}) as cam:
+            assert not cam.supports(camsdk.Capability.EVENTS)
+            async with cam.events(kinds={EventKind.STREAM_STATE}) as events:
+                async with cam.stream():
+                    with anyio.fail_after(10):
+                        async for event in events:
+                            if event.extra["state"] == StreamState.STREAMING.value:
+                                break
+    assert event.active and event.camera_id == cam.id

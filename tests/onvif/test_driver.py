@@ -246,7 +246,7 @@ async def test_absent_services_mean_absent_capabilities(soap: SoapReplay) -> Non
     async with camsdk.open(URL, credentials=CREDS) as cam:
         assert Capability.EVENTS not in cam.capabilities
         with pytest.raises(UnsupportedCapabilityError):
-            cam.events()
+            cam.driver.events()
         with pytest.raises(UnsupportedCapabilityError):
             cam.ptz  # noqa: B018
         with pytest.raises(UnsupportedCapabilityError):
