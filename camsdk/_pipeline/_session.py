@@ -110,12 +110,11 @@ class _Clock:
 class PacketConsumer:
     """One ``packets()`` iterator's queue."""
 
-    __slots__ = ("audio", "block", "queue")
+    __slots__ = ("audio", "queue")
 
-    def __init__(self, queue: ConsumerQueue[MediaPacket], *, audio: bool, block: bool) -> None:
+    def __init__(self, queue: ConsumerQueue[MediaPacket], *, audio: bool) -> None:
         self.queue = queue
         self.audio = audio
-        self.block = block
 
 
 def _is_key(pkt: MediaPacket) -> bool:
@@ -527,7 +526,7 @@ class StreamSession:
         queue: ConsumerQueue[MediaPacket] = ConsumerQueue(
             queue_size or self.config.queue_size, policy, _is_key
         )
-        consumer = PacketConsumer(queue, audio=audio, block=policy is OverflowPolicy.BLOCK)
+        consumer = PacketConsumer(queue, audio=audio)
         for pkt in self.buffered(pre_roll):
             if pkt.kind == "video" or audio:
                 queue.put(pkt)
