@@ -43,6 +43,9 @@ class MediaPacket:
     duration: int = 0
     #: ``time.monotonic()`` when the packet entered the SDK.
     received_at: float = field(default_factory=time.monotonic)
+    #: Capture time on the camera's wall clock (UNIX seconds, UTC), when the
+    #: transport knows it (RTSP: from RTCP sender reports); ``None`` until then.
+    wallclock: float | None = None
 
     @property
     def time(self) -> float | None:

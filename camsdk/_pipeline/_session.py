@@ -101,7 +101,7 @@ class _Clock:
         return (
             MediaPacket(
                 pkt.data, pts, adj, pkt.time_base, pkt.keyframe, pkt.kind, pkt.duration,
-                pkt.received_at,
+                pkt.received_at, pkt.wallclock,
             ),
             jumped,
         )
