@@ -83,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "._errors",
     "DeviceError": "._errors",
     "DriverUnavailableError": "._errors",
+    "RedirectRefusedError": "._errors",
     "StreamDecodeError": "._errors",
     "StreamEndedError": "._errors",
     "StreamError": "._errors",
@@ -226,6 +227,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._errors import (
         DriverUnavailableError as DriverUnavailableError,
+    )
+    from ._errors import (
+        RedirectRefusedError as RedirectRefusedError,
     )
     from ._errors import (
         StreamDecodeError as StreamDecodeError,

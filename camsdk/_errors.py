@@ -19,6 +19,7 @@ CamError
  |    +-- CameraTimeoutError (TimeoutError) a deadline passed
  +-- CameraProtocolError                    the device answered nonsense
  |    +-- DeviceError                       the device reported an error
+ |    +-- RedirectRefusedError              a redirect to a host the caller did not name
  +-- StreamError
  |    +-- StreamOpenError                   the stream could not be opened
  |    +-- StreamStalledError                no media for ``stall_timeout``
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigurationError",
     "DeviceError",
     "DriverUnavailableError",
+    "RedirectRefusedError",
     "StreamDecodeError",
     "StreamEndedError",
     "StreamError",
@@ -164,6 +166,26 @@ class DeviceError(CameraProtocolError):
     ) -> None:
         super().__init__(message, scheme=scheme, url=url)
         self.code = code
+
+
+class RedirectRefusedError(CameraProtocolError):
+    """The device redirected to another host, port or a weaker scheme; not followed.
+
+    Credentials are never sent to a host the caller did not name. ``location``
+    is the refused target (redacted). Allow a host with
+    ``CameraConfig.allow_redirect_hosts``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        location: str = "",
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.location = location
 
 
 class StreamError(CamError):
