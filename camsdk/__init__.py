@@ -25,10 +25,11 @@ _EXPORTS: dict[str, str] = {
     # facade
     "Camera": "._camera",
     "CameraState": "._camera",
-    "EventStream": "._camera",
+    "EventStream": "._event_stream",
     "Hub": "._hub",
     "MediaStream": "._stream",
-    "PTZControl": "._camera",
+    "PTZControl": "._ptz",
+    "Speaker": "._talk",
     "available_drivers": "._registry",
     "discover": "._discovery",
     "register_driver": "._registry",
@@ -50,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "StreamState": "._models",
     "StreamStats": "._models",
     # media
+    "AudioFormat": "._talk",
     "Discontinuity": "._media",
     "MediaPacket": "._media",
     "StreamInfo": "._media",
@@ -62,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "PTZDriver": "._driver",
     "PacketSource": "._driver",
     "StreamSource": "._driver",
+    "TalkChannel": "._talk",
     # access
     "AccessPolicy": "._access",
     "AccessRequest": "._access",
@@ -83,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "._errors",
     "DeviceError": "._errors",
     "DriverUnavailableError": "._errors",
+    "RecordingError": "._errors",
     "RedirectRefusedError": "._errors",
     "StreamDecodeError": "._errors",
     "StreamEndedError": "._errors",
@@ -101,12 +105,12 @@ def open(url: str, **kwargs: Any) -> Camera:  # noqa: A001 - the public entry po
     """Return a `Camera` for ``url`` without doing any I/O.
 
     Keyword arguments: ``credentials`` (`Credentials`), ``config``
-    (`CameraConfig` or a mapping), ``principal``, ``policy``, ``audit``,
-    ``masks`` (owner control, see `camsdk.privacy`), and driver options (the
-    same names as the URL's query options). Connect with ``async with`` or
-    ``await cam.connect()``.
+    (`CameraConfig` or a mapping), ``principal`` (a `Principal` or a string),
+    ``policy``, ``audit``, ``masks`` (owner control, see `camsdk.privacy`),
+    and driver options (the same names as the URL's query options). Connect
+    with ``async with`` or ``await cam.connect()``.
     """
-    from ._camera import open_camera
+    from ._factory import open_camera
 
     return open_camera(url, **kwargs)
 
@@ -116,7 +120,7 @@ def hub(url: str, **kwargs: Any) -> Hub:
 
     Takes the same keyword arguments as `open`; use ``async with``.
     """
-    from ._hub import open_hub
+    from ._factory import open_hub
 
     return open_hub(url, **kwargs)
 
@@ -164,12 +168,6 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._camera import (
         CameraState as CameraState,
-    )
-    from ._camera import (
-        EventStream as EventStream,
-    )
-    from ._camera import (
-        PTZControl as PTZControl,
     )
     from ._discovery import (
         discover as discover,
@@ -229,6 +227,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
         DriverUnavailableError as DriverUnavailableError,
     )
     from ._errors import (
+        RecordingError as RecordingError,
+    )
+    from ._errors import (
         RedirectRefusedError as RedirectRefusedError,
     )
     from ._errors import (
@@ -254,6 +255,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._errors import (
         UnsupportedCapabilityError as UnsupportedCapabilityError,
+    )
+    from ._event_stream import (
+        EventStream as EventStream,
     )
     from ._hub import (
         Hub as Hub,
@@ -318,6 +322,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._models import (
         StreamStats as StreamStats,
     )
+    from ._ptz import (
+        PTZControl as PTZControl,
+    )
     from ._registry import (
         available_drivers as available_drivers,
     )
@@ -326,4 +333,13 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._stream import (
         MediaStream as MediaStream,
+    )
+    from ._talk import (
+        AudioFormat as AudioFormat,
+    )
+    from ._talk import (
+        Speaker as Speaker,
+    )
+    from ._talk import (
+        TalkChannel as TalkChannel,
     )

@@ -42,6 +42,8 @@ class Action(str, enum.Enum):
     RECORD = "record"
     EVENTS_SUBSCRIBE = "events.subscribe"
     PTZ = "ptz"
+    #: Play audio on the device's speaker (two-way audio).
+    TALK = "talk"
     CONFIG = "config"
     #: Not an egress of its own: a grant that includes it lets `PACKETS` and
     #: `RECORD` through even when privacy masks apply (raw media is unmasked).

@@ -2,28 +2,39 @@
 
 A driver is small on purpose. The `camsdk.Camera` facade does the generic
 work once for every driver (access policy, audit, capability gate, timeouts,
-reconnects, the shared media pipeline, snapshot fallback); a driver answers a
-few questions about its device:
+reconnects, the shared media pipeline, snapshot fallback, privacy masks); a
+driver answers a few questions about its device:
 
-- `CameraDriver.connect` -> `CameraInfo` (and the real capabilities),
-- `CameraDriver.stream_source` -> a `StreamSource` (a URL plus FFmpeg
-  options, read by the shared PyAV pipeline) **or**
-  `CameraDriver.open_stream` -> a `PacketSource` yielding packets itself,
-- optionally `snapshot`, `events`, `ptz`, `discover`.
+- `CameraDriver.connect` -> `CameraInfo` (and, with
+  `CameraDriver.report_capabilities`, what the device really offers),
+- `CameraDriver.stream_source` -> a `StreamSource` (a URL the pipeline
+  reads with camsdk's own transports) **or** `CameraDriver.open_stream` -> a
+  `PacketSource` yielding packets itself,
+- optionally `snapshot`, `events`, `ptz`, `open_talk`, `discover`, and
+  vendor extras marked with `extension`.
 
-Constructors take keyword arguments only and do no I/O.
+The base class owns the constructor: keyword arguments only, no I/O, options
+parsed once from the URL query and keyword arguments into the driver's own
+`DriverOptions` model (``class MyDriver(CameraDriver[MyOptions])``). Drivers
+set up their own state in `CameraDriver.setup`.
+
+Drivers import from `camsdk` and `camsdk.driver` only; see
+``docs/writing-a-driver.md``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+import types
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._errors import UnsupportedCapabilityError
+from ._access import Action
+from ._errors import ConfigurationError, UnsupportedCapabilityError
 from ._models import (
     CameraConfig,
     CameraEvent,
@@ -35,10 +46,11 @@ from ._models import (
     PTZStatus,
     Snapshot,
 )
-from ._url import CameraURL, redact_text
+from ._url import CameraURL
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._media import MediaPacket, StreamInfo
+    from ._talk import TalkChannel
 
 __all__ = [
     "CameraDriver",
@@ -48,73 +60,195 @@ __all__ = [
     "PTZDriver",
     "PacketSource",
     "StreamSource",
+    "extension",
+    "parse_options",
 ]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+_EXTENSION_MARK = "__camsdk_extension__"
 
 
 class DriverOptions(BaseModel):
-    """Base of a driver's options model. Unknown options are rejected."""
+    """Base of a driver's options model. Unknown options are rejected.
+
+    Fields are read from the camera URL's query (as text) and from keyword
+    arguments of `camsdk.open` (typed); pydantic converts the text.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def to_query(self, *, exclude: typing.Iterable[str] = ()) -> dict[str, str]:
+        """The options given explicitly, as URL query text (a hub hands them to its cameras)."""
+        skip = set(exclude)
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            if name in skip or name not in self.model_fields_set:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                out[name] = "1" if value else "0"
+            elif isinstance(value, tuple | list):
+                out[name] = ",".join(str(v) for v in value)
+            elif value is not None:
+                out[name] = str(value)
+        return out
 
-def _coerce_options(
-    model: type[DriverOptions],
-    url: CameraURL,
-    options: DriverOptions | None,
-    passthrough: bool,
-) -> DriverOptions:
-    """``options`` as the driver's own model; missing ones come from the URL's query.
 
-    `camsdk.open` always passes a validated model; drivers built directly (by
-    a hub, or in tests) get the same parsing here.
-    """
-    from pydantic import ValidationError
+OptionsT = TypeVar("OptionsT", bound=DriverOptions)
 
-    from ._errors import ConfigurationError
 
-    if isinstance(options, model):
-        return options
-    given = options.model_dump(exclude_unset=True) if options is not None else {}
-    query = url.options
-    if passthrough:
-        # The rest of the query belongs to the device.
-        query = {k: v for k, v in query.items() if k in model.model_fields}
-    try:
-        return model.model_validate({**query, **given})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
-        )
-    raise ConfigurationError(
-        f"invalid option for {url.scheme}://: {problems}", scheme=url.scheme, url=url.redacted()
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
     )
+
+
+def parse_options(
+    model: type[OptionsT],
+    url: CameraURL,
+    given: OptionsT | Mapping[str, Any] | None = None,
+    *,
+    passthrough: bool = False,
+) -> tuple[OptionsT, CameraURL]:
+    """Options for ``url``: its query merged with ``given`` (keywords win), validated once.
+
+    Returns the options and the URL the device should see: without the
+    option keys. An unknown key is a `ConfigurationError`, unless
+    ``passthrough`` says the rest of the query belongs to the device (RTSP
+    paths with ``?channel=1``), in which case it stays in the device URL.
+    """
+    if isinstance(given, model):
+        return given, url
+    fields = model.model_fields
+    values: dict[str, Any] = {}
+    device_query: list[tuple[str, str]] = []
+    known = ", ".join(sorted(fields)) or "none"
+    for key, value in url.query:
+        if key in fields:
+            values[key] = value
+        elif passthrough:
+            device_query.append((key, value))
+        else:
+            raise ConfigurationError(
+                f"unknown option {key!r} for {url.scheme}:// (known: {known})",
+                scheme=url.scheme, url=url.redacted(),
+            )
+    extra: Mapping[str, Any]
+    if given is None:
+        extra = {}
+    elif isinstance(given, BaseModel):
+        extra = given.model_dump(exclude_unset=True)
+    else:
+        extra = given
+    for key, value in extra.items():
+        if key not in fields:
+            raise ConfigurationError(
+                f"unknown option {key!r} for {url.scheme}:// (known: {known})",
+                scheme=url.scheme, url=url.redacted(),
+            )
+        values[key] = value
+    try:
+        options = model.model_validate(values)
+    except ValidationError as exc:
+        problem = _problems(exc)
+    else:
+        device_url = CameraURL(
+            url.scheme, url.host, url.port, url.path, tuple(device_query), url.username,
+            url.password, url.fragment,
+        )
+        return options, device_url
+    # Raised outside the except clause: pydantic's error quotes the input values
+    # (a password among them) and must not ride along as __context__.
+    raise ConfigurationError(
+        f"invalid option for {url.scheme}://: {problem}", scheme=url.scheme, url=url.redacted()
+    )
+
+
+def _options_argument(cls: type) -> type[DriverOptions] | None:
+    """The ``X`` of ``class D(CameraDriver[X])`` anywhere in ``cls``'s bases, if concrete."""
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, _DriverBase):
+                args = typing.get_args(base)
+                if args and isinstance(args[0], type) and issubclass(args[0], DriverOptions):
+                    return args[0]
+    return None
+
+
+def extension(action: Action = Action.CONFIG) -> Callable[[F], F]:
+    """Mark a driver coroutine method as a vendor extra, reachable through the facade.
+
+    ``await cam.call_extension("name", ...)`` calls it after the access policy
+    allowed ``action`` and the audit log recorded it, under the camera's
+    request deadline, with errors translated. An extension must not hand out
+    media or secrets; use the stream and snapshot hooks for media.
+    """
+
+    def mark(method: F) -> F:
+        setattr(method, _EXTENSION_MARK, action)
+        return method
+
+    return mark
 
 
 @dataclass(frozen=True, slots=True)
 class StreamSource:
-    """Where the shared pipeline reads a stream from with PyAV.
+    """Where the pipeline reads a stream from, with camsdk's own transports.
 
-    ``url`` may carry credentials for the transport; it is never printed:
-    ``repr`` shows a redacted form and ``secrets`` lists strings to scrub from
-    FFmpeg's log lines.
+    ``url`` names the stream without credentials (``rtsp://``, ``rtsps://``,
+    an ``http(s)://`` HLS playlist, or a local file for drivers that declare
+    `CameraDriver.local_sources`); ``credentials`` are kept apart so no
+    printed form carries them. A URL that still has a password in it is split
+    on construction.
+
+    - ``transport`` (RTSP): ``tcp`` interleaved (default), ``udp``, ``auto``
+      (UDP, then TCP) or ``http`` (RTSP over HTTP tunnelling).
+    - ``client`` (RTSP): ``camsdk`` (default) or ``ffmpeg``, FFmpeg's own
+      RTSP client, for streams camsdk's client cannot parse yet; redirects
+      are then only checked by a pre-flight DESCRIBE (see docs/drivers/rtsp.md).
+    - ``format``: ``hls`` for an HLS playlist behind an ``http(s)`` URL.
+    - ``options``: FFmpeg demuxer options (``client=ffmpeg`` and local files).
+    - ``realtime``/``loop``: pace a local file by its timestamps / loop it.
     """
 
-    url: str = field(repr=False)
-    options: Mapping[str, str] = field(default_factory=dict)
+    url: str
+    credentials: Credentials | None = field(default=None, repr=False)
+    transport: Literal["tcp", "udp", "auto", "http"] = "tcp"
+    client: Literal["camsdk", "ffmpeg"] = "camsdk"
     format: str | None = None
-    #: Pace reading by timestamps (file replay) instead of as fast as it arrives.
+    options: Mapping[str, str] = field(default_factory=dict)
     realtime: bool = False
-    #: Start again at the end instead of raising `StreamEndedError` (files).
     loop: bool = False
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if "@" in self.url.split("?", 1)[0] and "://" in self.url:
+            parsed = CameraURL.parse(self.url)
+            if parsed.username is not None:
+                creds = self.credentials
+                if creds is None:
+                    creds = Credentials(parsed.username, parsed.password or "")
+                object.__setattr__(self, "credentials", creds)
+                object.__setattr__(self, "url", parsed.without_credentials().unsafe_str())
+
+    @property
+    def scheme(self) -> str:
+        """The URL's scheme, lower-case (``""`` for a bare path)."""
+        return self.url.split("://", 1)[0].lower() if "://" in self.url else ""
 
     @property
     def redacted_url(self) -> str:
-        """The URL with credentials removed."""
-        return redact_text(self.url, self.secrets)
+        """The URL as it may be shown (it holds no credentials; secret query values masked)."""
+        from ._url import redact_text
+
+        return redact_text(self.url)
 
     def __repr__(self) -> str:
-        return f"StreamSource(url={self.redacted_url!r}, format={self.format!r})"
+        return (
+            f"StreamSource(url={self.redacted_url!r}, transport={self.transport!r}, "
+            f"client={self.client!r}, format={self.format!r})"
+        )
 
 
 class PacketSource(Protocol):
@@ -122,12 +256,26 @@ class PacketSource(Protocol):
 
     ``info`` is valid once the driver returned the source; iteration yields
     packets with timestamps in ``info.time_base`` (audio in
-    ``info.audio_time_base``); ``aclose`` releases everything.
+    ``info.audio_time_base``) and ends by raising a camsdk error
+    (`camsdk.StreamEndedError` at a normal end); ``aclose`` releases
+    everything. ``live`` is true for a camera (a slow consumer drops packets)
+    and false for media read at the consumers' pace (a file); ``finite`` is
+    true when the end is for good (no reconnect).
     """
 
     @property
     def info(self) -> StreamInfo:
         """Codec parameters of the stream."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """Whether packets arrive in real time (a camera), not at the reader's pace."""
+        ...
+
+    @property
+    def finite(self) -> bool:
+        """Whether the source ends for good (a file, a VOD playlist): no reconnecting."""
         ...
 
     def __aiter__(self) -> AsyncIterator[MediaPacket]:
@@ -186,40 +334,120 @@ class PTZDriver(abc.ABC):
         raise UnsupportedCapabilityError("PTZ home position is not supported")
 
 
-class CameraDriver(abc.ABC):
-    """Base class of camera drivers (see the module docstring for the contract)."""
+class _DriverBase(Generic[OptionsT]):
+    """What camera and hub drivers share: the constructor and option parsing."""
 
     #: URL schemes this driver serves, e.g. ``("rtsp", "rtsps")``.
     schemes: ClassVar[tuple[str, ...]] = ()
     #: Human name for docs and ``camsdk drivers``.
     display_name: ClassVar[str] = ""
-    #: Everything the driver can do with a device that offers it.
-    declared_capabilities: ClassVar[Capability] = Capability.NONE
-    #: Install hint shown when the driver cannot be imported.
+    #: Install hint shown when the driver cannot be imported, e.g. ``pip install camsdk[x]``.
     requires: ClassVar[str] = ""
-    #: Options accepted in the URL query and as keyword arguments of `camsdk.open`.
+    #: The options model; set from ``CameraDriver[Options]`` unless given explicitly.
     Options: ClassVar[type[DriverOptions]] = DriverOptions
     #: When true the URL's query belongs to the device (e.g. RTSP paths with
     #: ``?channel=1``) and only ``Options`` fields are taken out of it.
     query_passthrough: ClassVar[bool] = False
-    #: Whether `stream_source` may return local (non-network) URLs such as
-    #: files. Only drivers that read local media on the caller's behalf set it.
-    local_sources: ClassVar[bool] = False
-    #: Battery devices close their upstream as soon as nobody watches.
-    battery_powered: bool = False
+    #: Hosts this driver may contact besides the one in the camera URL (cloud
+    #: APIs, e.g. ``("api.example.com",)``; a leading ``*.`` allows subdomains).
+    egress_hosts: ClassVar[tuple[str, ...]] = ()
 
+    options: OptionsT
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Options" not in cls.__dict__:
+            found = _options_argument(cls)
+            if found is not None:
+                cls.Options = found
+
+    @typing.final
     def __init__(
         self,
         *,
         url: CameraURL,
         credentials: Credentials | None = None,
         config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
+        options: OptionsT | Mapping[str, Any] | None = None,
     ) -> None:
+        """Keep the arguments, parse the options (once), then call `setup`. No I/O."""
+        if credentials is not None and not isinstance(credentials, Credentials):
+            raise ConfigurationError(
+                "credentials must be camsdk.Credentials", scheme=url.scheme, url=url.redacted()
+            )
+        model = cast("type[OptionsT]", self.Options)
+        self.options, url = parse_options(model, url, options, passthrough=self.query_passthrough)
         self.url = url
         self.credentials = credentials
         self.config = config if config is not None else CameraConfig()
-        self.options = _coerce_options(self.Options, url, options, self.query_passthrough)
+        self.setup()
+
+    def setup(self) -> None:
+        """Check the URL and options and build the driver's state. No I/O.
+
+        Raise `camsdk.ConfigurationError` for what can be known wrong before
+        talking to the device.
+        """
+
+    @property
+    def username(self) -> str | None:
+        """The user name from ``credentials`` or, failing that, the URL."""
+        if self.credentials is not None:
+            return self.credentials.username
+        return self.url.username
+
+    @property
+    def password(self) -> str | None:
+        """The password from ``credentials`` or the URL. Never log it."""
+        if self.credentials is not None:
+            return self.credentials.password.get_secret_value()
+        return self.url.password
+
+    def login(self) -> Credentials | None:
+        """``credentials``, or the URL's user and password as `Credentials`, or ``None``."""
+        if self.credentials is not None:
+            return self.credentials
+        if self.url.username is not None:
+            return Credentials(self.url.username, self.url.password or "")
+        return None
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Hosts the driver may contact: the URL's, ``allow_redirect_hosts`` and `egress_hosts`."""
+        hosts = {self.url.host.lower(), *(h.lower() for h in self.config.allow_redirect_hosts)}
+        hosts.update(h.lower() for h in self.egress_hosts)
+        hosts.discard("")
+        return frozenset(hosts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url.redacted()!r})"
+
+
+class CameraDriver(_DriverBase[OptionsT], abc.ABC):
+    """Base class of camera drivers (see the module docstring for the contract).
+
+    Subclass as ``class AcmeDriver(CameraDriver[AcmeOptions])``; the options
+    model is then ``AcmeDriver.Options`` and ``self.options`` is typed.
+    """
+
+    #: Everything the driver can do with a device that offers it.
+    declared_capabilities: ClassVar[Capability] = Capability.NONE
+    #: Whether `stream_source` may return local (non-network) URLs such as
+    #: files. Only drivers that read local media on the caller's behalf set it.
+    local_sources: ClassVar[bool] = False
+    #: Names of the methods marked with `extension` (filled in per class).
+    extensions: ClassVar[Mapping[str, Action]] = types.MappingProxyType({})
+    #: Battery devices close their upstream as soon as nobody watches.
+    battery_powered: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Action] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                action = getattr(value, _EXTENSION_MARK, None)
+                if isinstance(action, Action) and not name.startswith("_"):
+                    found[name] = action
+        cls.extensions = types.MappingProxyType(found)
 
     @property
     def camera_id(self) -> str:
@@ -228,14 +456,23 @@ class CameraDriver(abc.ABC):
 
     @property
     def capabilities(self) -> Capability:
-        """What this device can do; drivers narrow it in `connect`."""
-        return self.declared_capabilities
+        """What this device can do: the declared capabilities, narrowed by the driver."""
+        offered: Capability = getattr(self, "_offered", self.declared_capabilities)
+        return offered
+
+    def report_capabilities(self, offered: Capability) -> None:
+        """Say what this device really offers (never more than declared).
+
+        Call it in `setup` (from the options) or in `connect` (from what the
+        device said); the facade gates every call on the result.
+        """
+        self._offered = self.declared_capabilities & offered
 
     @abc.abstractmethod
     async def connect(self) -> CameraInfo:
         """Talk to the device (authenticate, read its identity). Raise typed errors."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release what `connect` acquired. Idempotent."""
 
     async def stream_source(self, profile: str) -> StreamSource:
@@ -258,6 +495,10 @@ class CameraDriver(abc.ABC):
         """Return the PTZ control of this camera (optional)."""
         raise UnsupportedCapabilityError("this driver has no PTZ")
 
+    async def open_talk(self) -> TalkChannel:
+        """Open an audio path to the device's speaker (optional; `TWO_WAY_AUDIO`)."""
+        raise UnsupportedCapabilityError("this driver has no two-way audio")
+
     @classmethod
     def discover(cls, timeout: float) -> AsyncIterator[DiscoveredCamera]:
         """Find devices on the local network (optional; opt-in by the caller)."""
@@ -271,40 +512,28 @@ class CameraDriver(abc.ABC):
 
 @dataclass(frozen=True, slots=True)
 class HubCamera:
-    """One camera listed by a hub."""
+    """One camera listed by a hub.
+
+    ``online`` is false for a channel that is present but unusable (offline,
+    or the device refuses its stream); ``reason`` says why.
+    """
 
     id: str
     name: str
-    url: str
+    url: str = field(repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    online: bool = True
+    reason: str = ""
 
 
-class HubDriver(abc.ABC):
+class HubDriver(_DriverBase[OptionsT], abc.ABC):
     """Base class of hub drivers: NVRs and cloud accounts that list cameras."""
-
-    schemes: ClassVar[tuple[str, ...]] = ()
-    display_name: ClassVar[str] = ""
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = DriverOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        self.url = url
-        self.credentials = credentials
-        self.config = config if config is not None else CameraConfig()
-        self.options = _coerce_options(self.Options, url, options, passthrough=False)
 
     @abc.abstractmethod
     async def connect(self) -> None:
         """Log in or reach the NVR."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release the session. Idempotent."""
 
     @abc.abstractmethod
@@ -312,5 +541,5 @@ class HubDriver(abc.ABC):
         """List the cameras this hub offers."""
 
     @abc.abstractmethod
-    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver:
+    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """Build a driver for ``camera`` that shares the hub's session (no I/O)."""

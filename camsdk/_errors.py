@@ -25,6 +25,7 @@ CamError
  |    +-- StreamStalledError                no media for ``stall_timeout``
  |    +-- StreamEndedError                  the source ended (file, VOD)
  |    +-- StreamDecodeError                 undecodable media
+ +-- RecordingError (OSError)               a clip could not be written (disk full, dir gone)
  +-- CameraClosedError                      the camera or stream was closed
  +-- AuditLogError (camsdk.privacy)         the audit log cannot be written
 ```
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "DeviceError",
     "DriverUnavailableError",
+    "RecordingError",
     "RedirectRefusedError",
     "StreamDecodeError",
     "StreamEndedError",
@@ -206,6 +208,20 @@ class StreamEndedError(StreamError):
 
 class StreamDecodeError(StreamError):
     """The media could not be decoded."""
+
+
+class RecordingError(CamError, OSError):
+    """A recording could not be written: disk full, directory gone, permissions.
+
+    Problems known before any media is read (a missing directory, an unknown
+    container) are `ConfigurationError` instead.
+    """
+
+    def __init__(self, message: str, *, scheme: str | None = None, url: str | None = None) -> None:
+        CamError.__init__(self, message, scheme=scheme, url=url)
+
+    def __str__(self) -> str:
+        return CamError.__str__(self)
 
 
 class CameraClosedError(CamError):

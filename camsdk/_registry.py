@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Literal
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import DriverUnavailableError, UnknownSchemeError
 
@@ -29,22 +29,24 @@ __all__ = [
     "register_driver",
 ]
 
+_CORE = "pip install camsdk"
+
 #: scheme -> (target, install hint)
 BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
-    "file": ("camsdk.drivers.file:FileDriver", ""),
-    "hls+http": ("camsdk.drivers.hls:HlsDriver", ""),
-    "hls+https": ("camsdk.drivers.hls:HlsDriver", ""),
-    "http": ("camsdk.drivers.http:HttpDriver", ""),
-    "https": ("camsdk.drivers.http:HttpDriver", ""),
-    "onvif": ("camsdk.drivers.onvif:OnvifDriver", ""),
-    "rtsp": ("camsdk.drivers.rtsp:RtspDriver", ""),
-    "rtsps": ("camsdk.drivers.rtsp:RtspDriver", ""),
-    "virtual": ("camsdk.drivers.virtual:VirtualDriver", ""),
+    "file": ("camsdk.drivers.file:FileDriver", _CORE),
+    "hls+http": ("camsdk.drivers.hls:HlsDriver", _CORE),
+    "hls+https": ("camsdk.drivers.hls:HlsDriver", _CORE),
+    "http": ("camsdk.drivers.http:HttpDriver", _CORE),
+    "https": ("camsdk.drivers.http:HttpDriver", _CORE),
+    "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
+    "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
+    "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
+    "virtual": ("camsdk.drivers.virtual:VirtualDriver", _CORE),
 }
 
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
-    "onvif": ("camsdk.drivers.onvif:OnvifHub", ""),
-    "virtual": ("camsdk.drivers.virtual:VirtualHub", ""),
+    "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
+    "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
 
 Kind = Literal["driver", "hub"]
@@ -72,22 +74,37 @@ def _load_tables(
             if not _entry_points_read:
                 for kind, group in _GROUPS.items():
                     for ep in entry_points(group=group):
-                        _tables[kind].setdefault(ep.name.lower(), (ep.value, "", False))
+                        _tables[kind].setdefault(ep.name.lower(), (ep.value, _hint(ep), False))
                 _entry_points_read = True
     return _tables
 
 
+def _hint(ep: EntryPoint) -> str:
+    """``pip install <distribution>[extras]`` for a plugin's entry point."""
+    dist = getattr(ep, "dist", None)
+    name = getattr(dist, "name", "") if dist is not None else ""
+    if not name:
+        return ""
+    extras = f"[{','.join(ep.extras)}]" if ep.extras else ""
+    return f"pip install {name}{extras}"
+
+
 def register_driver(
-    scheme: str, target: str | type[CameraDriver] | type[HubDriver], *, hub: bool = False
+    scheme: str,
+    target: str | type[CameraDriver[Any]] | type[HubDriver[Any]],
+    *,
+    hub: bool = False,
+    requires: str = "",
 ) -> None:
     """Register a driver (or with ``hub=True`` a hub driver) for ``scheme``.
 
     ``target`` is a class or a ``"package.module:Class"`` string imported on
-    first use. A registration replaces any earlier one for the same scheme.
+    first use; ``requires`` is the install hint shown when it cannot be
+    imported. A registration replaces any earlier one for the same scheme.
     """
     tables = _load_tables(entry_points_too=False)
     with _lock:
-        tables["hub" if hub else "driver"][scheme.lower()] = (target, "", False)
+        tables["hub" if hub else "driver"][scheme.lower()] = (target, requires, False)
 
 
 def _resolve(kind: Kind, scheme: str, url: str | None) -> type:
@@ -120,7 +137,7 @@ def _resolve(kind: Kind, scheme: str, url: str | None) -> type:
     return cls
 
 
-def load_driver(scheme: str, url: str | None = None) -> type[CameraDriver]:
+def load_driver(scheme: str, url: str | None = None) -> type[CameraDriver[Any]]:
     """Import and return the camera driver class for ``scheme``."""
     from ._driver import CameraDriver
 
@@ -130,7 +147,7 @@ def load_driver(scheme: str, url: str | None = None) -> type[CameraDriver]:
     return cls
 
 
-def load_hub(scheme: str, url: str | None = None) -> type[HubDriver]:
+def load_hub(scheme: str, url: str | None = None) -> type[HubDriver[Any]]:
     """Import and return the hub driver class for ``scheme``."""
     from ._driver import HubDriver
 

@@ -96,7 +96,7 @@ class _EgressIterator(Generic[T]):
             return
         detach()
         self._stream._iterators.discard(self)
-        self._stream._camera._audit_end(
+        self._stream._camera._end(
             self._action,
             self._decision,
             items=self.items,
@@ -190,7 +190,7 @@ class MediaStream:
             session.release()
         self._camera._streams.discard(self)
         if self._decision is not None:
-            self._camera._audit_end(Action.STREAM_OPEN, self._decision, purpose=self._purpose)
+            self._camera._end(Action.STREAM_OPEN, self._decision, purpose=self._purpose)
 
     def _require_session(self) -> StreamSession:
         if self._session is None or self._closed:
@@ -208,13 +208,12 @@ class MediaStream:
         """Iterate encoded packets, starting at the latest buffered keyframe.
 
         Raw packets cannot carry privacy masks, so when masks apply this needs
-        a grant with ``raw_media`` (or a device that masks its own output).
+        a grant with ``raw_media``; the refusal is what the audit log records.
         """
         session = self._require_session()
         camera = self._camera
         purpose = self._purpose if purpose is None else purpose
-        decision = camera._authorize(Action.PACKETS, purpose)
-        camera._require_raw_media(decision)
+        decision = camera._authorize(Action.PACKETS, purpose, raw=True)
         consumer: PacketConsumer = session.attach_packets(
             audio=self._audio if audio is None else audio,
             queue_size=queue_size,
@@ -243,12 +242,20 @@ class MediaStream:
 
         ``fps`` thins the output; ``keyframes_only`` decodes only keyframes
         (a small fraction of a full decode's CPU); ``format`` converts pixels
-        (e.g. ``"rgb24"``, ``"bgr24"``, ``"gray"``) in the decoder thread.
+        (e.g. ``"rgb24"``, ``"bgr24"``, ``"gray"``) in the decoder thread; a
+        format the converter cannot produce is a `ConfigurationError` here.
         """
-        if fps is not None and fps <= 0:
-            from ._errors import ConfigurationError
+        from ._errors import ConfigurationError
+        from ._pipeline._codec import check_pixel_format
 
-            raise ConfigurationError("fps must be positive", url=self._camera.url)
+        if fps is not None and (
+            isinstance(fps, bool) or not isinstance(fps, int | float) or fps <= 0
+        ):
+            raise ConfigurationError("fps must be a positive number", url=self._camera.url)
+        if format is not None:
+            problem = check_pixel_format(format)
+            if problem:
+                raise ConfigurationError(problem, url=self._camera.url)
         session = self._require_session()
         camera = self._camera
         purpose = self._purpose if purpose is None else purpose

@@ -22,7 +22,7 @@ async def test_a_registered_third_party_driver_opens_like_a_builtin() -> None:
     register()
     assert camsdk.available_drivers()["stillcam"].display_name == "Still camera (test)"
     async with camsdk.open("stillcam://porch") as cam:
-        assert isinstance(cam.driver, StillCamDriver)
+        assert cam.driver_name == StillCamDriver.display_name
         assert cam.info.id == "stillcam:porch"
         with pytest.raises(camsdk.UnsupportedCapabilityError):
             cam.stream()

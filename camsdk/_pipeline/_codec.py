@@ -5,11 +5,9 @@ Everything here is blocking and is called from worker threads.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from fractions import Fraction
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._errors import StreamDecodeError
 from .._log import get_logger
@@ -144,19 +142,16 @@ def encode_jpeg(frame: av.VideoFrame, *, quality: int = 85) -> bytes:
 
 
 class Mp4Writer:
-    """Remuxes `MediaPacket`s into an MP4 (or any container PyAV can write). No transcoding.
+    """Remuxes `MediaPacket`s into an MP4 (or another container PyAV writes). No transcoding.
 
-    Writes to a temporary name and renames on `close`, so a reader never sees a
-    half-written file under the final name.
+    Writes into an open file object (the caller's temporary file); the caller
+    moves it into place once `close` returned.
     """
 
-    def __init__(self, path: Path, info: StreamInfo, *, audio: bool) -> None:
+    def __init__(self, file: BinaryIO, fmt: str, info: StreamInfo, *, audio: bool) -> None:
         import av
 
-        self.path = path
-        self._tmp = path.with_name(f".{path.name}.part")
-        fmt = "mp4" if path.suffix.lower() in {".mp4", ".m4v", ".mov"} else None
-        self._out = av.open(str(self._tmp), "w", format=fmt or None)
+        self._out = av.open(file, "w", format=fmt)
         video: Any = self._out.add_stream(info.codec)
         video.width = info.width
         video.height = info.height
@@ -205,33 +200,31 @@ class Mp4Writer:
                 self.audio_packets += 1
 
     def close(self) -> None:
-        """Finish the file and move it to its final name."""
+        """Finish the container (trailer, index)."""
         self._out.close()
-        os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Close and delete the partial file."""
+        """Close the container after a failure."""
         try:
             self._out.close()
         except Exception:  # pragma: no cover - already broken
             log.debug("closing a failed recording", exc_info=True)
-        self._tmp.unlink(missing_ok=True)
 
 
 class H264Encoder:
     """Re-encodes decoded (for example privacy-masked) frames into an H.264 MP4.
 
     Used by ``record(transcode=True)``, the only way to record when privacy
-    masks apply and raw media may not leave. Writes to a temporary name and
-    renames on `close`, like `Mp4Writer`.
+    masks apply and raw media may not leave. Writes into an open file object,
+    like `Mp4Writer`.
     """
 
-    def __init__(self, path: Path, width: int, height: int, fps: float | None) -> None:
+    def __init__(
+        self, file: BinaryIO, fmt: str, width: int, height: int, fps: float | None
+    ) -> None:
         import av
 
-        self.path = path
-        self._tmp = path.with_name(f".{path.name}.part")
-        self._out = av.open(str(self._tmp), "w", format="mp4")
+        self._out = av.open(file, "w", format=fmt)
         stream: Any = self._out.add_stream("libx264", rate=round(fps or 15))
         stream.width = width
         stream.height = height
@@ -269,15 +262,43 @@ class H264Encoder:
             self._out.mux(packet)
 
     def close(self) -> None:
-        """Flush the encoder, finish the file and move it to its final name."""
+        """Flush the encoder and finish the container."""
         self._mux(self._stream.encode(None))
         self._out.close()
-        os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Close and delete the partial file."""
+        """Close the container after a failure."""
         try:
             self._out.close()
         except Exception:  # pragma: no cover - already broken
             log.debug("closing a failed recording", exc_info=True)
-        self._tmp.unlink(missing_ok=True)
+
+
+_PIXEL_FORMATS: dict[str, str] = {}
+
+
+def check_pixel_format(name: str) -> str:
+    """``""`` when decoded frames can be converted to ``name``, else the reason why not.
+
+    Tried once per name on a tiny picture, so a format the converter rejects
+    (``pal8``, a typo) is refused where it is asked for, not in the shared
+    decoder thread. Blocking but cheap (tens of microseconds, then cached).
+    """
+    cached = _PIXEL_FORMATS.get(name)
+    if cached is not None:
+        return cached
+    import av
+
+    problem = ""
+    if not isinstance(name, str) or not name or len(name) > 32:
+        problem = "format must be a pixel format name such as 'rgb24', 'bgr24' or 'gray'"
+    else:
+        try:
+            probe = av.VideoFrame(16, 16, "yuv420p")
+            converted = probe.reformat(format=name)
+            converted.to_ndarray()
+        except Exception as exc:
+            problem = f"frames cannot be converted to {name!r} ({type(exc).__name__})"
+    if isinstance(name, str) and len(_PIXEL_FORMATS) < 256:
+        _PIXEL_FORMATS[name] = problem
+    return problem

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import StreamDecodeError
 from .._log import get_logger
 from .._media import Discontinuity, MediaPacket, StreamInfo, VideoFrame
 from ._codec import new_decoder, to_av_packet
@@ -43,6 +44,8 @@ class FrameConsumer:
     #: Applied in the decoder thread (privacy masks); the flag says whether
     #: the frame is a private copy it may change in place.
     transform: Callable[[Any, bool], Any] | None = None
+    #: Set by the decoder thread when this consumer was ended with an error.
+    failed: bool = False
     _next_time: float | None = field(default=None, repr=False)
 
     def wants(self, time: float | None, keyframe: bool) -> bool:
@@ -70,7 +73,7 @@ class SharedDecoder:
         self._cond = threading.Condition()
         self._quit = False
         self._need_key = True
-        self._outbox: list[tuple[FrameConsumer, VideoFrame | Discontinuity]] = []
+        self._outbox: list[tuple[FrameConsumer, VideoFrame | Discontinuity | BaseException]] = []
         self._out_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="camsdk-decoder", daemon=True)
         self._thread.start()
@@ -173,9 +176,29 @@ class SharedDecoder:
     # -- decoder thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        # A failure that is not the media's fault (a bug, FFmpeg refusing the
+        # codec) ends every current consumer with a typed error, then the
+        # decoder starts afresh for whoever attaches next: never a silent stall.
+        while True:
+            try:
+                self._decode_loop()
+                return
+            except Exception as exc:
+                log.warning("decoder failed (%s); restarting", type(exc).__name__)
+                error = StreamDecodeError(f"the shared decoder failed: {type(exc).__name__}")
+                for consumer in self._consumers:
+                    self._fail(consumer, error)
+                self._flush()
+                with self._cond:
+                    self._backlog.clear()
+                    if self._quit:
+                        return
+                self._need_key = True
+
+    def _decode_loop(self) -> None:
         import av
 
-        ctx = new_decoder(self._info, threads=self._threads)
+        ctx: Any = None  # made with the first packet, so a restart waits for media
         key_only_mode = False
         pending_times: dict[int | None, tuple[float, bool]] = {}
         broken = False  # after a decode error, drop frames until a clean keyframe
@@ -188,8 +211,10 @@ class SharedDecoder:
                         return
                     item = self._backlog.popleft()
                     self._signal_drained()
-                if isinstance(item, Discontinuity):
+                if ctx is None or isinstance(item, Discontinuity):
                     ctx = new_decoder(self._info, threads=self._threads)
+                    key_only_mode = False
+                if isinstance(item, Discontinuity):
                     pending_times.clear()
                     for consumer in self._consumers:
                         self._emit(consumer, Discontinuity(item.reason))
@@ -223,8 +248,8 @@ class SharedDecoder:
                     self.decoded += 1
                     self._dispatch(frame, received_at, keyframe)
                 self._flush()
-        except Exception:  # pragma: no cover - defensive: never kill the loop
-            log.exception("decoder thread failed")
+        finally:
+            self._flush()
 
     def _dispatch(self, frame: Any, received_at: float, keyframe: bool) -> None:
         time = None
@@ -232,16 +257,23 @@ class SharedDecoder:
             time = float(frame.pts * frame.time_base)
         converted: dict[tuple[str | None, int], Any] = {}
         for consumer in self._consumers:
-            if not consumer.wants(time, keyframe):
+            if consumer.failed or not consumer.wants(time, keyframe):
                 continue
             key = (consumer.format, id(consumer.transform))
             out = converted.get(key)
             if out is None:
-                out = frame
-                if consumer.format and frame.format.name != consumer.format:
-                    out = out.reformat(format=consumer.format)
-                if consumer.transform is not None:
-                    out = consumer.transform(out, out is not frame)
+                try:
+                    out = frame
+                    if consumer.format and frame.format.name != consumer.format:
+                        out = out.reformat(format=consumer.format)
+                    if consumer.transform is not None:
+                        out = consumer.transform(out, out is not frame)
+                except Exception as exc:
+                    # This consumer's wish cannot be met: end it, keep the others going.
+                    self._fail(consumer, StreamDecodeError(
+                        f"frames could not be converted ({type(exc).__name__}: {exc})"[:200]
+                    ))
+                    continue
                 converted[key] = out
             self._emit(
                 consumer,
@@ -260,6 +292,10 @@ class SharedDecoder:
     def _emit(self, consumer: FrameConsumer, item: VideoFrame | Discontinuity) -> None:
         self._outbox.append((consumer, item))
 
+    def _fail(self, consumer: FrameConsumer, error: BaseException) -> None:
+        consumer.failed = True
+        self._outbox.append((consumer, error))
+
     def _flush(self) -> None:
         if not self._outbox:
             return
@@ -276,9 +312,11 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-def _deliver(batch: list[tuple[FrameConsumer, VideoFrame | Discontinuity]]) -> None:
+def _deliver(batch: list[tuple[FrameConsumer, VideoFrame | Discontinuity | BaseException]]) -> None:
     for consumer, item in batch:
-        if isinstance(item, Discontinuity):
+        if isinstance(item, BaseException):
+            consumer.queue.close(item)
+        elif isinstance(item, Discontinuity):
             consumer.queue.put_marker(item)
         else:
             consumer.queue.put(item)

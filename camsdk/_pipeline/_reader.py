@@ -36,9 +36,10 @@ import importlib
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import (
     AuthenticationError,
@@ -54,10 +55,7 @@ from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
 from .._url import redact_text
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .._driver import StreamSource
-
-__all__ = ["PyAVReader", "translate_av_error"]
+__all__ = ["PyAVReader", "ReaderSource", "translate_av_error"]
 
 log = get_logger("camsdk.pipeline")
 
@@ -75,15 +73,34 @@ _GRACEFUL_CLOSE = 0.25
 _ABORT_WAIT = 2.0
 
 
-def translate_av_error(exc: BaseException, source: StreamSource) -> Exception:
+@dataclass(frozen=True, slots=True)
+class ReaderSource:
+    """What the PyAV reader opens: ``url`` may hold credentials and is never shown."""
+
+    url: str = field(repr=False)
+    shown: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    format: str | None = None
+    realtime: bool = False
+    loop: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL as it may be shown."""
+        return self.shown
+
+
+def translate_av_error(
+    exc: BaseException, *, url: str, secrets: tuple[str, ...] = ()
+) -> Exception:
     """Map an ``av`` exception onto the camsdk error tree (message redacted)."""
     import av
 
     # FFmpeg's message without PyAV's "[Errno N] ...: 'url'" wrapping (the URL is
     # attached to the error separately, redacted).
     message = getattr(exc, "strerror", None) if isinstance(exc, av.error.FFmpegError) else None
-    text = redact_text(message or str(exc), source.secrets)
-    url = source.redacted_url
+    text = redact_text(message or str(exc), secrets)
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         return AuthenticationError(f"stream rejected the credentials: {text}", url=url)
     if isinstance(exc, av.error.HTTPNotFoundError):
@@ -330,7 +347,7 @@ class PyAVReader:
     the loop on a native call.
     """
 
-    def __init__(self, source: StreamSource, *, audio: bool = True) -> None:
+    def __init__(self, source: ReaderSource, *, audio: bool = True) -> None:
         self._source = source
         self._want_audio = audio
         self._loop = asyncio.get_running_loop()
@@ -428,7 +445,7 @@ class PyAVReader:
             self._demux(container, video, audio)
         except Exception as exc:  # pragma: no cover - a bug: report it, never hang
             if not self._quit.is_set():
-                err = translate_av_error(exc, self._source)
+                err = translate_av_error(exc, url=self._source.shown, secrets=self._source.secrets)
                 err.__cause__ = exc
                 if announced:
                     self._push(err)
@@ -464,7 +481,8 @@ class PyAVReader:
             )
         except Exception as exc:
             if not self._quit.is_set():
-                self._fail_open(translate_av_error(exc, self._source), exc)
+                err = translate_av_error(exc, url=self._source.shown, secrets=self._source.secrets)
+                self._fail_open(err, exc)
             return None
         address = _NATIVE.locator.locate(container, open_timeout, started)
         with self._guard:
@@ -595,7 +613,7 @@ class PyAVReader:
             except Exception as exc:
                 self._flush(batch)
                 if not self._quit.is_set():
-                    err = translate_av_error(exc, source)
+                    err = translate_av_error(exc, url=source.shown, secrets=source.secrets)
                     err.__cause__ = exc
                     self._push(err)
                 return

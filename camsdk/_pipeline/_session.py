@@ -30,7 +30,8 @@ from .._errors import (
 )
 from .._log import get_logger
 from .._media import Discontinuity, MediaPacket, StreamInfo
-from .._models import CameraConfig, OverflowPolicy, StreamState
+from .._models import CameraConfig, OverflowPolicy, Snapshot, StreamState
+from .._translate import translate_error
 from ._decoder import FrameConsumer, SharedDecoder
 from ._queue import ConsumerQueue
 
@@ -43,11 +44,21 @@ _DECODER_HIGH_WATER = 16
 
 
 class Upstream(Protocol):
-    """What the session reads: a driver `PacketSource` or a `PyAVReader`."""
+    """What the session reads: a driver's `PacketSource` or one of camsdk's transports."""
 
     @property
     def info(self) -> StreamInfo:
         """Codec parameters."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """Real-time source (drop for slow consumers) or read at the consumers' pace."""
+        ...
+
+    @property
+    def finite(self) -> bool:
+        """Whether the end is for good (no reconnect)."""
         ...
 
     def __aiter__(self) -> Any:
@@ -132,11 +143,15 @@ class StreamSession:
         config: CameraConfig,
         idle_close: float,
         url: str,
+        scheme: str = "",
         on_state: Callable[[StreamState, str], None] | None = None,
         on_closed: Callable[[StreamSession], None] | None = None,
     ) -> None:
         self.name = name
         self.url = url
+        self.scheme = scheme
+        #: The last snapshot made from this session's keyframes: ((seq, masks), Snapshot).
+        self.snapshot_cache: tuple[tuple[int, int], Snapshot] | None = None
         self.config = config
         self.idle_close = idle_close
         self._open_upstream = open_upstream
@@ -315,7 +330,7 @@ class StreamSession:
                         self._on_open(upstream.info)
                         stall = cfg.open_timeout
                         last_reschedule = 0.0
-                        live = getattr(upstream, "live", True)
+                        live = upstream.live
                         async for pkt in upstream:
                             if pkt.kind == "video":
                                 now = self._loop.time()
@@ -365,19 +380,22 @@ class StreamSession:
                     self._last_error = err
                 except StreamEndedError as exc:
                     self._last_error = exc
-                    if upstream is not None and (
-                        not getattr(upstream, "live", True) or getattr(upstream, "finite", False)
-                    ):
+                    if upstream is not None and (not upstream.live or upstream.finite):
                         # A file or VOD playlist ended for good: nothing to reconnect to.
                         self._finish(exc)
                         return
-                except AuthenticationError as exc:
-                    self._last_error = exc
-                    self._set_state(StreamState.AUTH_FAILED, str(exc))
-                    self._fail_ready(exc)
-                except (CamError, OSError) as exc:
-                    self._last_error = exc
-                    log.debug("upstream %s failed: %s", self.url, exc)
+                except Exception as exc:
+                    # Whatever the source raised (a driver's httpx error, a bug) goes
+                    # through the one mapping, then the reconnect rules below.
+                    err = translate_error(exc, scheme=self.scheme, url=self.url, strict=True)
+                    self._last_error = err
+                    if isinstance(err, AuthenticationError):
+                        # Devices lock accounts (or ban the IP) after a few wrong
+                        # passwords: a reconnect loop must not keep trying.
+                        self._set_state(StreamState.AUTH_FAILED, str(err))
+                        self._finish(err)
+                        return
+                    log.debug("upstream %s failed: %s", self.url, err)
                 finally:
                     self._upstream = None
                     if upstream is not None:
@@ -389,12 +407,8 @@ class StreamSession:
                 # Full jitter: a fleet of cameras that lost one NVR does not return in step.
                 delay = random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2**attempt))
                 attempt = min(attempt + 1, 30)
-                if self.state is StreamState.AUTH_FAILED:
-                    # Devices lock accounts after a few wrong passwords: retry slowly.
-                    delay = max(delay, min(cfg.backoff_cap, cfg.backoff_base * 8))
                 self.backoff_delay = delay
-                if self.state is not StreamState.AUTH_FAILED:
-                    self._set_state(StreamState.BACKOFF, f"retry in {delay:.1f} s")
+                self._set_state(StreamState.BACKOFF, f"retry in {delay:.1f} s")
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise

@@ -24,14 +24,18 @@ from urllib.parse import unquote
 
 from pydantic import Field
 
-from camsdk._driver import CameraDriver, DriverOptions, StreamSource
-from camsdk._errors import (
+from camsdk.driver import (
+    CameraDriver,
+    CameraInfo,
     CameraProtocolError,
     CameraUnreachableError,
+    CameraURL,
+    Capability,
     ConfigurationError,
+    DriverOptions,
+    StreamProfile,
+    StreamSource,
 )
-from camsdk._models import CameraConfig, CameraInfo, Capability, Credentials, StreamProfile
-from camsdk._url import CameraURL
 
 __all__ = ["FileDriver", "FileOptions"]
 
@@ -83,7 +87,7 @@ def _probe(path: Path) -> dict[str, Any]:
         raise CameraProtocolError(f"not a media file FFmpeg can read: {exc.strerror}") from exc
 
 
-class FileDriver(CameraDriver):
+class FileDriver(CameraDriver[FileOptions]):
     """Replays a local media file (see the module docstring and ``docs/drivers/file.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("file",)
@@ -91,28 +95,12 @@ class FileDriver(CameraDriver):
     declared_capabilities: ClassVar[Capability] = (
         Capability.SNAPSHOT | Capability.STREAM | Capability.AUDIO | Capability.RECORD
     )
-    Options: ClassVar[type[DriverOptions]] = FileOptions
+    requires: ClassVar[str] = "pip install camsdk"
     local_sources: ClassVar[bool] = True
 
-    options: FileOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the driver (no I/O). ``options`` default to the URL's query."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        self.path = file_path(url)
-        self._capabilities = self.declared_capabilities
-
-    @property
-    def capabilities(self) -> Capability:
-        """Declared capabilities, without AUDIO when the file has no audio track."""
-        return self._capabilities
+    def setup(self) -> None:
+        """Check the path in the URL (no I/O)."""
+        self.path = file_path(self.url)
 
     async def connect(self) -> CameraInfo:
         """Check that the file exists and holds video; report its tracks."""
@@ -127,7 +115,7 @@ class FileDriver(CameraDriver):
             raise CameraProtocolError(f"{path.name} has no video track", scheme="file",
                                       url=redacted)
         if found["audio"] is None:
-            self._capabilities = self.declared_capabilities & ~Capability.AUDIO
+            self.report_capabilities(self.declared_capabilities & ~Capability.AUDIO)
         profile = StreamProfile(
             name="main", codec=found["video"], width=found["width"] or None,
             height=found["height"] or None, fps=found["fps"], bitrate=found["bitrate"],

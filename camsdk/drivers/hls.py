@@ -24,28 +24,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field
 
-from camsdk._driver import CameraDriver, DriverOptions, StreamSource
-from camsdk._errors import (
-    AuthenticationError,
+from camsdk.driver import (
+    CameraDriver,
+    CameraInfo,
     CameraProtocolError,
+    CameraURL,
+    Capability,
     ConfigurationError,
+    DeviceHttpClient,
+    DriverOptions,
+    RedirectRefusedError,
+    StreamProfile,
+    StreamSource,
+    get_logger,
+    host_allowed,
 )
-from camsdk._log import get_logger
-from camsdk._models import CameraConfig, CameraInfo, Capability, Credentials, StreamProfile
-from camsdk._url import CameraURL
 
 __all__ = ["HlsDriver", "HlsOptions", "Playlist", "parse_playlist"]
 
 log = get_logger("camsdk.drivers.hls")
 
-_USER_AGENT = "camsdk"
 _PLAYLIST_LIMIT = 1024 * 1024
-_MAX_REDIRECTS = 3
 _ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 
@@ -115,7 +119,7 @@ def parse_playlist(text: str) -> Playlist:
     return Playlist(tuple(variants), target, live)
 
 
-class HlsDriver(CameraDriver):
+class HlsDriver(CameraDriver[HlsOptions]):
     """An HLS playlist read as a camera (see the module docstring and ``docs/drivers/hls.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("hls+http", "hls+https")
@@ -123,22 +127,13 @@ class HlsDriver(CameraDriver):
     declared_capabilities: ClassVar[Capability] = (
         Capability.SNAPSHOT | Capability.STREAM | Capability.AUDIO | Capability.RECORD
     )
-    Options: ClassVar[type[DriverOptions]] = HlsOptions
+    requires: ClassVar[str] = "pip install camsdk"
     # Playlist URLs often carry the service's own tokens in their query.
     query_passthrough: ClassVar[bool] = True
 
-    options: HlsOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the driver (no I/O). ``options`` default to the URL's query."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
+    def setup(self) -> None:
+        """Check the URL and name the playlist it points at (no I/O)."""
+        url = self.url
         if url.scheme not in self.schemes or not url.host:
             raise ConfigurationError("an HLS URL looks like hls+https://host/path.m3u8",
                                      scheme=url.scheme, url=url.redacted())
@@ -147,11 +142,19 @@ class HlsDriver(CameraDriver):
                                       None, None, "")
         self._profiles: dict[str, str] = {"main": self.playlist_url.unsafe_str()}
         self.playlist: Playlist | None = None
+        self._http: DeviceHttpClient | None = None
 
-    def _credentials(self) -> tuple[str | None, str | None]:
-        if self.credentials is not None:
-            return self.credentials.username, self.credentials.password.get_secret_value()
-        return self.url.username, self.url.password
+    def _client(self) -> DeviceHttpClient:
+        if self._http is None:
+            base = f"{self.playlist_url.scheme}://{self.playlist_url.netloc_host}"
+            self._http = DeviceHttpClient.for_driver(self, base_url=base)
+        return self._http
+
+    async def close(self) -> None:
+        """Close the HTTP connections. Idempotent."""
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
 
     # -- connect -------------------------------------------------------------------------
 
@@ -192,101 +195,39 @@ class HlsDriver(CameraDriver):
 
     def _check_same_origin(self, target: str) -> None:
         parts = urlsplit(target)
-        allowed = {self.url.host, *self.config.allow_redirect_hosts}
-        if parts.scheme not in ("http", "https") or parts.hostname not in allowed:
-            raise CameraProtocolError(
+        if parts.scheme not in ("http", "https") or not host_allowed(
+            parts.hostname or "", self.allowed_hosts()
+        ):
+            raise RedirectRefusedError(
                 "the playlist points at another host or a non-HTTP URL; refused "
                 "(allow the host with CameraConfig.allow_redirect_hosts)",
-                scheme=self.url.scheme, url=self.url.redacted(),
+                scheme=self.url.scheme, url=self.url.redacted(), location=target[:100],
             )
 
     async def _fetch(self, url: str) -> tuple[str, Playlist]:
-        import httpx
-
-        username, password = self._credentials()
-        redacted = self.url.redacted()
-        timeout = httpx.Timeout(self.config.request_timeout)
-        async with httpx.AsyncClient(verify=self.config.verify_tls, timeout=timeout,
-                                     follow_redirects=False,
-                                     headers={"User-Agent": _USER_AGENT}) as client:
-            auth: httpx.Auth | None = None
-            for _ in range(_MAX_REDIRECTS + 2):
-                async with client.stream("GET", url, auth=auth) as response:
-                    if response.status_code == 401 and auth is None and username is not None:
-                        challenge = response.headers.get("www-authenticate", "").lower()
-                        auth = (httpx.DigestAuth(username, password or "")
-                                if challenge.startswith("digest")
-                                else httpx.BasicAuth(username, password or ""))
-                        continue
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
-                        self._check_same_origin(url)
-                        continue
-                    if response.status_code in (401, 403):
-                        raise AuthenticationError(
-                            f"the server refused the credentials (HTTP {response.status_code})",
-                            scheme=self.url.scheme, url=redacted,
-                        )
-                    if response.status_code != 200:
-                        raise CameraProtocolError(
-                            f"the playlist request answered HTTP {response.status_code}",
-                            scheme=self.url.scheme, url=redacted,
-                        )
-                    body = await _read_capped(response)
-                    break
-            else:
-                raise CameraProtocolError("too many redirects", scheme=self.url.scheme,
-                                          url=redacted)
+        response = await self._client().get(url, max_bytes=_PLAYLIST_LIMIT, action="playlist")
         try:
-            return url, parse_playlist(body.decode("utf-8", "replace"))
+            return response.url, parse_playlist(response.text)
         except CameraProtocolError as exc:
-            exc.scheme, exc.url = self.url.scheme, redacted
+            exc.scheme, exc.url = self.url.scheme, self.url.redacted()
             raise
 
     # -- stream --------------------------------------------------------------------------
 
     async def stream_source(self, profile: str) -> StreamSource:
-        """The profile's media playlist for FFmpeg's HLS demuxer, credentials in its URL."""
+        """The profile's media playlist, fetched by camsdk; credentials travel beside it."""
         target = self._profiles.get(profile)
         if target is None:
             raise ConfigurationError(
                 f"unknown profile {profile!r} (known: {', '.join(self._profiles)})",
                 scheme=self.url.scheme, url=self.url.redacted(),
             )
-        username, password = self._credentials()
-        parsed = CameraURL.parse(target)
-        if username is not None and parsed.host == self.url.host:
-            parsed = CameraURL(parsed.scheme, parsed.host, parsed.port, parsed.path,
-                               parsed.query, username, password, parsed.fragment)
-        options: dict[str, Any] = {
-            # Socket timeout in microseconds: only a backstop that frees a stuck
-            # reader, later than the session's own asyncio deadlines.
-            "rw_timeout": str(int(
-                (max(self.config.open_timeout, self.config.stall_timeout) + 2.0) * 1_000_000
-            )),
-            "protocol_whitelist": "http,https,tcp,tls,crypto",
-            "live_start_index": str(self.options.live_start_index),
-            "user_agent": _USER_AGENT,
-        }
-        if parsed.scheme == "https":
-            options["tls_verify"] = "1" if self.config.verify_tls else "0"
         return StreamSource(
-            url=parsed.unsafe_str(),
-            options=options,
+            url=target,
+            credentials=self.login(),
             format="hls",
-            secrets=(password,) if password else (),
+            options={"live_start_index": str(self.options.live_start_index)},
         )
 
     def __repr__(self) -> str:
         return f"HlsDriver({self.url.redacted()!r})"
-
-
-async def _read_capped(response: Any) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > _PLAYLIST_LIMIT:
-            raise CameraProtocolError("the playlist is larger than 1 MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -38,28 +38,31 @@ from urllib.parse import parse_qsl
 
 from pydantic import Field, field_validator
 
-from camsdk._driver import CameraDriver, DriverOptions, StreamSource
-from camsdk._errors import (
+from camsdk.driver import (
+    USER_AGENT,
     AuthenticationError,
+    CameraDriver,
+    CameraInfo,
     CameraProtocolError,
     CameraUnreachableError,
+    CameraURL,
+    Capability,
     ConfigurationError,
+    DriverOptions,
     StreamOpenError,
+    StreamProfile,
+    StreamSource,
+    get_logger,
 )
-from camsdk._log import get_logger
-from camsdk._models import CameraConfig, CameraInfo, Capability, Credentials, StreamProfile
-from camsdk._url import CameraURL
 
 __all__ = ["RtspDriver", "RtspOptions", "SdpSummary", "derive_sub_stream"]
 
 log = get_logger("camsdk.drivers.rtsp")
 
-_USER_AGENT = "camsdk"
+_USER_AGENT = USER_AGENT
 _HEADER_LIMIT = 16 * 1024
 _BODY_LIMIT = 64 * 1024
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
-# FFmpeg's rtsp_transport flags for each `transport` option.
-_TRANSPORTS = {"tcp": "tcp", "udp": "udp", "auto": "udp+tcp"}
 # RTP encoding names (SDP rtpmap) -> FFmpeg codec names.
 _ENCODINGS = {
     "h264": "h264",
@@ -80,8 +83,13 @@ _STATIC_PAYLOADS = {"0": "pcm_mulaw", "8": "pcm_alaw", "26": "mjpeg", "14": "mp3
 class RtspOptions(DriverOptions):
     """Options of ``rtsp://`` cameras (URL query or keyword arguments of `camsdk.open`)."""
 
-    transport: Literal["tcp", "udp", "auto"] = Field(
-        "tcp", description="RTP over the RTSP TCP connection, over UDP, or UDP then TCP"
+    transport: Literal["tcp", "udp", "auto", "http"] = Field(
+        "tcp",
+        description="RTP over the RTSP TCP connection, over UDP, UDP then TCP, or RTSP over HTTP",
+    )
+    client: Literal["camsdk", "ffmpeg"] = Field(
+        "camsdk",
+        description="camsdk's RTSP client, or FFmpeg's for streams camsdk cannot parse yet",
     )
     sub_path: str | None = Field(
         None, description="path (and query) of the 'sub' profile, e.g. /Streaming/Channels/102"
@@ -301,7 +309,7 @@ def _authorization(
 # -- the driver --------------------------------------------------------------------------
 
 
-class RtspDriver(CameraDriver):
+class RtspDriver(CameraDriver[RtspOptions]):
     """A camera that serves RTSP (see the module docstring and ``docs/drivers/rtsp.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("rtsp", "rtsps")
@@ -309,21 +317,11 @@ class RtspDriver(CameraDriver):
     declared_capabilities: ClassVar[Capability] = (
         Capability.SNAPSHOT | Capability.STREAM | Capability.AUDIO | Capability.RECORD
     )
-    Options: ClassVar[type[DriverOptions]] = RtspOptions
+    requires: ClassVar[str] = "pip install camsdk"
     query_passthrough: ClassVar[bool] = True
 
-    options: RtspOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the driver (no I/O). ``options`` default to the URL's query."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
+    def setup(self) -> None:
+        """Check the URL and build the profile table (no I/O)."""
         if self.url.scheme not in self.schemes:
             raise ConfigurationError(f"not an RTSP URL: {self.url.scheme}://",
                                      scheme=self.url.scheme, url=self.url.redacted())
@@ -331,7 +329,6 @@ class RtspDriver(CameraDriver):
             raise ConfigurationError("RTSP URL has no host", scheme=self.url.scheme,
                                      url=self.url.redacted())
         self._profiles = self._profile_table()
-        self._capabilities = self.declared_capabilities
         self.sdp: SdpSummary | None = None
 
     # -- profiles ------------------------------------------------------------------------
@@ -365,24 +362,15 @@ class RtspDriver(CameraDriver):
             ) from None
 
     def _credentials(self) -> tuple[str | None, str | None]:
-        if self.credentials is not None:
-            return self.credentials.username, self.credentials.password.get_secret_value()
-        return self.url.username, self.url.password
+        return self.username, self.password
 
-    def profile_url(self, profile: str, *, with_credentials: bool) -> str:
-        """The profile's URL; with credentials only for handing to a transport."""
+    def profile_url(self, profile: str) -> str:
+        """The profile's URL, without credentials."""
         path, query = self._profile(profile)
-        user, password = self._credentials() if with_credentials else (None, None)
-        url = CameraURL(self.url.scheme, self.url.host, self.url.port, path, query, user,
-                        password if user is not None else None, "")
-        return url.unsafe_str() if with_credentials else url.redacted()
+        url = CameraURL(self.url.scheme, self.url.host, self.url.port, path, query, None, None, "")
+        return url.unsafe_str()
 
     # -- CameraDriver --------------------------------------------------------------------
-
-    @property
-    def capabilities(self) -> Capability:
-        """Declared capabilities, without AUDIO when the DESCRIBE showed none."""
-        return self._capabilities
 
     async def connect(self) -> CameraInfo:
         """DESCRIBE the main profile (unless ``probe=0``) and report what it offers."""
@@ -391,7 +379,7 @@ class RtspDriver(CameraDriver):
             summary = await self._describe("main")
             self.sdp = summary
             if "audio" not in summary.media and summary.media:
-                self._capabilities = self.declared_capabilities & ~Capability.AUDIO
+                self.report_capabilities(self.declared_capabilities & ~Capability.AUDIO)
         profiles = []
         for name in self._profiles:
             if name == "main" and summary is not None:
@@ -409,27 +397,12 @@ class RtspDriver(CameraDriver):
         )
 
     async def stream_source(self, profile: str) -> StreamSource:
-        """The profile's URL with credentials, and FFmpeg options for a fast, bounded open."""
-        _, password = self._credentials()
-        options = {
-            "rtsp_transport": _TRANSPORTS[self.options.transport],
-            # Socket I/O timeout in microseconds: only a backstop that frees a
-            # stuck reader. The session's asyncio deadlines are the real ones and
-            # must fire first (FFmpeg reports its own timeout as "invalid data").
-            "timeout": str(int(_backstop(self.config) * 1_000_000)),
-            # Stop probing after the first packet: parameter sets come from the
-            # SDP, so the first frame follows the first keyframe at once.
-            "probesize": "32",
-            "analyzeduration": "1000000",
-            "fpsprobesize": "0",
-            # Data tracks (ONVIF metadata) are not set up: they cost bandwidth.
-            "allowed_media_types": "video+audio",
-            "user_agent": _USER_AGENT,
-        }
+        """The profile's URL; credentials and transport travel beside it."""
         return StreamSource(
-            url=self.profile_url(profile, with_credentials=True),
-            options=options,
-            secrets=(password,) if password else (),
+            url=self.profile_url(profile),
+            credentials=self.login(),
+            transport=self.options.transport,
+            client=self.options.client,
         )
 
     # -- DESCRIBE ------------------------------------------------------------------------
@@ -443,7 +416,7 @@ class RtspDriver(CameraDriver):
                 tls.check_hostname = False
                 tls.verify_mode = ssl.CERT_NONE
         port = url.port or _DEFAULT_PORTS[url.scheme]
-        uri = self.profile_url(profile, with_credentials=False)
+        uri = self.profile_url(profile)
         redacted = url.redacted()
         try:
             reader, writer = await asyncio.open_connection(
@@ -512,10 +485,6 @@ class RtspDriver(CameraDriver):
     def __repr__(self) -> str:
         return f"RtspDriver({self.url.redacted()!r}, transport={self.options.transport!r})"
 
-
-def _backstop(config: CameraConfig) -> float:
-    """FFmpeg's socket timeout: later than any asyncio deadline of the session."""
-    return max(config.open_timeout, config.stall_timeout) + 2.0
 
 
 def _path_of(uri: str) -> str:

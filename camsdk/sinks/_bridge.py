@@ -214,7 +214,7 @@ class _SupervisedCamera:
         self._lock = asyncio.Lock()
 
     def _open(self) -> Any:
-        from .._camera import open_camera
+        from .._factory import open_camera
 
         s = self.settings
         password = _secret_from_env(s.password_env, f"camera {s.name!r}")

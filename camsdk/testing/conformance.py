@@ -50,7 +50,7 @@ class CameraConformance:
         self, camera_url: str, camera_options: dict[str, Any]
     ) -> None:
         cam = self._open(camera_url, camera_options)
-        declared = type(cam.driver).declared_capabilities
+        declared = camsdk.available_drivers()[cam.scheme].capabilities
         with anyio.fail_after(_WAIT):
             async with cam:
                 assert cam.info.id

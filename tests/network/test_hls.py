@@ -10,8 +10,7 @@ import pytest
 
 import camsdk
 from camsdk import Credentials, MediaPacket
-from camsdk._driver import StreamSource
-from camsdk._pipeline._reader import PyAVReader
+from camsdk._pipeline._reader import PyAVReader, ReaderSource
 from camsdk.drivers.hls import parse_playlist
 
 from ._helpers import take_packets
@@ -67,8 +66,6 @@ async def test_basic_auth_from_credentials(hls_playlist: Path) -> None:
         url = server.url(scheme="hls+http")
         creds = Credentials("viewer", "hls-pw")
         async with camsdk.open(url, config=CONFIG, credentials=creds) as cam:
-            source = await cam.driver.stream_source("main")
-            assert source.secrets == ("hls-pw",)
             async with cam.stream() as stream, stream.packets() as packets:
                 await take_packets(packets, 5, timeout=10)
         with pytest.raises(camsdk.AuthenticationError):
@@ -78,7 +75,7 @@ async def test_basic_auth_from_credentials(hls_playlist: Path) -> None:
 async def test_reader_follows_a_plain_live_playlist(hls_playlist: Path) -> None:
     # What the generic http(s) driver hands over for https://.../index.m3u8.
     async with HlsServer(hls_playlist) as server:
-        reader = PyAVReader(StreamSource(server.url(), {"rw_timeout": "5000000"}))
+        reader = PyAVReader(ReaderSource(server.url(), "hls", {"rw_timeout": "5000000"}))
         try:
             with anyio.fail_after(5):
                 info = await reader.start()

@@ -24,8 +24,7 @@ import pytest
 
 import camsdk
 from camsdk import Discontinuity, MediaPacket, StreamState
-from camsdk._driver import StreamSource
-from camsdk._pipeline._reader import PyAVReader
+from camsdk._pipeline._reader import PyAVReader, ReaderSource
 from camsdk.testing import EncodedLoop, RtspFault, RtspServer
 
 from ._helpers import FAST, StateLog, session_of, take_packets, until_marker
@@ -261,7 +260,7 @@ async def test_reader_abandons_a_blocked_open_at_once(h264_loop: EncodedLoop) ->
     # FFmpeg's own socket timeout is 1000 s here: only the interrupt can end it.
     async with RtspServer(h264_loop) as server:
         server.inject(RtspFault.BLACK_HOLE)
-        reader = PyAVReader(StreamSource(server.url, {"timeout": str(1000 * 10**6)}))
+        reader = PyAVReader(ReaderSource(server.url, server.url, {"timeout": str(1000 * 10**6)}))
         with anyio.move_on_after(0.3):
             await reader.start()
         started = time.monotonic()
@@ -274,7 +273,9 @@ async def test_reader_abandons_a_blocked_open_at_once(h264_loop: EncodedLoop) ->
 
 async def test_reader_abandons_a_blocked_read_at_once(h264_loop: EncodedLoop) -> None:
     async with RtspServer(h264_loop) as server:
-        source = StreamSource(server.url, {"timeout": str(1000 * 10**6), "probesize": "32"})
+        source = ReaderSource(
+            server.url, server.url, {"timeout": str(1000 * 10**6), "probesize": "32"}
+        )
         reader = PyAVReader(source)
         await reader.start()
         received = 0

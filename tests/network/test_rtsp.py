@@ -26,38 +26,40 @@ def _driver(url: str, credentials: Credentials | None = None, **options: object)
                       options=RtspOptions.model_validate(options))
 
 
-# -- the StreamSource handed to FFmpeg ---------------------------------------------------
+# -- the StreamSource handed to the pipeline ----------------------------------------------
 
 
-async def test_credentials_go_percent_encoded_into_the_url_and_into_secrets() -> None:
+async def test_credentials_travel_beside_the_url_never_in_it() -> None:
     driver = _driver("rtsp://cam.local:8554/live", Credentials("ad min", "p@ss:w/rd"))
     source = await driver.stream_source("main")
-    assert source.url == "rtsp://ad%20min:p%40ss%3Aw%2Frd@cam.local:8554/live"
-    assert source.secrets == ("p@ss:w/rd",)
+    assert source.url == "rtsp://cam.local:8554/live"
+    assert source.credentials == Credentials("ad min", "p@ss:w/rd")
     assert "p%40ss" not in repr(source) and "p@ss" not in repr(source)
 
 
 async def test_credentials_object_wins_over_inline_ones() -> None:
     driver = _driver("rtsp://old:old-pw@cam/live", Credentials("new", "new-pw"))
     source = await driver.stream_source("main")
-    assert source.url.startswith("rtsp://new:new-pw@cam/")
+    assert source.credentials == Credentials("new", "new-pw")
+    assert "old" not in source.url
 
 
-async def test_device_query_stays_in_the_url() -> None:
-    cam = camsdk.open("rtsp://cam.local/cam/realmonitor?channel=1&subtype=0&transport=udp")
-    source = await cam.driver.stream_source("main")
+async def test_inline_credentials_are_used_when_no_object_is_given() -> None:
+    source = await _driver("rtsp://old:old-pw@cam/live").stream_source("main")
+    assert source.credentials == Credentials("old", "old-pw")
+    assert source.url == "rtsp://cam/live"
+
+
+async def test_device_query_stays_in_the_url_and_options_leave_it() -> None:
+    driver = _driver("rtsp://cam.local/cam/realmonitor?channel=1&subtype=0", transport="udp")
+    source = await driver.stream_source("main")
     assert source.url.endswith("/cam/realmonitor?channel=1&subtype=0")
-    assert source.options["rtsp_transport"] == "udp"
-    await cam.aclose()
+    assert source.transport == "udp"
 
 
-async def test_tcp_is_the_default_and_timeouts_come_from_the_config() -> None:
-    cam = camsdk.open("rtsp://cam.local/live", config={"stall_timeout": 4})
-    source = await cam.driver.stream_source("main")
-    assert source.options["rtsp_transport"] == "tcp"
-    # FFmpeg's socket timeout is a backstop behind the session's deadlines.
-    assert source.options["timeout"] == str((10 + 2) * 1_000_000)
-    await cam.aclose()
+async def test_tcp_and_camsdks_own_client_are_the_defaults() -> None:
+    source = await _driver("rtsp://cam.local/live").stream_source("main")
+    assert (source.transport, source.client) == ("tcp", "camsdk")
 
 
 @pytest.mark.parametrize(

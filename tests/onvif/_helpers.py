@@ -10,13 +10,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
 import respx
+
+from camsdk import Credentials
+from camsdk.driver import CameraURL
+from camsdk.drivers.onvif import OnvifDriver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USER, PASSWORD = "admin", "s3cret-Pw"
@@ -158,3 +163,16 @@ def axis_device(soap: SoapReplay, *, lifetime: float = 60.0) -> None:
         fixture_text("axis/CreatePullPointSubscription.xml", **times),
     )
     soap.on("/onvif/services", "Unsubscribe", "events/UnsubscribeResponse.xml")
+
+
+@contextlib.asynccontextmanager
+async def onvif_driver(
+    url: str, credentials: Credentials | None = None, **options: object
+) -> AsyncIterator[OnvifDriver]:
+    """A connected `OnvifDriver`, for tests of what the driver hands the facade."""
+    driver = OnvifDriver(url=CameraURL.parse(url), credentials=credentials, options=options)
+    try:
+        await driver.connect()
+        yield driver
+    finally:
+        await driver.close()

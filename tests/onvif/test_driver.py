@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 import camsdk
+import camsdk._log
 from camsdk import (
     AuthenticationError,
     CameraProtocolError,
@@ -26,6 +27,7 @@ from ._helpers import (
     dahua_device,
     fixture_text,
     hik_device,
+    onvif_driver,
 )
 
 pytestmark = pytest.mark.anyio
@@ -122,18 +124,18 @@ async def test_unknown_url_options_are_refused_before_any_io(soap: SoapReplay) -
     assert not soap.router.calls
 
 
-async def test_a_nat_stream_uri_is_rewritten_and_carries_the_credentials(
+async def test_a_nat_stream_uri_is_rewritten_and_the_credentials_travel_beside_it(
     soap: SoapReplay,
 ) -> None:
     hik_device(soap)
-    async with camsdk.open(URL, credentials=CREDS) as cam:
-        source = await cam.driver.stream_source("mainStream")
+    async with onvif_driver(URL, credentials=CREDS) as drv:
+        source = await drv.stream_source("mainStream")
     assert source.url == (
-        f"rtsp://{USER}:{PASSWORD}@cam.example.invalid:554/Streaming/Channels/101"
+        "rtsp://cam.example.invalid:554/Streaming/Channels/101"
         "?transportmode=unicast&profile=Profile_1"
     )
-    assert source.options["rtsp_transport"] == "tcp"
-    assert PASSWORD in source.secrets
+    assert source.transport == "tcp"
+    assert source.credentials == CREDS
     assert PASSWORD not in repr(source)
 
 
@@ -141,18 +143,20 @@ async def test_device_embedded_stream_credentials_are_replaced_and_scrubbed(
     soap: SoapReplay,
 ) -> None:
     dahua_device(soap)
-    async with camsdk.open(URL, credentials=CREDS) as cam:
-        source = await cam.driver.stream_source("MediaProfile_Channel1_MainStream")
-    assert source.url.startswith(f"rtsp://{USER}:{PASSWORD}@cam.example.invalid:554/cam/")
-    assert "REDACTED" in source.secrets
+    async with onvif_driver(URL, credentials=CREDS) as drv:
+        source = await drv.stream_source("MediaProfile_Channel1_MainStream")
+    assert source.url.startswith("rtsp://cam.example.invalid:554/cam/")
+    assert source.credentials == CREDS
     assert "REDACTED" not in repr(source) and PASSWORD not in repr(source)
+    assert "REDACTED" in camsdk._log._snapshot  # the device's own password is scrubbed too
 
 
 async def test_without_caller_credentials_the_devices_own_are_used(soap: SoapReplay) -> None:
     dahua_device(soap)
-    async with camsdk.open(URL) as cam:
-        source = await cam.driver.stream_source("MediaProfile_Channel1_MainStream")
-    assert source.url.startswith("rtsp://admin:REDACTED@cam.example.invalid:554/")
+    async with onvif_driver(URL) as drv:
+        source = await drv.stream_source("MediaProfile_Channel1_MainStream")
+    assert source.url.startswith("rtsp://cam.example.invalid:554/")
+    assert source.credentials == Credentials("admin", "REDACTED")
     assert b"UsernameToken" not in soap.calls[0][2].content
 
 
@@ -186,7 +190,7 @@ async def test_a_snapshot_that_is_no_jpeg_is_a_protocol_error(soap: SoapReplay) 
         return_value=httpx.Response(200, text="<html>login</html>")
     )
     async with camsdk.open(URL, credentials=CREDS) as cam:
-        with pytest.raises(CameraProtocolError, match="not return a JPEG"):
+        with pytest.raises(CameraProtocolError, match="not a JPEG"):
             await cam.snapshot(source="device")
 
 
@@ -246,11 +250,12 @@ async def test_absent_services_mean_absent_capabilities(soap: SoapReplay) -> Non
     async with camsdk.open(URL, credentials=CREDS) as cam:
         assert Capability.EVENTS not in cam.capabilities
         with pytest.raises(UnsupportedCapabilityError):
-            cam.driver.events()
-        with pytest.raises(UnsupportedCapabilityError):
             cam.ptz  # noqa: B018
+    async with onvif_driver(URL, credentials=CREDS) as drv:
         with pytest.raises(UnsupportedCapabilityError):
-            cam.driver.ptz()
+            drv.events()
+        with pytest.raises(UnsupportedCapabilityError):
+            drv.ptz()
 
 
 async def test_rejected_credentials_fail_connect_with_authentication_error(
@@ -285,7 +290,7 @@ async def test_driver_repr_and_errors_never_show_the_url_password(soap: SoapRepl
     cam = camsdk.open(f"onvif://{USER}:{PASSWORD}@cam.example.invalid:8080")
     async with cam:
         assert cam.info.vendor == "HIKVISION"  # URL credentials are used
-        assert PASSWORD not in repr(cam.driver) and PASSWORD not in cam.url
+        assert PASSWORD not in repr(cam) and PASSWORD not in cam.url
     token = soap.calls[-1][2].content
     assert b"<wsse:Username>admin</wsse:Username>" in token
-    assert isinstance(cam.driver, OnvifDriver)
+    assert cam.driver_name == OnvifDriver.display_name

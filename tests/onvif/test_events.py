@@ -12,11 +12,11 @@ import pytest
 
 import camsdk
 from camsdk import CameraEvent, Credentials, DeviceError, EventKind
-from camsdk.drivers.onvif import _xml as x
+from camsdk.driver import xml as x
 from camsdk.drivers.onvif import classify
 from camsdk.drivers.onvif._events import Notification, for_channel, parse_notifications, to_events
 
-from ._helpers import PASSWORD, USER, SoapReplay, axis_device, fixture_text, stamp
+from ._helpers import PASSWORD, USER, SoapReplay, axis_device, fixture_text, onvif_driver, stamp
 
 pytestmark = pytest.mark.anyio
 
@@ -151,8 +151,8 @@ async def test_pull_loop_echoes_reference_parameters_and_unsubscribes(soap: Soap
     axis_device(soap)
     answers = iter([pull_answer("events/PullMessages_mixed.xml")])
     soap.on(SERVICES, "PullMessages", lambda request: next(answers))
-    async with camsdk.open(URL, credentials=Credentials(USER, PASSWORD)) as cam:
-        events = await collect(cam.driver.events(), 3)
+    async with onvif_driver(URL, credentials=Credentials(USER, PASSWORD)) as drv:
+        events = await collect(drv.events(), 3)
     assert [e.kind for e in events] == [EventKind.MOTION, EventKind.MOTION, EventKind.INTRUSION]
     pull = next(request for _, op, request in soap.calls if op == "PullMessages")
     # The device said 10.0.0.9; the request went to the caller's host, the header
@@ -170,8 +170,8 @@ async def test_a_short_lived_subscription_is_renewed_before_it_terminates(
     soap.on(SERVICES, "Renew", lambda request: pull_answer("events/RenewResponse.xml"))
     answers = iter([pull_answer("events/PullMessages_mixed.xml")])
     soap.on(SERVICES, "PullMessages", lambda request: next(answers))
-    async with camsdk.open(URL, credentials=Credentials(USER, PASSWORD), pull_timeout=0.5) as cam:
-        await collect(cam.driver.events(), 1)
+    async with onvif_driver(URL, Credentials(USER, PASSWORD), pull_timeout=0.5) as drv:
+        await collect(drv.events(), 1)
     operations = soap.operations()
     assert operations.index("Renew") < operations.index("PullMessages")
     renew = next(request for _, op, request in soap.calls if op == "Renew")
@@ -183,8 +183,8 @@ async def test_firmware_without_renew_gets_a_fresh_subscription(soap: SoapReplay
     soap.on(SERVICES, "Renew", "faults/ActionNotSupported.xml", status=500)
     answers = iter([pull_answer("events/PullMessages_mixed.xml", lifetime=60)])
     soap.on(SERVICES, "PullMessages", lambda request: next(answers))
-    async with camsdk.open(URL, credentials=Credentials(USER, PASSWORD), pull_timeout=0.5) as cam:
-        await collect(cam.driver.events(), 1)
+    async with onvif_driver(URL, Credentials(USER, PASSWORD), pull_timeout=0.5) as drv:
+        await collect(drv.events(), 1)
     assert soap.operations().count("CreatePullPointSubscription") == 2
     assert soap.operations()[-1] == "Unsubscribe"
 
@@ -192,9 +192,9 @@ async def test_firmware_without_renew_gets_a_fresh_subscription(soap: SoapReplay
 async def test_a_failing_pull_ends_the_iterator_with_a_typed_error(soap: SoapReplay) -> None:
     axis_device(soap)
     soap.on(SERVICES, "PullMessages", "faults/InvalidArgVal.xml", status=400)
-    async with camsdk.open(URL, credentials=Credentials(USER, PASSWORD)) as cam:
+    async with onvif_driver(URL, credentials=Credentials(USER, PASSWORD)) as drv:
         with pytest.raises(DeviceError, match="InvalidArgVal"):
-            await collect(cam.driver.events(), 1)
+            await collect(drv.events(), 1)
     assert soap.operations()[-1] == "Unsubscribe"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from camsdk import CameraProtocolError
-from camsdk.drivers.onvif._urls import UrlPolicy
+from camsdk.driver import DeviceUrlPolicy as UrlPolicy
 
 POLICY = UrlPolicy(host="cam.example.invalid", port=8080, shown="onvif://cam.example.invalid:8080")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camsdk.drivers.onvif import _xml as x
+from camsdk.driver import xml as x
 from camsdk.drivers.onvif._media import codec_name, jpeg_size
 
 from ._helpers import fixture_text

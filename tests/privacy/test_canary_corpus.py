@@ -220,7 +220,7 @@ def assert_exception_clean(case: Case, exc: BaseException) -> None:
 
 def assert_camera_clean(case: Case, cam: camsdk.Camera) -> None:
     for where, text in (("repr(cam)", repr(cam)), ("str(cam)", str(cam)), ("cam.url", cam.url),
-                        ("driver url", repr(cam.driver.url))):
+                        ("driver url", repr(cam._driver.url))):
         assert_clean(case, where, text)
 
 

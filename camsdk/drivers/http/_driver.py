@@ -25,40 +25,41 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin
 
-import anyio
-import httpx
-
-from camsdk import __version__
-from camsdk._driver import CameraDriver, DriverOptions, PacketSource, StreamSource
-from camsdk._errors import (
+from camsdk.driver import (
+    USER_AGENT,
+    BodyReader,
     CameraClosedError,
+    CameraDriver,
+    CameraInfo,
     CameraProtocolError,
     CameraTimeoutError,
+    CameraURL,
     CamError,
-    ConfigurationError,
-    StreamStalledError,
-    UnsupportedCapabilityError,
-)
-from camsdk._http import tls_context
-from camsdk._log import get_logger, register_secret
-from camsdk._models import (
-    CameraConfig,
-    CameraInfo,
     Capability,
-    Credentials,
+    ConfigurationError,
+    DeviceAuth,
+    DeviceHttpClient,
+    MultipartError,
+    MultipartParser,
+    PacketSource,
     Snapshot,
     StreamProfile,
+    StreamSource,
+    StreamStalledError,
+    UnsupportedCapabilityError,
+    boundary_from_content_type,
+    get_logger,
+    jpeg_size,
+    looks_like_jpeg,
+    media_type,
+    register_secret,
 )
-from camsdk._url import CameraURL
 
-from ._jpeg import jpeg_size, looks_like_jpeg
-from ._multipart import MultipartError, MultipartParser, boundary_from_content_type
 from ._options import HttpOptions
 from ._stream import MjpegStream, first_picture
-from ._transport import BodyReader, DeviceAuth, ErrorContext, close_response, media_type
 
 __all__ = ["HttpDriver", "HttpKind"]
 
@@ -67,7 +68,6 @@ log = get_logger("camsdk.drivers.http")
 HttpKind = Literal["still", "mjpeg", "hls"]
 
 PROFILE = "main"
-_USER_AGENT = f"camsdk/{__version__}"
 _STILL_TYPES = frozenset({"image/jpeg", "image/jpg", "image/pjpeg"})
 _PLAYLIST_TYPES = frozenset(
     {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
@@ -123,59 +123,38 @@ def _sniff(head: bytes) -> HttpKind | None:
     return None
 
 
-class HttpDriver(CameraDriver):
+class HttpDriver(CameraDriver[HttpOptions]):
     """JPEG stills, MJPEG and HLS over ``http(s)://`` (see ``docs/drivers/http.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     display_name: ClassVar[str] = "HTTP (JPEG, MJPEG, HLS)"
     declared_capabilities: ClassVar[Capability] = Capability.SNAPSHOT | Capability.STREAM
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = HttpOptions
+    requires: ClassVar[str] = "pip install camsdk"
     # ?action=stream, ?resolution=640x480 ... belong to the device.
     query_passthrough: ClassVar[bool] = True
 
-    options: HttpOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the driver (no I/O). ``url`` is the device URL; its query goes to the device."""
+    def setup(self) -> None:
+        """Check the URL, work out what to GET with which credentials (no I/O)."""
+        url = self.url
         if url.scheme not in self.schemes:
             raise ConfigurationError(
                 f"not an http(s) camera URL: {url.scheme}://",
                 scheme=url.scheme,
                 url=url.redacted(),
             )
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        config, options = self.config, self.options
-        username, password = self._userinfo()
-        secrets = [password] if password else []
+        username, password = self.username, self.password
         camera_auth = DeviceAuth(username or "", password or "") if username or password else None
         self._target = _Target(url.without_credentials().unsafe_str(), camera_auth)
         self._snapshot_target: _Target | None = None
-        self._hosts = {url.host.lower(), *(h.lower() for h in config.allow_redirect_hosts)}
-        if options.snapshot_url is not None:
-            self._snapshot_target = self._still_target(options.snapshot_url, camera_auth, secrets)
-        self._errors = ErrorContext(url.scheme, url.redacted(), tuple(secrets))
-        self._client: httpx.AsyncClient | None = None
+        self._hosts = set(self.allowed_hosts())
+        if self.options.snapshot_url is not None:
+            self._snapshot_target = self._still_target(self.options.snapshot_url, camera_auth)
+        self._http: DeviceHttpClient | None = None
         self._kind: HttpKind | None = None
         self._closed = False
         self._streams: weakref.WeakSet[MjpegStream] = weakref.WeakSet()
 
-    def _userinfo(self) -> tuple[str | None, str | None]:
-        """User name and password: `Credentials` when given, else the URL's userinfo."""
-        if self.credentials is not None:
-            return self.credentials.username, self.credentials.password.get_secret_value()
-        return self.url.username, self.url.password
-
-    def _still_target(
-        self, raw: str, camera_auth: DeviceAuth | None, secrets: list[str]
-    ) -> _Target:
+    def _still_target(self, raw: str, camera_auth: DeviceAuth | None) -> _Target:
         """The ``snapshot_url`` target. Camera credentials go only to the camera's host."""
         parsed = CameraURL.parse(urljoin(self._target.url, raw))
         if parsed.scheme not in self.schemes:
@@ -186,7 +165,6 @@ class HttpDriver(CameraDriver):
         auth: DeviceAuth | None
         if parsed.username is not None or parsed.password is not None:
             if parsed.password:
-                secrets.append(parsed.password)
                 register_secret(parsed.password)
             auth = DeviceAuth(parsed.username or "", parsed.password or "")
         elif parsed.host.lower() == self.url.host.lower():
@@ -202,22 +180,19 @@ class HttpDriver(CameraDriver):
         """What the URL serves (``still``, ``mjpeg``, ``hls``), known after `connect`."""
         return self._kind
 
-    @property
-    def capabilities(self) -> Capability:
-        """Declared capabilities until `connect`, then what the URL turned out to serve."""
-        if self._kind is None:
-            return self.declared_capabilities
-        caps = _CAPABILITIES[self._kind]
+    def _learned(self, kind: HttpKind) -> None:
+        self._kind = kind
+        caps = _CAPABILITIES[kind]
         if self._snapshot_target is not None:
             caps |= Capability.SNAPSHOT
-        return caps
+        self.report_capabilities(caps)
 
     def _connected(self) -> HttpKind:
         if self._closed:
             raise CameraClosedError(
                 "camera is closed", scheme=self.url.scheme, url=self.url.redacted()
             )
-        if self._kind is None or self._client is None:
+        if self._kind is None or self._http is None:
             raise CameraClosedError(
                 "camera is not connected", scheme=self.url.scheme, url=self.url.redacted()
             )
@@ -239,12 +214,16 @@ class HttpDriver(CameraDriver):
             raise CameraClosedError(
                 "camera is closed", scheme=self.url.scheme, url=self.url.redacted()
             )
-        if self._client is None:
-            self._client = self._new_client()
+        if self._http is None:
+            self._http = DeviceHttpClient.for_driver(
+                self, base_url=self._target.url, auth="none", allowed_hosts=self._hosts,
+                headers={"User-Agent": USER_AGENT},
+            )
         mode = self.options.mode
         if mode == "auto" and _is_playlist_path(self.url.path):
             mode = "hls"
-        async with self._get(self._target, "connect") as (response, body):
+        async with self._get(self._target, "connect") as body:
+            response = body.response
             content_type = media_type(response)
             kind = _kind_from_type(content_type) if mode == "auto" else mode
             if kind is None and content_type in _VAGUE_TYPES:
@@ -263,7 +242,7 @@ class HttpDriver(CameraDriver):
                 multipart = kind == "mjpeg"
                 _, size = await self._read_jpeg(response, body, "connect", multipart=multipart)
             server = response.headers.get("server", "")
-        self._kind = kind
+        self._learned(kind)
         log.debug("%s serves %s (%s)", self.url.redacted(), kind, content_type or "untyped")
         return self._info(kind, content_type, server, size)
 
@@ -295,83 +274,28 @@ class HttpDriver(CameraDriver):
         self._closed = True
         for stream in list(self._streams):
             await stream.aclose()
-        client, self._client = self._client, None
-        if client is not None:
-            with anyio.CancelScope(shield=True):
-                await client.aclose()
-
-    def _new_client(self) -> httpx.AsyncClient:
-        cfg = self.config
-        return httpx.AsyncClient(
-            verify=tls_context(cfg.verify_tls),
-            timeout=httpx.Timeout(cfg.request_timeout, connect=cfg.connect_timeout),
-            follow_redirects=True,
-            max_redirects=_MAX_REDIRECTS,
-            headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"},
-            event_hooks={"request": [self._check_request]},
-        )
-
-    async def _check_request(self, request: httpx.Request) -> None:
-        """Every request, redirects included: only to hosts the caller named, no downgrade."""
-        host = request.url.host.lower()
-        if host not in self._hosts:
-            raise CameraProtocolError(
-                f"device redirected to another host ({host[:64]}); allow it with "
-                "CameraConfig.allow_redirect_hosts",
-                scheme=self.url.scheme,
-                url=self.url.redacted(),
-            )
-        if self.url.scheme == "https" and request.url.scheme != "https":
-            raise CameraProtocolError(
-                "device redirected from https to plain http; refused",
-                scheme=self.url.scheme,
-                url=self.url.redacted(),
-            )
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
 
     # -- requests --------------------------------------------------------------------------
 
-    async def _send(self, target: _Target, action: str, *, stream: bool = False) -> httpx.Response:
-        """GET ``target`` (streaming) and check its status; the caller closes the response."""
-        client = self._client
-        if client is None:
+    async def _open(
+        self, target: _Target, action: str, timeout: float, on_idle: Callable[[], CamError]
+    ) -> BodyReader:
+        """GET ``target`` and return its body reader (the caller closes it)."""
+        http = self._http
+        if http is None:
             raise CameraClosedError(
                 "camera is not connected", scheme=self.url.scheme, url=self.url.redacted()
             )
-        cfg = self.config
-        # A stream's body reads are bounded by stall_timeout (BodyReader); the
-        # socket timeout must not cut in first.
-        read = max(cfg.request_timeout, cfg.stall_timeout) if stream else cfg.request_timeout
-        try:
-            request = client.build_request(
-                "GET", target.url, timeout=httpx.Timeout(read, connect=cfg.connect_timeout)
-            )
-            response = await client.send(request, auth=target.auth, stream=True)
-        except CamError:
-            raise
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            raise self._errors.translate(exc, action) from exc
-        try:
-            self._errors.check_response(response, action, has_auth=target.auth is not None)
-        except BaseException:
-            await close_response(response)
-            raise
-        return response
-
-    def _reader(
-        self,
-        response: httpx.Response,
-        action: str,
-        timeout: float,
-        on_idle: Callable[[], CamError],
-    ) -> BodyReader:
-        return BodyReader(
-            response, idle_timeout=timeout, on_idle=on_idle, errors=self._errors, action=action
+        return await http.open(
+            "GET", target.url, idle_timeout=timeout, action=action, on_idle=on_idle,
+            auth=target.auth if target.auth is not None else False,
         )
 
     @contextlib.asynccontextmanager
-    async def _get(
-        self, target: _Target, action: str
-    ) -> AsyncIterator[tuple[httpx.Response, BodyReader]]:
+    async def _get(self, target: _Target, action: str) -> AsyncIterator[BodyReader]:
         """A GET whose body is read within ``request_timeout`` per read; closed on exit."""
         timeout = self.config.request_timeout
 
@@ -382,15 +306,13 @@ class HttpDriver(CameraDriver):
                 url=self.url.redacted(),
             )
 
-        response = await self._send(target, action)
-        body = self._reader(response, action, timeout, idle)
+        body = await self._open(target, action, timeout, idle)
         try:
-            yield response, body
+            yield body
         finally:
             await body.aclose()
-            await close_response(response)
 
-    def _parser(self, response: httpx.Response) -> MultipartParser:
+    def _parser(self, response: Any) -> MultipartParser:
         boundary = boundary_from_content_type(response.headers.get("content-type", ""))
         try:
             return MultipartParser(boundary, max_part_bytes=self.options.max_frame_bytes)
@@ -398,7 +320,7 @@ class HttpDriver(CameraDriver):
             return MultipartParser(None, max_part_bytes=self.options.max_frame_bytes)
 
     async def _read_jpeg(
-        self, response: httpx.Response, body: BodyReader, action: str, *, multipart: bool = False
+        self, response: Any, body: BodyReader, action: str, *, multipart: bool = False
     ) -> tuple[bytes, tuple[int, int]]:
         """One JPEG from a still's body or from the first part of a multipart body."""
         content_type = media_type(response)
@@ -412,7 +334,9 @@ class HttpDriver(CameraDriver):
                     scheme=self.url.scheme,
                     url=self.url.redacted(),
                 )
-            jpeg = await body.read_all(limit, f"{action}: picture")
+            jpeg = await body.read_all(
+                limit, f"{action}: picture", deadline=self.config.request_timeout
+            )
             size = jpeg_size(jpeg)
             if size is None:
                 raise CameraProtocolError(
@@ -422,7 +346,9 @@ class HttpDriver(CameraDriver):
                 )
             return jpeg, size
         if multipart or content_type.startswith("multipart/") or self._kind == "mjpeg":
-            part, size, _, _ = await first_picture(body, self._parser(response), self._errors)
+            part, size, _, _ = await first_picture(
+                body, self._parser(response), deadline=self.config.request_timeout
+            )
             return part.body, size
         raise CameraProtocolError(
             f"{action}: the device sent {content_type[:64] or 'an untyped body'!r}, not a JPEG",
@@ -454,8 +380,8 @@ class HttpDriver(CameraDriver):
                     url=self.url.redacted(),
                 )
             target = self._target
-        async with self._get(target, "snapshot") as (response, body):
-            jpeg, (width, height) = await self._read_jpeg(response, body, "snapshot")
+        async with self._get(target, "snapshot") as body:
+            jpeg, (width, height) = await self._read_jpeg(body.response, body, "snapshot")
         return Snapshot(
             jpeg=jpeg,
             width=width,
@@ -489,24 +415,21 @@ class HttpDriver(CameraDriver):
                 f"no MJPEG data for {stall:g} s", scheme=self.url.scheme, url=self.url.redacted()
             )
 
-        response = await self._send(self._target, "open stream", stream=True)
-        body = self._reader(response, "stream", stall, stalled)
+        body = await self._open(self._target, "open stream", stall, stalled)
         try:
-            parser = self._parser(response)
-            first, size, arrived, pending = await first_picture(body, parser, self._errors)
+            parser = self._parser(body.response)
+            first, size, arrived, pending = await first_picture(body, parser, deadline=stall)
             stream = MjpegStream(
-                response=response,
                 body=body,
                 parser=parser,
                 first=first,
                 size=size,
                 arrived=arrived,
                 pending=pending,
-                errors=self._errors,
+                stall=stall,
             )
         except BaseException:
             await body.aclose()
-            await close_response(response)
             raise
         if self._closed:  # closed while the first picture was on its way
             await stream.aclose()
@@ -515,15 +438,11 @@ class HttpDriver(CameraDriver):
         return stream
 
     async def _open_hls(self, profile: str) -> PacketSource:
-        from camsdk._pipeline._reader import PyAVReader
-
-        reader = PyAVReader(await self.stream_source(profile))
-        try:
-            await reader.start()
-        except BaseException:
-            await reader.aclose()
-            raise
-        return reader
+        # The playlist has a URL: the facade reads it with camsdk's HLS transport.
+        raise UnsupportedCapabilityError(
+            "an HLS camera is read through stream_source", scheme=self.url.scheme,
+            url=self.url.redacted(),
+        )
 
     async def stream_source(self, profile: str) -> StreamSource:
         """The HLS playlist URL for the PyAV pipeline, credentials percent-encoded in it."""
@@ -535,24 +454,7 @@ class HttpDriver(CameraDriver):
                 scheme=self.url.scheme,
                 url=self.url.redacted(),
             )
-        username, password = self._userinfo()
-        url = self.url
-        with_credentials = CameraURL(
-            url.scheme, url.host, url.port, url.path, url.query, username, password, url.fragment
-        )
-        options = {
-            # FFmpeg's own socket timeout, in microseconds: it frees a stuck
-            # reader thread; the session's stall watchdog does the rest.
-            "rw_timeout": str(int(self.config.stall_timeout * 1_000_000)),
-            "user_agent": _USER_AGENT,
-        }
-        if url.scheme == "https":
-            options["tls_verify"] = "1" if self.config.verify_tls else "0"
-        return StreamSource(
-            url=with_credentials.unsafe_str(),
-            options=options,
-            secrets=(password,) if password else (),
-        )
+        return StreamSource(url=self._target.url, credentials=self.login(), format="hls")
 
     def __repr__(self) -> str:
         return f"HttpDriver({self.url.redacted()!r}, kind={self._kind!r})"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from camsdk._driver import DriverOptions
+from camsdk.driver import DriverOptions
 
 __all__ = ["HttpMode", "HttpOptions"]
 

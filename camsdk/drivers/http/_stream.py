@@ -18,15 +18,21 @@ import time
 from collections.abc import AsyncIterator
 from fractions import Fraction
 
-import httpx
-
-from camsdk._errors import CameraProtocolError, CamError, StreamEndedError
-from camsdk._log import get_logger
-from camsdk._media import MediaPacket, StreamInfo
-
-from ._jpeg import jpeg_size, looks_like_jpeg
-from ._multipart import MultipartError, MultipartParser, Part
-from ._transport import BodyReader, ErrorContext, close_response
+from camsdk.driver import (
+    BodyReader,
+    CameraProtocolError,
+    CamError,
+    MediaPacket,
+    MultipartError,
+    MultipartParser,
+    Part,
+    StreamEndedError,
+    StreamInfo,
+    StreamStalledError,
+    get_logger,
+    jpeg_size,
+    looks_like_jpeg,
+)
 
 __all__ = ["TIME_BASE", "MjpegStream", "first_picture"]
 
@@ -37,15 +43,23 @@ TIME_BASE = Fraction(1, 90000)
 
 
 async def first_picture(
-    body: BodyReader, parser: MultipartParser, errors: ErrorContext
+    body: BodyReader, parser: MultipartParser, *, deadline: float
 ) -> tuple[Part, tuple[int, int], float, list[Part]]:
-    """Read parts until one is a JPEG with a frame header.
+    """Read parts until one is a JPEG with a frame header, within ``deadline`` seconds.
 
     Returns that part, its ``(width, height)``, its arrival time, and the
-    parts that arrived in the same chunk after it (in order).
+    parts that arrived in the same chunk after it (in order). A device that
+    trickles bytes so each read gets one in time is caught by the deadline.
     """
+    errors = body.errors
+    end = time.monotonic() + deadline
     while True:
-        chunk = await body.chunk()
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise StreamStalledError(
+                f"no whole picture within {deadline:g} s", scheme=errors.scheme, url=errors.url
+            )
+        chunk = await body.chunk(timeout=remaining)
         arrived = time.monotonic()
         try:
             parts = parser.finish() if chunk is None else parser.feed(chunk)
@@ -68,29 +82,31 @@ class MjpegStream:
 
     #: The session reconnects a live source that ends instead of finishing.
     live = True
+    #: A camera's stream never ends for good.
+    finite = False
 
     def __init__(
         self,
         *,
-        response: httpx.Response,
         body: BodyReader,
         parser: MultipartParser,
         first: Part,
         size: tuple[int, int],
         arrived: float,
         pending: list[Part],
-        errors: ErrorContext,
+        stall: float,
     ) -> None:
-        self._response = response
         self._body = body
         self._parser = parser
-        self._errors = errors
+        self._errors = body.errors
         self._size = size
+        self._stall = stall
         self._info = StreamInfo(
             codec="mjpeg", width=size[0], height=size[1], fps=None, time_base=TIME_BASE
         )
         self._start = arrived
         self._last_pts = -1
+        self._last_picture = arrived
         self._ready: collections.deque[tuple[Part, float]] = collections.deque()
         self._ready.append((first, arrived))
         self._ready.extend((part, arrived) for part in pending)
@@ -134,7 +150,16 @@ class MjpegStream:
                 raise
 
     async def _read(self) -> None:
-        chunk = await self._body.chunk()
+        # A whole picture must arrive within stall_timeout of the last one, so a
+        # device trickling a byte at a time counts as stalled (each read alone
+        # would get its byte in time).
+        remaining = self._last_picture + self._stall - time.monotonic()
+        if remaining <= 0:
+            raise StreamStalledError(
+                f"no whole picture for {self._stall:g} s",
+                scheme=self._errors.scheme, url=self._errors.url,
+            )
+        chunk = await self._body.chunk(timeout=remaining)
         arrived = time.monotonic()
         try:
             if chunk is None:
@@ -167,6 +192,7 @@ class MjpegStream:
             )
         pts = max(round((arrived - self._start) / TIME_BASE), self._last_pts + 1)
         self._last_pts = pts
+        self._last_picture = arrived
         return MediaPacket(data, pts, pts, TIME_BASE, True, "video", 0, arrived)
 
     async def aclose(self) -> None:
@@ -176,4 +202,3 @@ class MjpegStream:
         self._closed = True
         self._ready.clear()
         await self._body.aclose()
-        await close_response(self._response)

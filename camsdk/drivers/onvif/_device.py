@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
-from camsdk._errors import CameraProtocolError, DeviceError, UnsupportedCapabilityError
-from camsdk._log import get_logger
+from camsdk.driver import CameraProtocolError, DeviceError, UnsupportedCapabilityError, get_logger
+from camsdk.driver import xml as x
 
-from . import _xml as x
+from ._ns import NS
 from ._soap import SoapSession, gather_pair
 
 __all__ = [
@@ -106,7 +106,7 @@ async def get_services(session: SoapSession, *, auth: bool = True) -> DeviceServ
             session.device_url,
             "GetServices",
             "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>",
-            action=f"{x.NS['tds']}/GetServices",
+            action=f"{NS['tds']}/GetServices",
             auth=auth,
         )
     except (UnsupportedCapabilityError, DeviceError) as exc:
@@ -133,7 +133,7 @@ async def _from_capabilities(session: SoapSession, auth: bool) -> DeviceServices
         session.device_url,
         "GetCapabilities",
         "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
-        action=f"{x.NS['tds']}/GetCapabilities",
+        action=f"{NS['tds']}/GetCapabilities",
         auth=auth,
     )
     caps = x.find(answer, "Capabilities")
@@ -198,7 +198,7 @@ async def _device_information(session: SoapSession) -> Element:
         session.device_url,
         "GetDeviceInformation",
         "<tds:GetDeviceInformation/>",
-        action=f"{x.NS['tds']}/GetDeviceInformation",
+        action=f"{NS['tds']}/GetDeviceInformation",
     )
 
 
@@ -208,7 +208,7 @@ async def _scopes(session: SoapSession) -> tuple[str, ...]:
             session.device_url,
             "GetScopes",
             "<tds:GetScopes/>",
-            action=f"{x.NS['tds']}/GetScopes",
+            action=f"{NS['tds']}/GetScopes",
         )
     except (UnsupportedCapabilityError, DeviceError) as exc:
         # Scopes only add a name and a location; their absence is no failure.

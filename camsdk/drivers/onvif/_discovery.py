@@ -26,10 +26,9 @@ import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode, urlsplit
 
-from camsdk._log import get_logger
-from camsdk._models import DiscoveredCamera
+from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import xml as x
 
-from . import _xml as x
 from ._device import parse_scopes
 
 __all__ = ["MULTICAST_ADDRESS", "MULTICAST_PORT", "parse_probe_matches", "probe", "probe_message"]

@@ -14,35 +14,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
-
-from camsdk._driver import CameraDriver, DriverOptions, PTZDriver, StreamSource
-from camsdk._errors import (
+from camsdk.driver import (
     CameraClosedError,
-    CameraProtocolError,
-    ConfigurationError,
-    UnsupportedCapabilityError,
-)
-from camsdk._log import register_secret
-from camsdk._models import (
-    CameraConfig,
+    CameraDriver,
     CameraEvent,
     CameraInfo,
+    CameraProtocolError,
     Capability,
+    ConfigurationError,
     Credentials,
     DiscoveredCamera,
+    PTZDriver,
+    ResolvedURL,
     Snapshot,
     StreamProfile,
+    StreamSource,
+    UnsupportedCapabilityError,
+    register_secret,
+    require_jpeg,
 )
-from camsdk._url import CameraURL
 
 from ._endpoint import OnvifEndpoint, open_session
-from ._media import MediaProfile, MediaService, jpeg_size
+from ._media import MediaProfile, MediaService
 from ._options import OnvifOptions
 from ._ptz import OnvifPTZ, PTZNode, get_node
-from ._urls import ResolvedURL
 
 __all__ = ["OnvifDriver"]
 
@@ -50,7 +46,7 @@ __all__ = ["OnvifDriver"]
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
 
-class OnvifDriver(CameraDriver):
+class OnvifDriver(CameraDriver[OnvifOptions]):
     """An ONVIF Profile S/T camera or one channel of an ONVIF NVR (``docs/drivers/onvif.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("onvif",)
@@ -65,50 +61,31 @@ class OnvifDriver(CameraDriver):
         | Capability.RECORD
         | Capability.DISCOVERY
     )
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = OnvifOptions
+    requires: ClassVar[str] = "pip install camsdk"
 
-    options: OnvifOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-        endpoint: OnvifEndpoint | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        """Build the driver (no I/O).
-
-        ``endpoint`` shares a connected device (an NVR hub's); ``transport``
-        replaces httpx's network transport (tests).
-        """
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        if not url.host:
+    def setup(self) -> None:
+        """Check the URL (no I/O)."""
+        if not self.url.host:
             raise ConfigurationError(
                 "an ONVIF URL names the device: onvif://host[:port]",
                 scheme="onvif",
-                url=url.redacted(),
+                url=self.url.redacted(),
             )
-        self._shared = endpoint is not None
-        self._endpoint = endpoint
-        self._transport = transport
+        self._shared = False
+        self._endpoint: OnvifEndpoint | None = None
         self._profiles: list[MediaProfile] = []
         self._names: dict[str, MediaProfile] = {}
         self._ptz_profile: MediaProfile | None = None
         self._node: PTZNode | None = None
-        self._capabilities = Capability.NONE
         self._snapshot_uris: dict[str, str] = {}
         self._closed = False
 
-    # -- identity ------------------------------------------------------------------------
+    def share(self, endpoint: OnvifEndpoint) -> None:
+        """Use an NVR hub's connected endpoint instead of opening a session (no I/O)."""
+        self._shared = True
+        self._endpoint = endpoint
 
-    @property
-    def capabilities(self) -> Capability:
-        """Before `connect`: everything declared; after: what the device reported."""
-        return self._capabilities if self._endpoint is not None else self.declared_capabilities
+    # -- identity ------------------------------------------------------------------------
 
     @property
     def camera_id(self) -> str:
@@ -141,9 +118,7 @@ class OnvifDriver(CameraDriver):
         if self._closed:
             raise CameraClosedError("camera is closed", scheme="onvif", url=self._shown)
         if self._endpoint is None:
-            session = open_session(
-                self.url, self.credentials, self.config, self.options, transport=self._transport
-            )
+            session = open_session(self.url, self.credentials, self.config, self.options)
             try:
                 self._endpoint = await OnvifEndpoint.load(session, self.options.media)
             except BaseException:
@@ -152,7 +127,7 @@ class OnvifDriver(CameraDriver):
         endpoint = self._endpoint
         self._profiles = self._select_profiles(endpoint)
         self._names = self._name_profiles(self._profiles)
-        self._capabilities = await self._probe_capabilities(endpoint)
+        self.report_capabilities(await self._probe_capabilities(endpoint))
         return self._info(endpoint)
 
     async def close(self) -> None:
@@ -282,35 +257,27 @@ class OnvifDriver(CameraDriver):
             )
         return media, profile
 
-    def _with_credentials(self, resolved: ResolvedURL) -> tuple[str, tuple[str, ...]]:
-        """The URL with the caller's credentials (else the device's own) as userinfo."""
+    def _stream_credentials(self, resolved: ResolvedURL) -> Credentials | None:
+        """The caller's credentials (else the device's own, embedded in the URI)."""
         # The session's: a hub channel shares the hub's, whoever named them.
         creds = self.endpoint.session.credentials
-        user = creds.username if creds is not None else resolved.username
-        password = creds.password.get_secret_value() if creds is not None else resolved.password
         if resolved.password:
             register_secret(resolved.password)  # device-embedded: scrub it from logs too
-        secrets = tuple(s for s in (password, resolved.password) if s)
-        if not user:
-            return resolved.url, secrets
-        parts = urlsplit(resolved.url)
-        userinfo = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
-        url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, ""))
-        return url, secrets
+        if creds is None and resolved.username:
+            creds = Credentials(resolved.username, resolved.password or "")
+        return creds
 
     async def stream_source(self, profile: str) -> StreamSource:
-        """The profile's RTSP URI (rewritten by the URL policy) with credentials for PyAV."""
+        """The profile's RTSP URI (rewritten by the URL policy); credentials beside it."""
         media, chosen = self._profile(profile)
         uri = await media.stream_uri(chosen.token)
         resolved = self.endpoint.session.policy.resolve(uri, "stream")
-        url, secrets = self._with_credentials(resolved)
-        options: dict[str, str] = {}
-        if url.startswith(("rtsp:", "rtsps:")):
-            # TCP interleaving crosses NAT and firewalls; the socket timeout frees a
-            # reader stuck in FFmpeg once the pipeline has given up on it.
-            stall = max(1, int(self.config.stall_timeout * 1_000_000))
-            options = {"rtsp_transport": "tcp", "timeout": str(stall)}
-        return StreamSource(url=url, options=options, secrets=secrets)
+        return StreamSource(
+            url=resolved.url,
+            credentials=self._stream_credentials(resolved),
+            transport=self.options.transport,
+            client=self.options.client,
+        )
 
     async def snapshot(self, profile: str) -> Snapshot:
         """A JPEG from the device's snapshot URI (Digest or Basic as the device asks)."""
@@ -323,23 +290,21 @@ class OnvifDriver(CameraDriver):
         creds = session.credentials
         if creds is None and resolved.username:
             creds = Credentials(resolved.username, resolved.password or "")
-        response, data = await session.fetch(
+        response = await session.fetch(
             resolved.url,
             credentials=creds,
             max_bytes=MAX_SNAPSHOT_BYTES,
             timeout=self.config.snapshot_timeout,
         )
-        if response.status_code >= 300:
+        if response.status >= 300:
             raise CameraProtocolError(
-                f"snapshot URI answered HTTP {response.status_code}",
+                f"snapshot URI answered HTTP {response.status}",
                 scheme="onvif",
                 url=self._shown,
             )
-        size = jpeg_size(data)
-        if size is None:
-            raise CameraProtocolError(
-                "snapshot URI did not return a JPEG", scheme="onvif", url=self._shown
-            )
+        data = response.content
+        size = require_jpeg(data, content_type=response.media_type, scheme="onvif",
+                            url=self._shown)
         return Snapshot(
             jpeg=data,
             width=size[0],
@@ -355,7 +320,7 @@ class OnvifDriver(CameraDriver):
         """Raw events of a PullPoint subscription (opened on first iteration)."""
         endpoint = self.endpoint
         xaddr = endpoint.services.events
-        if xaddr is None or Capability.EVENTS not in self._capabilities:
+        if xaddr is None or Capability.EVENTS not in self.capabilities:
             raise UnsupportedCapabilityError(
                 "the device offers no PullPoint events", scheme="onvif", url=self._shown
             )

@@ -17,20 +17,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import httpx
+from camsdk.driver import (
+    AuthenticationError,
+    CameraConfig,
+    CameraURL,
+    Credentials,
+    DeviceError,
+    UnsupportedCapabilityError,
+    get_logger,
+)
+from camsdk.driver import DeviceUrlPolicy as UrlPolicy
+from camsdk.driver import xml as x
 
-from camsdk._errors import AuthenticationError, DeviceError, UnsupportedCapabilityError
-from camsdk._log import get_logger
-from camsdk._models import CameraConfig, Credentials
-from camsdk._url import CameraURL
-
-from . import _xml as x
 from ._device import DeviceIdentity, DeviceServices, get_identity, get_services
 from ._media import MediaProfile, MediaService
+from ._ns import NS
 from ._options import OnvifHubOptions
 from ._ptz import PTZNode
 from ._soap import SoapSession, gather_pair
-from ._urls import UrlPolicy
 
 __all__ = ["OnvifEndpoint", "credentials_for", "open_session"]
 
@@ -51,8 +55,6 @@ def open_session(
     credentials: Credentials | None,
     config: CameraConfig,
     options: OnvifHubOptions,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> SoapSession:
     """A `SoapSession` for ``onvif://host[:port]`` (no I/O)."""
     scheme = "https" if options.https else "http"
@@ -65,6 +67,7 @@ def open_session(
         allowed_hosts=frozenset(h.lower() for h in config.allow_redirect_hosts),
         rtsp_port=options.rtsp_port,
         shown=CameraURL(bare.scheme, bare.host, bare.port, "", ()).redacted(),
+        scheme="onvif",
     )
     host = f"[{url.host}]" if ":" in url.host else url.host
     return SoapSession(
@@ -72,9 +75,7 @@ def open_session(
         policy=policy,
         credentials=credentials_for(url, credentials),
         auth=options.auth,
-        timeout=config.request_timeout,
-        verify_tls=config.verify_tls,
-        transport=transport,
+        config=config,
     )
 
 
@@ -83,7 +84,7 @@ async def _get_nodes(session: SoapSession, xaddr: str | None) -> list[PTZNode]:
         return []
     try:
         answer = await session.call(
-            xaddr, "GetNodes", "<tptz:GetNodes/>", action=f"{x.NS['tptz']}/GetNodes"
+            xaddr, "GetNodes", "<tptz:GetNodes/>", action=f"{NS['tptz']}/GetNodes"
         )
     except (DeviceError, UnsupportedCapabilityError) as exc:
         log.debug("%s: GetNodes failed (%s)", session.shown, exc)

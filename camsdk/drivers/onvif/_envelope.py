@@ -16,10 +16,16 @@ import hashlib
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
-from camsdk._errors import AuthenticationError, CamError, DeviceError, UnsupportedCapabilityError
-from camsdk._url import redact_text
+from camsdk.driver import (
+    AuthenticationError,
+    CamError,
+    DeviceError,
+    UnsupportedCapabilityError,
+    redact_text,
+)
+from camsdk.driver import xml as x
 
-from . import _xml as x
+from ._ns import NS
 
 __all__ = ["envelope", "fault_error", "username_token"]
 
@@ -31,7 +37,7 @@ _BASE64 = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>'
-_ENVELOPE_OPEN = "<s:Envelope " + " ".join(f'xmlns:{k}="{v}"' for k, v in x.NS.items()) + ">"
+_ENVELOPE_OPEN = "<s:Envelope " + " ".join(f'xmlns:{k}="{v}"' for k, v in NS.items()) + ">"
 
 _AUTH_CODES = frozenset(
     {

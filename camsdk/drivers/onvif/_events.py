@@ -40,11 +40,17 @@ from datetime import datetime
 from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
-from camsdk._errors import CamError, DeviceError, UnsupportedCapabilityError
-from camsdk._log import get_logger
-from camsdk._models import CameraEvent, EventKind
+from camsdk.driver import (
+    CameraEvent,
+    CamError,
+    DeviceError,
+    EventKind,
+    UnsupportedCapabilityError,
+    get_logger,
+)
+from camsdk.driver import xml as x
 
-from . import _xml as x
+from ._ns import NS
 from ._soap import SoapSession
 
 __all__ = [
@@ -58,7 +64,7 @@ __all__ = [
 
 log = get_logger("camsdk.onvif.events")
 
-_TEV = x.NS["tev"]
+_TEV = NS["tev"]
 _CREATE = f"{_TEV}/EventPortType/CreatePullPointSubscriptionRequest"
 _PULL = f"{_TEV}/PullPointSubscription/PullMessagesRequest"
 _RENEW = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest"

@@ -10,14 +10,17 @@ name its video source (plus device-wide ones such as digital inputs).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import httpx
-
-from camsdk._driver import CameraDriver, DriverOptions, HubCamera, HubDriver
-from camsdk._errors import CameraClosedError, ConfigurationError
-from camsdk._models import CameraConfig, Credentials
-from camsdk._url import CameraURL
+from camsdk.driver import (
+    CameraClosedError,
+    CameraConfig,
+    CameraDriver,
+    CameraURL,
+    ConfigurationError,
+    HubCamera,
+    HubDriver,
+)
 
 from ._driver import OnvifDriver
 from ._endpoint import OnvifEndpoint, open_session
@@ -26,28 +29,15 @@ from ._options import OnvifHubOptions, OnvifOptions
 __all__ = ["OnvifHub"]
 
 
-class OnvifHub(HubDriver):
+class OnvifHub(HubDriver[OnvifHubOptions]):
     """An ONVIF NVR: one camera per video source (``docs/drivers/onvif.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("onvif",)
     display_name: ClassVar[str] = "ONVIF NVR"
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = OnvifHubOptions
+    requires: ClassVar[str] = "pip install camsdk"
 
-    options: OnvifHubOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        """Build the hub (no I/O); ``transport`` replaces httpx's network transport (tests)."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        self._transport = transport
+    def setup(self) -> None:
+        """Nothing to check before connecting (no I/O)."""
         self._endpoint: OnvifEndpoint | None = None
         self._closed = False
 
@@ -66,9 +56,7 @@ class OnvifHub(HubDriver):
         """Connect to the NVR once; its cameras share this session."""
         if self._closed:
             raise CameraClosedError("hub is closed", scheme="onvif", url=self._shown)
-        session = open_session(
-            self.url, self.credentials, self.config, self.options, transport=self._transport
-        )
+        session = open_session(self.url, self.credentials, self.config, self.options)
         try:
             self._endpoint = await OnvifEndpoint.load(session, self.options.media)
         except BaseException:
@@ -107,7 +95,7 @@ class OnvifHub(HubDriver):
             )
         return cameras
 
-    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver:
+    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """An `OnvifDriver` for one channel, sharing the hub's session (no I/O)."""
         endpoint = self.endpoint
         url = CameraURL.parse(camera.url)
@@ -122,13 +110,9 @@ class OnvifHub(HubDriver):
                 scheme="onvif",
                 url=url.redacted(),
             )
-        return OnvifDriver(
-            url=url,
-            credentials=self.credentials,
-            config=config,
-            options=options,
-            endpoint=endpoint,
-        )
+        driver = OnvifDriver(url=url, credentials=self.credentials, config=config, options=options)
+        driver.share(endpoint)
+        return driver
 
     def __repr__(self) -> str:
         return f"OnvifHub({self._shown!r})"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.etree.ElementTree import Element
 
-from camsdk._errors import CameraProtocolError
-from camsdk._models import StreamProfile
+from camsdk.driver import CameraProtocolError, StreamProfile
+from camsdk.driver import xml as x
 
-from . import _xml as x
+from ._ns import NS
 from ._soap import SoapSession
 
 __all__ = ["MediaProfile", "MediaService", "codec_name", "jpeg_size"]
@@ -128,7 +128,7 @@ class MediaService:
         return "tr2" if self.version == 2 else "trt"
 
     def _action(self, operation: str) -> str:
-        return f"{x.NS[self._ns]}/{operation}"
+        return f"{NS[self._ns]}/{operation}"
 
     async def profiles(self) -> list[MediaProfile]:
         """Every profile with a token (``GetProfiles``)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from camsdk._driver import DriverOptions
+from camsdk.driver import DriverOptions
 
 __all__ = ["OnvifHubOptions", "OnvifOptions"]
 
@@ -32,6 +33,12 @@ class OnvifHubOptions(DriverOptions):
     move_timeout: float | None = Field(
         None, gt=0, description="device-side timeout of continuous PTZ moves, seconds"
     )
+    transport: Literal["tcp", "udp", "auto", "http"] = Field(
+        "tcp", description="RTSP transport of the streams (TCP interleaving crosses NAT)"
+    )
+    client: Literal["camsdk", "ffmpeg"] = Field(
+        "camsdk", description="RTSP client of the streams: camsdk's, or FFmpeg's"
+    )
 
     @field_validator("path")
     @classmethod
@@ -40,10 +47,13 @@ class OnvifHubOptions(DriverOptions):
             raise ValueError("path must be an absolute URL path such as /onvif/device_service")
         return value
 
-    def to_query(self) -> dict[str, str]:
+    def to_query(self, *, exclude: Iterable[str] = ()) -> dict[str, str]:
         """The options that differ from their defaults, as URL query text."""
         out = {}
+        skip = set(exclude)
         for name, value in self.model_dump(exclude_defaults=True).items():
+            if name in skip:
+                continue
             out[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
 

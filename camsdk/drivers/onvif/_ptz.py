@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from camsdk._driver import PTZDriver
-from camsdk._errors import DeviceError, UnsupportedCapabilityError
-from camsdk._models import PTZPreset, PTZStatus
+from camsdk.driver import DeviceError, PTZDriver, PTZPreset, PTZStatus, UnsupportedCapabilityError
+from camsdk.driver import xml as x
 
-from . import _xml as x
+from ._ns import NS
 from ._soap import SoapSession
 
 __all__ = ["OnvifPTZ", "PTZNode", "Space", "get_node"]
@@ -134,7 +133,7 @@ async def get_node(session: SoapSession, xaddr: str, token: str) -> PTZNode | No
                 xaddr,
                 "GetNode",
                 f"<tptz:GetNode><tptz:NodeToken>{x.escape(token)}</tptz:NodeToken></tptz:GetNode>",
-                action=f"{x.NS['tptz']}/GetNode",
+                action=f"{NS['tptz']}/GetNode",
             )
             node = x.find(answer, "PTZNode")
             if node is not None:
@@ -142,7 +141,7 @@ async def get_node(session: SoapSession, xaddr: str, token: str) -> PTZNode | No
         except (DeviceError, UnsupportedCapabilityError):
             pass  # some firmware implements only GetNodes
     answer = await session.call(
-        xaddr, "GetNodes", "<tptz:GetNodes/>", action=f"{x.NS['tptz']}/GetNodes"
+        xaddr, "GetNodes", "<tptz:GetNodes/>", action=f"{NS['tptz']}/GetNodes"
     )
     nodes = x.findall(answer, "PTZNode")
     chosen = next((n for n in nodes if x.attr(n, "token") == token), nodes[0] if nodes else None)
@@ -188,7 +187,7 @@ class OnvifPTZ(PTZDriver):
             f"{inner}</tptz:{operation}>"
         )
         return await self._session.call(
-            self._xaddr, operation, body, action=f"{x.NS['tptz']}/{operation}"
+            self._xaddr, operation, body, action=f"{NS['tptz']}/{operation}"
         )
 
     def _signed_axes(

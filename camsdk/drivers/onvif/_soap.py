@@ -12,9 +12,10 @@ answer by local name. What this module does for every call:
 - **HTTP Digest** (or Basic, when that is all the device offers) where the
   firmware answers HTTP 401: the session switches for good and drops the
   WS-Security header, which such firmware may reject as not understood.
-- **Hardened reading**: a response is read with a size cap (checked on
-  ``Content-Length`` and while streaming), parsed by `camsdk.drivers.onvif._xml`
-  (no DTDs, no entities, no external fetches), redirects are not followed.
+- **Hardened reading**: requests go through the kit's `DeviceHttpClient`
+  (size cap checked on ``Content-Length`` and while reading, host pinning,
+  shared TLS context made only for https), answers are parsed by the kit's
+  `xml` (no DTDs, no entities, no external fetches), redirects are not followed.
 - **Faults** become typed errors (`_envelope.fault_error`), whatever HTTP
   status they come with.
 - Transport failures become `CameraTimeoutError` / `CameraUnreachableError`.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
@@ -35,20 +35,20 @@ from xml.etree.ElementTree import Element
 
 import httpx
 
-from camsdk._errors import (
+from camsdk.driver import (
     AuthenticationError,
+    CameraConfig,
     CameraProtocolError,
-    CameraTimeoutError,
-    CameraUnreachableError,
+    Credentials,
+    DeviceHttpClient,
+    DeviceResponse,
+    DeviceUrlPolicy,
+    get_logger,
 )
-from camsdk._http import tls_context
-from camsdk._log import get_logger
-from camsdk._models import Credentials
-from camsdk._url import redact_text
+from camsdk.driver import xml as x
 
-from . import _xml as x
 from ._envelope import envelope, fault_error, username_token
-from ._urls import UrlPolicy
+from ._ns import NS
 
 __all__ = ["AuthMode", "SoapSession", "gather_pair"]
 
@@ -57,43 +57,13 @@ B = TypeVar("B")
 
 log = get_logger("camsdk.onvif.soap")
 
-AuthMode = Literal["auto", "wsse", "digest", "both"]
+AuthMode = Literal["auto", "wsse", "digest", "basic", "both"]
 
 #: Default cap on one SOAP answer. A 64-channel NVR's GetProfiles is ~0.5 MB.
 MAX_SOAP_BYTES = 2 * 1024 * 1024
 
 
-
-class _Transport(httpx.AsyncBaseTransport):
-    """Plain HTTP at once, TLS only when an ``https:`` URL comes up.
-
-    Most cameras speak plain HTTP on the LAN; they should not pay for a CA
-    bundle on connect. The plain transport never does TLS, so the context it
-    is built with (required by httpx, cheap to make) is never used.
-    """
-
-    def __init__(self, verify: bool) -> None:
-        self._verify = verify
-        self._plain = httpx.AsyncHTTPTransport(verify=_PLAIN_CONTEXT)
-        self._tls: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            if self._tls is None:
-                self._tls = httpx.AsyncHTTPTransport(verify=tls_context(self._verify))
-            return await self._tls.handle_async_request(request)
-        return await self._plain.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._plain.aclose()
-        if self._tls is not None:
-            await self._tls.aclose()
-
-
-_PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _challenge_schemes(response: httpx.Response) -> set[str]:
+def _challenge_schemes(response: DeviceResponse) -> set[str]:
     return {
         value.split(" ", 1)[0].strip().lower()
         for value in response.headers.get_list("www-authenticate")
@@ -112,13 +82,11 @@ class SoapSession:
         self,
         *,
         device_url: str,
-        policy: UrlPolicy,
+        policy: DeviceUrlPolicy,
         credentials: Credentials | None,
+        config: CameraConfig,
         auth: AuthMode = "auto",
-        timeout: float = 10.0,
-        verify_tls: bool = True,
         max_bytes: int = MAX_SOAP_BYTES,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.device_url = device_url
         self.policy = policy
@@ -126,11 +94,18 @@ class SoapSession:
         self._credentials = credentials
         self._mode: Literal["wsse", "digest", "basic", "both"] = "wsse" if auth == "auto" else auth
         self._may_switch = auth == "auto"
-        self.timeout = timeout
+        self.timeout = config.request_timeout
         self.max_bytes = max_bytes
-        self._verify = verify_tls
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._http = DeviceHttpClient(
+            base_url=device_url,
+            scheme="onvif",
+            shown_url=policy.shown,
+            auth="none",
+            config=config,
+            allowed_hosts=policy.allowed_hosts,
+            max_bytes=max_bytes,
+            follow_redirects=False,
+        )
         self._http_auth: httpx.Auth | None = None
         self._fetch_auth: dict[tuple[str, str], httpx.Auth] = {}
         self._set_http_auth()
@@ -165,26 +140,10 @@ class SoapSession:
         else:
             self._http_auth = httpx.DigestAuth(creds.username, creds.password.get_secret_value())
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client (made on first use)."""
-        if self._closed:
-            raise CameraProtocolError("ONVIF session is closed", scheme="onvif", url=self.shown)
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=self._transport or _Transport(self._verify),
-                follow_redirects=False,
-                timeout=self.timeout,
-                trust_env=False,
-            )
-        return self._client
-
     async def aclose(self) -> None:
         """Close the HTTP connections. Idempotent."""
         self._closed = True
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._http.aclose()
 
     def learn_device_port(self, xaddr: str) -> None:
         """Note the port the device reports for its device service (port forwards)."""
@@ -209,53 +168,16 @@ class SoapSession:
         auth: httpx.Auth | None = None,
         timeout: float | None = None,
         max_bytes: int | None = None,
-    ) -> tuple[httpx.Response, bytes]:
+    ) -> DeviceResponse:
         """Send one request; read at most ``max_bytes`` of the answer. Typed errors only."""
-        limit = max_bytes if max_bytes is not None else self.max_bytes
-        deadline = timeout if timeout is not None else self.timeout
-        try:
-            request = self.client.build_request(
-                method, url, content=content, headers=headers, timeout=deadline
-            )
-            response = await self.client.send(
-                request, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT, stream=True
-            )
-            try:
-                length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > limit:
-                    raise CameraProtocolError(
-                        f"device answer of {int(length)} bytes exceeds the {limit}-byte cap",
-                        scheme="onvif",
-                        url=self.shown,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > limit:
-                        raise CameraProtocolError(
-                            f"device answer exceeds the {limit}-byte cap",
-                            scheme="onvif",
-                            url=self.shown,
-                        )
-                    chunks.append(chunk)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise CameraTimeoutError(
-                f"no answer within {deadline:g} s", scheme="onvif", url=self.shown
-            ) from exc
-        except httpx.TransportError as exc:
-            raise CameraUnreachableError(
-                f"connection failed: {redact_text(str(exc)) or type(exc).__name__}",
-                scheme="onvif",
-                url=self.shown,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise CameraProtocolError(
-                f"HTTP error: {redact_text(str(exc))}", scheme="onvif", url=self.shown
-            ) from exc
-        return response, b"".join(chunks)
+        if self._closed:
+            raise CameraProtocolError("ONVIF session is closed", scheme="onvif", url=self.shown)
+        return await self._http.request(
+            method, url, content=content, headers=headers, auth=auth if auth else False,
+            timeout=timeout if timeout is not None else self.timeout,
+            max_bytes=max_bytes if max_bytes is not None else self.max_bytes, check=False,
+            action=urlsplit(url).path or "/",
+        )
 
     async def fetch(
         self,
@@ -264,7 +186,7 @@ class SoapSession:
         credentials: Credentials | None,
         max_bytes: int,
         timeout: float | None = None,
-    ) -> tuple[httpx.Response, bytes]:
+    ) -> DeviceResponse:
         """GET ``url`` (a snapshot), answering a Digest or Basic challenge with ``credentials``.
 
         The auth object is kept per URL so Digest's cached challenge saves a
@@ -276,17 +198,15 @@ class SoapSession:
         auth = self._fetch_auth.get(key)
         if auth is None:
             auth = httpx.DigestAuth(credentials.username, credentials.password.get_secret_value())
-        response, data = await self.request(
-            "GET", url, auth=auth, max_bytes=max_bytes, timeout=timeout
-        )
-        if response.status_code == 401 and "basic" in _challenge_schemes(response):
+        response = await self.request("GET", url, auth=auth, max_bytes=max_bytes, timeout=timeout)
+        if response.status == 401 and "basic" in _challenge_schemes(response):
             auth = httpx.BasicAuth(credentials.username, credentials.password.get_secret_value())
-            response, data = await self.request(
+            response = await self.request(
                 "GET", url, auth=auth, max_bytes=max_bytes, timeout=timeout
             )
-        if response.status_code < 300:
+        if response.status < 300:
             self._fetch_auth[key] = auth
-        return response, data
+        return response
 
     # -- SOAP ------------------------------------------------------------------------------
 
@@ -319,10 +239,11 @@ class SoapSession:
             }
             http_auth = self._http_auth if creds is not None else None
             sent_mode = self._mode
-            response, data = await self.request(
+            response = await self.request(
                 "POST", url, content=content, headers=headers, auth=http_auth, timeout=timeout
             )
-            status = response.status_code
+            data = response.content
+            status = response.status
             if status == 401 and creds is not None and self._switch_auth(response, sent_mode):
                 continue
             refused = AuthenticationError(
@@ -374,7 +295,7 @@ class SoapSession:
             url=self.shown,
         )
 
-    def _switch_auth(self, response: httpx.Response, sent_mode: str) -> bool:
+    def _switch_auth(self, response: DeviceResponse, sent_mode: str) -> bool:
         """After an HTTP 401: move to Digest (or Basic) if allowed and offered.
 
         True as well when a concurrent call switched since this one was sent.
@@ -410,7 +331,7 @@ class SoapSession:
         then stays as it was).
         """
         body = "<tds:GetSystemDateAndTime/>"
-        action = f"{x.NS['tds']}/GetSystemDateAndTime"
+        action = f"{NS['tds']}/GetSystemDateAndTime"
         sent = time.time()
         try:
             answer = await self.call(

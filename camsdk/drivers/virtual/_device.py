@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from camsdk._errors import ConfigurationError
-from camsdk._models import CameraEvent, EventKind, PTZStatus
+from camsdk.driver import CameraEvent, ConfigurationError, EventKind, PTZStatus
 
 from ._options import Fault
 from ._ptz import PTZState

@@ -18,24 +18,24 @@ from collections.abc import AsyncIterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, NoReturn
 
-from camsdk._driver import CameraDriver, DriverOptions, PacketSource, PTZDriver
-from camsdk._errors import (
+from camsdk.driver import (
     AuthenticationError,
     CameraClosedError,
-    CamError,
-    ConfigurationError,
-    StreamOpenError,
-    UnsupportedCapabilityError,
-)
-from camsdk._models import (
     CameraConfig,
+    CameraDriver,
     CameraEvent,
     CameraInfo,
+    CameraURL,
+    CamError,
     Capability,
+    ConfigurationError,
     Credentials,
+    PacketSource,
+    PTZDriver,
+    StreamOpenError,
     StreamProfile,
+    UnsupportedCapabilityError,
 )
-from camsdk._url import CameraURL
 
 from ._device import VirtualDevice, normalise_name, virtual_device
 from ._events import VirtualEventStream
@@ -109,7 +109,7 @@ async def forever() -> NoReturn:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class VirtualDriver(CameraDriver):
+class VirtualDriver(CameraDriver[VirtualOptions]):
     """The built-in simulated camera (see ``docs/drivers/virtual.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("virtual",)
@@ -124,27 +124,24 @@ class VirtualDriver(CameraDriver):
         | Capability.RECORD
         | Capability.BATTERY
     )
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = VirtualOptions
+    requires: ClassVar[str] = "pip install camsdk"
 
-    options: VirtualOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the driver (no I/O). ``options`` defaults to the URL's query."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        self.name = device_name(url)
+    def setup(self) -> None:
+        """Name the device and narrow the capabilities by the options (no I/O)."""
+        self.name = device_name(self.url)
         self.battery_powered = self.options.battery
         self._device: VirtualDevice | None = virtual_device(self.name)
         self._connected = False
         self._streams: weakref.WeakSet[VirtualStream] = weakref.WeakSet()
         self._listeners: weakref.WeakSet[VirtualEventStream] = weakref.WeakSet()
+        caps = self.declared_capabilities
+        if not self.options.audio:
+            caps &= ~Capability.AUDIO
+        if not self.options.ptz:
+            caps &= ~(Capability.PTZ | Capability.PTZ_PRESETS)
+        if not self.options.battery:
+            caps &= ~Capability.BATTERY
+        self.report_capabilities(caps)
 
     @classmethod
     def from_url(
@@ -175,18 +172,6 @@ class VirtualDriver(CameraDriver):
     def camera_id(self) -> str:
         """``virtual:<name>``: the same for every camera on one device."""
         return f"virtual:{self.name}"
-
-    @property
-    def capabilities(self) -> Capability:
-        """Declared capabilities narrowed by the options (audio, ptz, battery)."""
-        caps = self.declared_capabilities
-        if not self.options.audio:
-            caps &= ~Capability.AUDIO
-        if not self.options.ptz:
-            caps &= ~(Capability.PTZ | Capability.PTZ_PRESETS)
-        if not self.options.battery:
-            caps &= ~Capability.BATTERY
-        return caps
 
     @property
     def device(self) -> VirtualDevice:

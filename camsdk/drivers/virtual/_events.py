@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from camsdk._models import CameraEvent
+from camsdk.driver import CameraEvent
 
 from ._device import VirtualDevice
 from ._options import ScriptedEvent

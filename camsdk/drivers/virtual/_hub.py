@@ -7,12 +7,18 @@ URL sets up a whole test site.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from camsdk._driver import CameraDriver, DriverOptions, HubCamera, HubDriver
-from camsdk._errors import AuthenticationError, CameraClosedError, ConfigurationError
-from camsdk._models import CameraConfig, Credentials
-from camsdk._url import CameraURL
+from camsdk.driver import (
+    AuthenticationError,
+    CameraClosedError,
+    CameraConfig,
+    CameraDriver,
+    CameraURL,
+    ConfigurationError,
+    HubCamera,
+    HubDriver,
+)
 
 from ._driver import VirtualDriver, device_name, forever
 from ._options import VirtualHubOptions, VirtualOptions
@@ -20,27 +26,16 @@ from ._options import VirtualHubOptions, VirtualOptions
 __all__ = ["VirtualHub"]
 
 
-class VirtualHub(HubDriver):
+class VirtualHub(HubDriver[VirtualHubOptions]):
     """The built-in simulated hub (see ``docs/drivers/virtual.md``)."""
 
     schemes: ClassVar[tuple[str, ...]] = ("virtual",)
     display_name: ClassVar[str] = "Virtual hub"
-    requires: ClassVar[str] = ""
-    Options: ClassVar[type[DriverOptions]] = VirtualHubOptions
+    requires: ClassVar[str] = "pip install camsdk"
 
-    options: VirtualHubOptions
-
-    def __init__(
-        self,
-        *,
-        url: CameraURL,
-        credentials: Credentials | None = None,
-        config: CameraConfig | None = None,
-        options: DriverOptions | None = None,
-    ) -> None:
-        """Build the hub (no I/O). ``options`` defaults to the URL's query."""
-        super().__init__(url=url, credentials=credentials, config=config, options=options)
-        self.site = device_name(url)
+    def setup(self) -> None:
+        """Name the site (no I/O)."""
+        self.site = device_name(self.url)
         self._closed = False
 
     async def connect(self) -> None:
@@ -73,7 +68,7 @@ class VirtualHub(HubDriver):
             for n in range(1, self.options.cameras + 1)
         ]
 
-    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver:
+    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `VirtualDriver` for one of this hub's cameras (no I/O)."""
         self._check_open()
         url = CameraURL.parse(camera.url)

@@ -17,9 +17,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from camsdk._driver import DriverOptions
-from camsdk._errors import ConfigurationError
-from camsdk._models import EventKind
+from camsdk.driver import ConfigurationError, DriverOptions, EventKind
 
 from ._scene import LoopParams
 

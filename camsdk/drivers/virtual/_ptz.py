@@ -15,9 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from camsdk._driver import PTZDriver
-from camsdk._errors import CameraClosedError, ConfigurationError
-from camsdk._models import PTZPreset, PTZStatus
+from camsdk.driver import CameraClosedError, ConfigurationError, PTZDriver, PTZPreset, PTZStatus
 
 __all__ = ["HOME_PRESET", "PTZState", "VirtualPTZ"]
 

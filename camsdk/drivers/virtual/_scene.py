@@ -50,8 +50,7 @@ import numpy.typing as npt
 from av.codec.context import Flags
 from av.video.frame import PictureType
 
-from camsdk._log import get_logger
-from camsdk._media import MediaPacket, StreamInfo
+from camsdk.driver import MediaPacket, StreamInfo, get_logger
 
 __all__ = ["EncodedLoop", "LoopParams", "encoded_loop"]
 

@@ -20,8 +20,7 @@ import math
 import time
 from fractions import Fraction
 
-from camsdk._errors import AuthenticationError, CameraUnreachableError
-from camsdk._media import MediaPacket, StreamInfo
+from camsdk.driver import AuthenticationError, CameraUnreachableError, MediaPacket, StreamInfo
 
 from ._device import Injection, VirtualDevice
 from ._options import Fault
@@ -53,6 +52,8 @@ class VirtualStream:
 
     #: The session reconnects a live source that ends instead of finishing.
     live = True
+    #: A virtual camera never ends for good.
+    finite = False
 
     def __init__(
         self,

@@ -7,7 +7,9 @@ quantisation and Huffman tables, and says width and height directly.
 
 from __future__ import annotations
 
-__all__ = ["SOI", "jpeg_size", "looks_like_jpeg"]
+from ._errors import CameraProtocolError
+
+__all__ = ["SOI", "jpeg_size", "looks_like_jpeg", "require_jpeg"]
 
 #: Start-of-image marker: every JPEG begins with it.
 SOI = b"\xff\xd8"
@@ -62,3 +64,32 @@ def jpeg_size(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
             return (width, height) if width and height else None
         i += 2 + length
     return None
+
+
+def require_jpeg(
+    data: bytes,
+    *,
+    content_type: str = "",
+    what: str = "snapshot",
+    scheme: str | None = None,
+    url: str | None = None,
+) -> tuple[int, int]:
+    """``(width, height)`` of a JPEG a device sent, or `camsdk.CameraProtocolError`.
+
+    Devices answer a snapshot request with an error page, an XML or JSON
+    error body, or an empty body now and then, often labelled ``image/jpeg``;
+    the magic bytes and the frame header decide, not the label.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not looks_like_jpeg(data):
+        shown = media or "an untyped body"
+        raise CameraProtocolError(
+            f"{what}: the device sent {shown!r} ({len(data)} bytes), not a JPEG",
+            scheme=scheme, url=url,
+        )
+    size = jpeg_size(data)
+    if size is None:
+        raise CameraProtocolError(
+            f"{what}: the JPEG has no frame header", scheme=scheme, url=url
+        )
+    return size

@@ -1,4 +1,4 @@
-"""Hardened XML for ONVIF: parse device answers safely, read them leniently.
+"""Hardened XML for device answers (ONVIF, ISAPI, ...): parse safely, read leniently.
 
 Devices are untrusted. `parse` uses defusedxml with DTDs forbidden outright,
 so entity expansion (billion laughs), external entities and external DTD
@@ -24,7 +24,6 @@ import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 
 __all__ = [
-    "NS",
     "XmlError",
     "attr",
     "escape",
@@ -45,20 +44,6 @@ __all__ = [
     "utc_from_parts",
 ]
 
-#: The namespaces camsdk writes in requests (reading ignores them).
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "wsse": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
-    "wsu": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
-    "wsa": "http://www.w3.org/2005/08/addressing",
-    "tds": "http://www.onvif.org/ver10/device/wsdl",
-    "trt": "http://www.onvif.org/ver10/media/wsdl",
-    "tr2": "http://www.onvif.org/ver20/media/wsdl",
-    "tptz": "http://www.onvif.org/ver20/ptz/wsdl",
-    "tev": "http://www.onvif.org/ver10/events/wsdl",
-    "tt": "http://www.onvif.org/ver10/schema",
-    "wsnt": "http://docs.oasis-open.org/wsn/b-2",
-}
 
 
 class XmlError(ValueError):

@@ -1,5 +1,8 @@
 """Device-supplied URLs: rewrite them to the address the caller gave, refuse the rest.
 
+Used by every driver that reads URLs out of device answers (ONVIF XAddrs and
+stream URIs, vendor stream and snapshot paths).
+
 A device behind NAT or a port forward reports its *internal* address in
 service XAddrs, stream URIs, snapshot URIs and subscription addresses
 (``http://192.168.1.64/onvif/media_service``). camsdk never follows such a
@@ -27,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from camsdk._errors import CameraProtocolError
+from ._errors import CameraProtocolError
 
-__all__ = ["ResolvedURL", "UrlPolicy"]
+__all__ = ["DeviceUrlPolicy", "ResolvedURL", "UrlKind"]
 
 UrlKind = Literal["service", "snapshot", "stream"]
 
@@ -56,7 +59,7 @@ def _bracket(host: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class UrlPolicy:
+class DeviceUrlPolicy:
     """Where device-supplied URLs may point (see the module docstring)."""
 
     host: str
@@ -68,6 +71,8 @@ class UrlPolicy:
     shown: str = ""
     #: The port the device believes its device service is on (from its XAddr).
     device_port: int | None = None
+    #: The camera URL's scheme, for errors.
+    scheme: str = "onvif"
 
     def resolve(self, uri: str, kind: UrlKind) -> ResolvedURL:
         """Check and rewrite ``uri`` (module docstring); `CameraProtocolError` if refused."""
@@ -78,7 +83,7 @@ class UrlPolicy:
             raise CameraProtocolError(
                 f"device handed back {shown} URI for its {kind}; only "
                 f"{'/'.join(sorted(_SCHEMES[kind]))} are accepted",
-                scheme="onvif",
+                scheme=self.scheme,
                 url=self.shown or None,
             )
         try:
@@ -86,7 +91,9 @@ class UrlPolicy:
             reported_port = parts.port
         except ValueError as exc:
             raise CameraProtocolError(
-                f"device handed back a malformed {kind} URI", scheme="onvif", url=self.shown or None
+                f"device handed back a malformed {kind} URI",
+                scheme=self.scheme,
+                url=self.shown or None,
             ) from exc
         host = (parts.hostname or "").lower()
         username = unquote(parts.username) if parts.username is not None else None
