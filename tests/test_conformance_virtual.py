@@ -1,17 +1,51 @@
-"""The built-in virtual camera passes the driver conformance suite."""
+"""The built-in virtual camera passes the driver conformance suite, every hook included."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
-from camsdk.testing.conformance import CameraConformance
+from camsdk.testing import virtual_device, wait_until
+from camsdk.testing.conformance import CameraConformance, Hook
+
+FAST = "size=160x120&fps=30&gop=15"
 
 
 class TestVirtualConformance(CameraConformance):
+    name = "conformance"
+    query = FAST
+
     @pytest.fixture
     def camera_url(self) -> str:
-        return "virtual://conformance?size=160x120&fps=30&gop=15"
+        return f"virtual://{self.name}?{self.query}"
 
-
-class TestVirtualHevcConformance(CameraConformance):
     @pytest.fixture
-    def camera_url(self) -> str:
-        return "virtual://conformance-hevc?size=160x120&fps=30&gop=15&codec=hevc&ptz=0"
+    def unreachable_url(self) -> str:
+        # A virtual camera that never answers is the virtual kind of unreachable.
+        return f"virtual://{self.name}-silent?fail=timeout"
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        return {"fail": "auth"}
+
+    @pytest.fixture
+    def break_stream(self) -> Hook:
+        async def drop() -> None:
+            virtual_device(self.name).inject_fault("drop_after:0")
+
+        return drop
+
+    @pytest.fixture
+    def trigger_event(self) -> Hook:
+        async def motion() -> None:
+            device = virtual_device(self.name)
+            await wait_until(lambda: device.listeners > 0)
+            device.inject_event("motion", score=0.8)
+
+        return motion
+
+
+class TestVirtualHevcConformance(TestVirtualConformance):
+    name = "conformance-hevc"
+    query = f"{FAST}&codec=hevc&ptz=0"

@@ -8,6 +8,8 @@
 - `generate_source`: a small encoded loop for the server.
 - `virtual_device`: the test handle of the built-in ``virtual://`` camera
   (inject events and faults, read counters).
+- `closed_port`, `wait_until`: a port where nothing listens (for the
+  conformance suite's ``unreachable_url``), a bounded wait on a condition.
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
 - `camsdk.testing.pytest_plugin`: fixtures that fail a test which leaks a
   camera, stream, thread, task or socket.
@@ -26,8 +28,10 @@ __all__ = [
     "OnvifEventMessage",
     "RtspFault",
     "RtspServer",
+    "closed_port",
     "generate_source",
     "virtual_device",
+    "wait_until",
 ]
 
 _EXPORTS = {
@@ -37,8 +41,10 @@ _EXPORTS = {
     "OnvifEventMessage": "camsdk.testing._onvif_device",
     "RtspFault": "camsdk.testing._rtsp_server",
     "RtspServer": "camsdk.testing._rtsp_server",
+    "closed_port": "camsdk.testing._waiting",
     "generate_source": "camsdk.testing._rtsp_server",
     "virtual_device": "camsdk.drivers.virtual",
+    "wait_until": "camsdk.testing._waiting",
 }
 
 
@@ -73,4 +79,10 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from camsdk.testing._rtsp_server import (
         generate_source as generate_source,
+    )
+    from camsdk.testing._waiting import (
+        closed_port as closed_port,
+    )
+    from camsdk.testing._waiting import (
+        wait_until as wait_until,
     )

@@ -13,12 +13,29 @@ the public facade, skipping what the camera does not declare::
         def camera_url(self, my_simulator):
             return my_simulator.url
 
+Optional fixture hooks unlock more of the suite (a test whose hook is not
+given is skipped, saying which hook it needs):
+
+- ``unreachable_url``: a URL of the same scheme where nothing answers (a
+  closed port on 127.0.0.1): connecting must fail with a typed error within
+  the connect deadline;
+- ``bad_credentials``: `camsdk.open` keyword arguments with a wrong
+  password: `AuthenticationError`, at once, with the password nowhere;
+- ``break_stream``: an async callable that makes the device drop the
+  stream's connection once: the stream comes back after a `Discontinuity`,
+  with timestamps that keep increasing;
+- ``trigger_event``: an async callable that makes the device send one event
+  (a motion start, say): it arrives normalised.
+
 Tests are async (anyio on asyncio) and bound every wait with a timeout.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from itertools import pairwise
 from typing import Any
 
@@ -28,9 +45,24 @@ import pytest
 import camsdk
 from camsdk import Capability, Discontinuity, MediaPacket, VideoFrame
 
-__all__ = ["CameraConformance"]
+__all__ = ["CameraConformance", "Hook"]
 
 _WAIT = 20.0
+# Slack on a deadline: scheduling on a loaded 2-core machine, never a hang.
+_SLACK = 3.0
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def _secrets(url: str, options: dict[str, Any]) -> list[str]:
+    creds = options.get("credentials")
+    found = [creds.password.get_secret_value()] if creds is not None else []
+    from camsdk.driver import CameraURL
+
+    password = CameraURL.parse(url).password
+    if password:
+        found.append(password)
+    return [s for s in found if len(s) >= 3]
 
 
 class CameraConformance:
@@ -42,6 +74,26 @@ class CameraConformance:
     def camera_options(self) -> dict[str, Any]:
         """Extra keyword arguments for `camsdk.open` (credentials, config ...)."""
         return {}
+
+    @pytest.fixture
+    def unreachable_url(self) -> str | None:
+        """A URL of the driver's scheme where nothing answers (override to enable)."""
+        return None
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any] | None:
+        """`camsdk.open` keyword arguments with a wrong password (override to enable)."""
+        return None
+
+    @pytest.fixture
+    def break_stream(self) -> Hook | None:
+        """Make the device drop the stream once (override to enable)."""
+        return None
+
+    @pytest.fixture
+    def trigger_event(self) -> Hook | None:
+        """Make the device send one event (override to enable)."""
+        return None
 
     def _open(self, url: str, options: dict[str, Any]) -> camsdk.Camera:
         return camsdk.open(url, **options)
@@ -71,16 +123,140 @@ class CameraConformance:
         self, camera_url: str, camera_options: dict[str, Any]
     ) -> None:
         cam = self._open(camera_url, camera_options)
-        creds = camera_options.get("credentials")
-        secrets = [creds.password.get_secret_value()] if creds is not None else []
-        from camsdk._url import CameraURL
-
-        if CameraURL.parse(camera_url).password:
-            secrets.append(CameraURL.parse(camera_url).password or "")
+        secrets = _secrets(camera_url, camera_options)
         for text in (repr(cam), cam.url):
-            for secret in filter(None, secrets):
+            for secret in secrets:
                 assert secret not in text
         await cam.aclose()
+
+    async def test_a_session_leaves_no_secret_in_logs_errors_or_audit(
+        self,
+        camera_url: str,
+        camera_options: dict[str, Any],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        from camsdk.privacy import MemoryAuditSink
+
+        secrets = _secrets(camera_url, camera_options)
+        if not secrets:
+            pytest.skip("the camera is opened without a password")
+        audit = MemoryAuditSink()
+        texts: list[str] = []
+        caplog.set_level(logging.DEBUG, logger="camsdk")
+        with anyio.fail_after(_WAIT):
+            async with self._open(camera_url, {**camera_options, "audit": audit}) as cam:
+                texts += [repr(cam), cam.url, repr(cam.info), str(cam.capabilities)]
+                try:
+                    if cam.supports(Capability.SNAPSHOT):
+                        await cam.snapshot()
+                    await cam.snapshot(profile="no-such-profile")
+                except camsdk.CamError as exc:
+                    texts += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]
+        texts += [record.getMessage() for record in caplog.records]
+        texts += [repr(record) for record in audit.records]
+        leaked = [t for t in texts for secret in secrets if secret in t]
+        assert leaked == []
+
+    async def test_an_unreachable_device_fails_typed_within_its_deadline(
+        self, unreachable_url: str | None, camera_options: dict[str, Any]
+    ) -> None:
+        if unreachable_url is None:
+            pytest.skip("provide the unreachable_url fixture")
+        options = {**camera_options, "config": {"connect_timeout": 1.0, "request_timeout": 1.0}}
+        started = time.monotonic()
+        with anyio.fail_after(_WAIT):
+            with pytest.raises(camsdk.CameraConnectionError) as info:
+                await self._open(unreachable_url, options).connect()
+        assert time.monotonic() - started < 1.0 + _SLACK
+        assert isinstance(info.value, camsdk.CameraUnreachableError | camsdk.CameraTimeoutError)
+        assert info.value.scheme == camsdk.open(unreachable_url, **options).scheme
+
+    async def test_wrong_credentials_are_an_authentication_error_with_no_retry(
+        self, camera_url: str, bad_credentials: dict[str, Any] | None
+    ) -> None:
+        if bad_credentials is None:
+            pytest.skip("provide the bad_credentials fixture")
+        secrets = _secrets(camera_url, bad_credentials)
+        with anyio.fail_after(_WAIT):
+            cam = self._open(camera_url, bad_credentials)
+            try:
+                await cam.connect()
+                # Drivers that check credentials only when media is asked for.
+                if cam.supports(Capability.STREAM):
+                    async with cam.stream():
+                        pass
+                elif cam.supports(Capability.SNAPSHOT):
+                    await cam.snapshot()
+            except camsdk.AuthenticationError as exc:
+                error: camsdk.AuthenticationError = exc
+            else:
+                pytest.fail("wrong credentials were accepted")
+            finally:
+                await cam.aclose()
+        for text in (str(error), repr(error)):
+            assert not [s for s in secrets if s in text]
+
+    async def test_the_stream_comes_back_after_a_drop_with_a_discontinuity(
+        self,
+        camera_url: str,
+        camera_options: dict[str, Any],
+        break_stream: Hook | None,
+    ) -> None:
+        if break_stream is None:
+            pytest.skip("provide the break_stream fixture")
+        config = {"backoff_base": 0.05, "backoff_cap": 0.2, "stall_timeout": 2.0,
+                  **camera_options.get("config", {})}
+        options = {**camera_options, "config": config}
+        async with self._open(camera_url, options) as cam:
+            if not cam.supports(Capability.STREAM):
+                pytest.skip("camera has no stream")
+            with anyio.fail_after(_WAIT * 2):
+                async with cam.stream() as stream, stream.packets(audio=False) as it:
+                    before: list[MediaPacket] = []
+                    after: list[MediaPacket] = []
+                    marker: Discontinuity | None = None
+                    async for item in it:
+                        if isinstance(item, Discontinuity):
+                            if before and item.reason == "reconnect":
+                                marker = item
+                            continue
+                        (after if marker is not None else before).append(item)
+                        if len(before) == 5 and marker is None:
+                            await break_stream()
+                        if len(after) >= 3:
+                            break
+        assert marker is not None
+        assert after[0].keyframe
+        assert after[0].dts is not None and before[-1].dts is not None
+        assert after[0].dts > before[-1].dts
+
+    async def test_a_device_event_arrives_normalised(
+        self,
+        camera_url: str,
+        camera_options: dict[str, Any],
+        trigger_event: Hook | None,
+    ) -> None:
+        declared = camsdk.available_drivers()[camsdk.open(camera_url).scheme].capabilities
+        if Capability.EVENTS not in declared:
+            pytest.skip("the driver declares no events")
+        if trigger_event is None:
+            pytest.skip("provide the trigger_event fixture")
+        async with self._open(camera_url, camera_options) as cam:
+            if not cam.supports(Capability.EVENTS):
+                pytest.skip("camera has no events")
+            device_kinds = set(camsdk.EventKind) - {
+                camsdk.EventKind.CONNECTION, camsdk.EventKind.STREAM_STATE
+            }
+            with anyio.fail_after(_WAIT):
+                async with cam.events(kinds=device_kinds) as events:
+                    await trigger_event()
+                    event = await anext(aiter(events))
+            assert event.kind in device_kinds
+            assert event.camera_id == cam.id
+            assert event.event_id
+            assert event.started_at.tzinfo is not None
+            assert event.received_at.tzinfo is not None
+            assert event.score is None or 0.0 <= event.score <= 1.0
 
     async def test_snapshot_is_a_decodable_jpeg(
         self, camera_url: str, camera_options: dict[str, Any]

@@ -57,6 +57,7 @@ from camsdk.driver import (
     jpeg_size,
 )
 from camsdk.drivers.http import HttpDriver, HttpOptions
+from camsdk.testing import closed_port
 from camsdk.testing.conformance import CameraConformance
 
 pytestmark = pytest.mark.anyio
@@ -1177,7 +1178,17 @@ async def test_a_canary_password_never_reaches_errors_or_logs(
 # -- conformance --------------------------------------------------------------------------
 
 
-class TestHttpMjpegConformance(CameraConformance):
+class _HttpHooks:
+    @pytest.fixture
+    def unreachable_url(self) -> str:
+        return f"http://127.0.0.1:{closed_port()}/snap.jpg"
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        return {"credentials": Credentials("admin", "not-the-password")}
+
+
+class TestHttpMjpegConformance(_HttpHooks, CameraConformance):
     """The driver contract, for an MJPEG camera behind Basic auth."""
 
     @pytest.fixture
@@ -1194,8 +1205,13 @@ class TestHttpMjpegConformance(CameraConformance):
             )
             yield "http://admin:s3cret@cam.test/stream?action=stream"
 
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        # The URL's own password is replaced by these credentials.
+        return {"credentials": Credentials("admin", "not-the-password")}
 
-class TestHttpStillConformance(CameraConformance):
+
+class TestHttpStillConformance(_HttpHooks, CameraConformance):
     """The driver contract, for a JPEG still camera behind Digest auth."""
 
     @pytest.fixture

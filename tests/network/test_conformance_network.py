@@ -13,28 +13,69 @@ from typing import Any
 
 import pytest
 
-from camsdk.testing import EncodedLoop, RtspServer
-from camsdk.testing.conformance import CameraConformance
+from camsdk import Credentials
+from camsdk.testing import EncodedLoop, RtspServer, closed_port
+from camsdk.testing.conformance import CameraConformance, Hook
 
 from ._helpers import FAST
 
+USER, PASSWORD = "viewer", "rtsp-Conf0rmance"
+
 
 class TestRtspConformance(CameraConformance):
+    """camsdk's RtspServer with Digest auth, H.264 + AAC, and every hook."""
+
     @pytest.fixture
-    async def camera_url(self, aac_loop: EncodedLoop) -> AsyncIterator[str]:
-        async with RtspServer(aac_loop) as server:
-            yield server.url
+    async def server(self, aac_loop: EncodedLoop) -> AsyncIterator[RtspServer]:
+        async with RtspServer(aac_loop, username=USER, password=PASSWORD) as server:
+            yield server
+
+    @pytest.fixture
+    def camera_url(self, server: RtspServer) -> str:
+        return server.url
 
     @pytest.fixture
     def camera_options(self) -> dict[str, Any]:
-        return {"config": FAST}
+        return {"config": FAST, "credentials": Credentials(USER, PASSWORD)}
 
-
-class TestRtspUdpConformance(CameraConformance):
     @pytest.fixture
-    async def camera_url(self, h264_loop: EncodedLoop) -> AsyncIterator[str]:
+    def unreachable_url(self) -> str:
+        return f"rtsp://127.0.0.1:{closed_port()}/stream"
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        return {"config": FAST, "credentials": Credentials(USER, "wrong-" + PASSWORD)}
+
+    @pytest.fixture
+    def break_stream(self, server: RtspServer) -> Hook:
+        async def restart() -> None:
+            await server.restart(delay=0.1)
+
+        return restart
+
+
+class _Unreachable:
+    @pytest.fixture
+    def unreachable_url(self) -> str:
+        return f"rtsp://127.0.0.1:{closed_port()}/stream"
+
+
+class TestRtspUdpConformance(_Unreachable, CameraConformance):
+    @pytest.fixture
+    async def server(self, h264_loop: EncodedLoop) -> AsyncIterator[RtspServer]:
         async with RtspServer(h264_loop, udp=True) as server:
-            yield server.url + "?transport=udp"
+            yield server
+
+    @pytest.fixture
+    def camera_url(self, server: RtspServer) -> str:
+        return server.url + "?transport=udp"
+
+    @pytest.fixture
+    def break_stream(self, server: RtspServer) -> Hook:
+        async def restart() -> None:
+            await server.restart(delay=0.1)
+
+        return restart
 
     @pytest.fixture
     def camera_options(self) -> dict[str, Any]:
@@ -42,7 +83,7 @@ class TestRtspUdpConformance(CameraConformance):
 
 
 @pytest.mark.external
-class TestGstRtspServerTcpConformance(CameraConformance):
+class TestGstRtspServerTcpConformance(_Unreachable, CameraConformance):
     @pytest.fixture
     def camera_url(self, gst_rtsp_url: str) -> str:
         return gst_rtsp_url
@@ -53,7 +94,7 @@ class TestGstRtspServerTcpConformance(CameraConformance):
 
 
 @pytest.mark.external
-class TestGstRtspServerUdpConformance(CameraConformance):
+class TestGstRtspServerUdpConformance(_Unreachable, CameraConformance):
     @pytest.fixture
     def camera_url(self, gst_rtsp_url: str) -> str:
         return gst_rtsp_url + "?transport=udp"
@@ -67,3 +108,7 @@ class TestFileConformance(CameraConformance):
     @pytest.fixture
     def camera_url(self, media_file: Path) -> str:
         return f"file://{media_file}?loop=1"
+
+    @pytest.fixture
+    def unreachable_url(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/no-such-clip.mp4"
