@@ -27,11 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.scanner import make_scanner
-from typing import IO, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -45,11 +45,16 @@ except ImportError:  # pragma: no cover - other Pythons
 __all__ = [
     "CHECKPOINT_VERSION",
     "GENESIS",
+    "HEADER",
     "MAX_LINE_BYTES",
+    "NOT_CANONICAL",
+    "SUFFIX_LEN",
+    "TS",
     "AuditHead",
     "Checkpoint",
-    "LineReader",
+    "ParsedLine",
     "as_checkpoint",
+    "canonical_text",
     "checkpoint_signature_ok",
     "header_problem",
     "parse_line",
@@ -288,31 +293,3 @@ class AuditHead:
         if not isinstance(checkpoint, Checkpoint):
             raise ValueError(f"not an audit checkpoint line: {checkpoint or 'a record'}")
         return cls(parsed.seq, hashlib.sha256(raw).hexdigest())
-
-
-class LineReader:
-    """The lines of a binary file without newlines, in bounded memory.
-
-    Iterating yields every newline-terminated line; afterwards ``tail`` holds
-    what followed the last newline (an incomplete line), and ``overlong`` is
-    true when a line grew past ``max_line`` bytes without ending (iteration
-    stops there rather than buffer it).
-    """
-
-    def __init__(self, fh: IO[bytes], max_line: int = MAX_LINE_BYTES, chunk: int = 1 << 20):
-        self._fh = fh
-        self._max_line = max_line
-        self._chunk = chunk
-        self.tail = b""
-        self.overlong = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        pending = b""
-        while chunk := self._fh.read(self._chunk):
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            yield from lines
-            if len(pending) > self._max_line:
-                self.overlong = True
-                return
-        self.tail = pending
