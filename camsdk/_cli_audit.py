@@ -2,9 +2,10 @@
 
 `add_audit_commands` adds the ``audit`` command to the main parser. Each
 sub-command stores its handler as ``func``; the handler takes the parsed
-namespace and returns the exit code: 0 ok, 1 broken chain (verify), 2 usage
-(missing file, unreadable key, no sub-command). Argparse's own usage errors
-exit with 2 as well.
+namespace and returns the exit code: 0 ok, 1 broken log (verify), 2 usage
+(missing file, unreadable key or checkpoint file, no sub-command).
+Argparse's own usage errors exit with 2 as well. Warnings (a log file that
+others may write) go to stderr and do not change the exit code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 
 
 def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``audit verify FILE [--key PUBKEY]`` and ``audit report FILE ...`` to ``subparsers``."""
+    """Add ``audit verify FILE [--key K] [--checkpoint C]`` and ``audit report FILE ...``."""
     audit = subparsers.add_parser(
         "audit",
         help="verify or summarise a hash-chained audit log",
@@ -33,7 +34,11 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     verify = commands.add_parser(
         "verify",
         help="check the hash chain (and checkpoint signatures with --key)",
-        description="Exit 0 when the chain is intact, 1 with the first broken line otherwise.",
+        description=(
+            "Exit 0 when the log verifies, 1 with the first broken line otherwise. "
+            "Cutting whole lines off the end is invisible in the file alone: "
+            "--checkpoint compares it with a checkpoint kept elsewhere."
+        ),
     )
     verify.add_argument("file", type=Path, help="the audit log (JSONL)")
     verify.add_argument(
@@ -41,6 +46,12 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         metavar="PUBKEY",
         type=Path,
         help="Ed25519 public key file (PEM or raw) that signed the checkpoints",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        type=Path,
+        help="a checkpoint mirror (CheckpointMirror file): the log must still hold that line",
     )
     verify.set_defaults(func=_cmd_verify)
 
@@ -78,7 +89,8 @@ def _fail(message: str) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .privacy import load_public_key, verify_audit_log
+    from .privacy import CheckpointMirror, load_public_key, verify_audit_log
+    from .privacy._audit._verify import writable_by_others
 
     public_key = None
     if args.key is not None:
@@ -86,10 +98,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             public_key = load_public_key(args.key)
         except (OSError, ValueError) as exc:
             return _fail(f"cannot read public key {str(args.key)!r}: {exc}")
+    head = None
+    warnings: list[str] = []
+    if args.checkpoint is not None:
+        mirror = CheckpointMirror(args.checkpoint)
+        try:
+            head = mirror.read()
+            warning = writable_by_others(args.checkpoint.stat().st_mode, "checkpoint file")
+        except OSError as exc:
+            return _fail(f"cannot read checkpoint {str(args.checkpoint)!r}: {exc.strerror or exc}")
+        except ValueError as exc:
+            return _fail(f"{str(args.checkpoint)!r} is not a checkpoint: {exc}")
+        warnings += [warning] if warning else []
     try:
-        result = verify_audit_log(args.file, public_key)
+        result = verify_audit_log(args.file, public_key, expected_head=head)
     except OSError as exc:
         return _fail(f"cannot read {str(args.file)!r}: {exc.strerror or exc}")
+    for warning in (*result.warnings, *warnings):
+        print(f"camsdk audit: warning: {warning}", file=sys.stderr)
     if not result.ok:
         print(f"BROKEN at line {result.first_broken_line}: {result.reason}")
         print(f"{result.records} record(s) verified before it")
@@ -99,6 +125,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         f"OK: {result.records} record(s), {result.checkpoints} checkpoint(s){signed}; "
         f"{result.reason}"
     )
+    if head is None:
+        # Say what the file alone cannot show, and what to keep to show it next time.
+        last = result.last_checkpoint
+        kept = f" (last checkpoint: line {last.seq}, sha256 {last.digest})" if last else ""
+        print(f"not checked: lines cut off the end (use --checkpoint){kept}")
     return EXIT_OK
 
 

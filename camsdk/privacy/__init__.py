@@ -7,8 +7,9 @@
   live streams included.
 * The audit trail: `AuditLog`, an append-only, hash-chained JSONL file with
   signed checkpoints, checked by `verify_audit_log` (``camsdk audit verify``)
-  and summarised by `audit_report`; plus logger, memory, callback and
-  fail-open sinks.
+  and summarised by `audit_report`; a `CheckpointMirror` keeps the newest
+  checkpoint elsewhere so that a log cut short is caught; plus logger,
+  memory, callback and fail-open sinks.
 * Privacy masks: `PrivacyMask` polygons, applied to decoded frames, arrays
   and JPEG snapshots by `MaskSet`.
 
@@ -17,7 +18,14 @@ See ``docs/privacy.md`` for the model in plain words and a worked example.
 
 from __future__ import annotations
 
-from ._audit import AuditLog, AuditLogError, AuditVerification, verify_audit_log
+from ._audit import (
+    AuditHead,
+    AuditLog,
+    AuditLogError,
+    AuditVerification,
+    CheckpointSink,
+    verify_audit_log,
+)
 from ._grants import ANY, Grant, RevocationList, load_grants, save_grants, sign_grant, verify_grant
 from ._keys import (
     generate_signing_key,
@@ -33,6 +41,7 @@ from ._records import sanitize_record
 from ._report import AccessSummary, AuditReport, audit_report
 from ._sinks import (
     CallbackAuditSink,
+    CheckpointMirror,
     FailOpenSink,
     JsonlAuditSink,
     LoggerAuditSink,
@@ -42,11 +51,14 @@ from ._sinks import (
 __all__ = [
     "ANY",
     "AccessSummary",
+    "AuditHead",
     "AuditLog",
     "AuditLogError",
     "AuditReport",
     "AuditVerification",
     "CallbackAuditSink",
+    "CheckpointMirror",
+    "CheckpointSink",
     "DenyByDefault",
     "FailOpenSink",
     "Grant",

@@ -1,27 +1,34 @@
-"""Audit sinks besides the JSONL `AuditLog`: a logger, memory, a callback, fail-open.
+"""Audit sinks besides the JSONL `AuditLog`: a logger, memory, a callback, fail-open; the mirror.
 
 Every sink sanitises records the same way (`sanitize_record`) and raises when
 it cannot keep a record, which makes the facade fail closed. `FailOpenSink`
 is the one deliberate exception, for integrators who prefer availability
 over a complete audit trail, and it says so in the log every time.
+`CheckpointMirror` is not a record sink: it keeps the newest checkpoint line
+of an `AuditLog` in a file of its own, the evidence that a log was not cut
+back to an earlier point.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .._access import AuditSink
 from .._log import get_logger
 from .._url import redact_text
-from ._audit import AuditLog
+from ._audit import MAX_LINE_BYTES, AuditHead, AuditLog
 from ._keys import canonical_json
 from ._records import sanitize_record
 
 __all__ = [
     "CallbackAuditSink",
+    "CheckpointMirror",
     "FailOpenSink",
     "JsonlAuditSink",
     "LoggerAuditSink",
@@ -109,3 +116,56 @@ class FailOpenSink:
                 type(exc).__name__,
                 redact_text(str(exc)),
             )
+
+
+class CheckpointMirror:
+    """Keeps the newest checkpoint line of an `AuditLog` in its own file, replaced atomically.
+
+    Pass it as ``AuditLog(..., checkpoint_sink=mirror)``. Each checkpoint is
+    written to a temporary file (mode 0600), flushed to disk, and renamed over
+    ``path``, so the file always holds one whole checkpoint line, old or new.
+    `read` gives the `AuditHead` that ``verify_audit_log(expected_head=...)``
+    and ``camsdk audit verify --checkpoint`` check the log against: a log cut
+    back to before that checkpoint no longer holds it. The mirror only helps
+    where the log's attacker cannot write it: another disk, another machine,
+    or a copy taken from here regularly. The constructor does no I/O.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+
+    def __repr__(self) -> str:
+        return f"CheckpointMirror({os.fspath(self.path)!r})"
+
+    def write_checkpoint(self, line: bytes) -> None:
+        """Replace the mirrored checkpoint with ``line``; raise `OSError` or `ValueError`."""
+        AuditHead.from_line(line)  # a mirror of anything else would mislead the verifier
+        directory = self.path.parent
+        temp = directory / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                view = memoryview(line + b"\n")
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, self.path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if self.fsync:  # make the rename itself durable
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def read(self) -> AuditHead:
+        """The mirrored checkpoint; `OSError` when unreadable, `ValueError` when not one."""
+        with open(self.path, "rb") as fh:
+            data = fh.read(MAX_LINE_BYTES + 2)
+        return AuditHead.from_line(data)

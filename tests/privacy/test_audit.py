@@ -28,7 +28,8 @@ from camsdk.privacy import (
     sanitize_record,
     verify_audit_log,
 )
-from camsdk.privacy._audit import GENESIS, _seal
+from camsdk.privacy._audit import GENESIS
+from camsdk.privacy._audit._format import seal
 
 from ._helpers import T0, FakeClock
 
@@ -67,7 +68,7 @@ def reseal(line: bytes, **changes: Any) -> bytes:
     fields = json.loads(line)
     head = [fields.pop(k) for k in ("seq", "ts", "prev", "hash")][:3]
     fields.update(changes)
-    return _seal(*head, fields) + b"\n"
+    return seal(*head, fields) + b"\n"
 
 
 # -- shape of the log ----------------------------------------------------------------------

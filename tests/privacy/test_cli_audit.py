@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from camsdk._cli_audit import add_audit_commands
-from camsdk.privacy import AuditLog, generate_signing_key, save_public_key
+from camsdk.privacy import AuditLog, CheckpointMirror, generate_signing_key, save_public_key
 
 from ._helpers import FakeClock
 
@@ -144,3 +144,66 @@ def test_report_bad_since_is_a_usage_error() -> None:
 
 def test_report_missing_file_exits_2(tmp_path: Path) -> None:
     assert run("audit", "report", str(tmp_path / "nope.jsonl")) == 2
+
+
+# -- truncation and permissions ----------------------------------------------------------------
+
+
+@pytest.fixture
+def mirrored_log(
+    tmp_path: Path, clock: FakeClock, signing_key: Ed25519PrivateKey
+) -> tuple[Path, Path]:
+    """Six records, checkpoints every two (lines 3, 6, 9), the newest mirrored."""
+    mirror = CheckpointMirror(tmp_path / "audit.head")
+    path = tmp_path / "mirrored.jsonl"
+    with AuditLog(
+        path, signing_key=signing_key, clock=clock.now, checkpoint_every=2, checkpoint_sink=mirror
+    ) as log:
+        for _ in range(6):
+            log.write(record())
+    return path, mirror.path
+
+
+def test_verify_with_the_checkpoint_file_says_the_log_holds_it(
+    mirrored_log: tuple[Path, Path], public_key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, head = mirrored_log
+    key = str(public_key_file)
+    code = run("audit", "verify", str(path), "--key", key, "--checkpoint", str(head))
+    assert code == 0
+    assert "holds the expected checkpoint at line 9" in capsys.readouterr().out
+
+
+def test_verify_catches_a_cut_back_log_only_with_the_checkpoint_file(
+    mirrored_log: tuple[Path, Path], public_key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, head = mirrored_log
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:6]))
+    assert run("audit", "verify", str(path), "--key", str(public_key_file)) == 0
+    assert "not checked: lines cut off the end" in capsys.readouterr().out
+    key = str(public_key_file)
+    code = run("audit", "verify", str(path), "--key", key, "--checkpoint", str(head))
+    assert code == 1
+    assert capsys.readouterr().out.startswith("BROKEN at line 7: truncated")
+
+
+def test_verify_with_a_missing_checkpoint_file_exits_2(
+    log_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("audit", "verify", str(log_path), "--checkpoint", str(tmp_path / "nope")) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+def test_verify_with_a_checkpoint_file_that_is_no_checkpoint_exits_2(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("audit", "verify", str(log_path), "--checkpoint", str(log_path)) == 2
+    assert "is not a checkpoint" in capsys.readouterr().err
+
+
+def test_verify_warns_about_a_log_others_may_write(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_path.chmod(0o664)
+    assert run("audit", "verify", str(log_path)) == 0
+    assert "warning: the audit log file is writable by its group" in capsys.readouterr().err
