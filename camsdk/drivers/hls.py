@@ -57,7 +57,7 @@ class HlsOptions(DriverOptions):
     """Options of ``hls+http(s)://`` playlists."""
 
     live_start_index: int = Field(
-        -1, description="segment of a live playlist to start at, from the end (-1: newest)"
+        default=-1, description="segment of a live playlist to start at, from the end (-1: newest)"
     )
 
 

@@ -84,21 +84,24 @@ class RtspOptions(DriverOptions):
     """Options of ``rtsp://`` cameras (URL query or keyword arguments of `camsdk.open`)."""
 
     transport: Literal["tcp", "udp", "auto", "http"] = Field(
-        "tcp",
+        default="tcp",
         description="RTP over the RTSP TCP connection, over UDP, UDP then TCP, or RTSP over HTTP",
     )
     client: Literal["camsdk", "ffmpeg"] = Field(
-        "camsdk",
+        default="camsdk",
         description="camsdk's RTSP client, or FFmpeg's for streams camsdk cannot parse yet",
     )
     sub_path: str | None = Field(
-        None, description="path (and query) of the 'sub' profile, e.g. /Streaming/Channels/102"
+        default=None,
+        description="path (and query) of the 'sub' profile, e.g. /Streaming/Channels/102",
     )
     profiles: dict[str, str] = Field(
         default_factory=dict,
         description="profile name -> path (and query); in a URL: main:/ch1/main,sub:/ch1/sub",
     )
-    probe: bool = Field(True, description="DESCRIBE in connect: check credentials, learn codecs")
+    probe: bool = Field(
+        default=True, description="DESCRIBE in connect: check credentials, learn codecs"
+    )
 
     @field_validator("profiles", mode="before")
     @classmethod
