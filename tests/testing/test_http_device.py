@@ -271,6 +271,15 @@ async def test_connection_close_from_the_client_ends_the_connection(device: Http
     assert data.endswith(b"only")
 
 
+async def test_connection_close_from_a_handler_ends_the_connection(device: HttpDevice) -> None:
+    device.route("GET", "/a", Response(200, b"bye", headers={"Connection": "close"}))
+    raw = await RawClient.open(device)
+    raw.send(get("/a"))
+    data = await raw.until_closed()
+    assert data.count(b"Connection: close") == 1
+    assert data.endswith(b"bye")
+
+
 async def test_a_failing_handler_is_a_500_and_the_error_is_kept(
     device: HttpDevice, client: httpx.AsyncClient
 ) -> None:
@@ -751,3 +760,26 @@ async def test_a_fault_on_a_streaming_response_cuts_the_stream(device: HttpDevic
     raw = await RawClient.open(device)
     raw.send(get("/mjpeg"))
     assert len(await raw.until_closed()) == 5000
+
+
+async def test_a_fault_switched_on_mid_stream_applies_from_the_next_write(
+    device: HttpDevice,
+) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"z" * 100
+            await asyncio.sleep(0.005)  # the device's frame interval
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(200, endless(), chunked=False)
+
+    route = device.route("GET", "/mjpeg", stream)
+    raw = await RawClient.open(device)
+    raw.send(get("/mjpeg"))
+    await raw.until(1000)
+    route.stall_after(0)  # already past: the device goes quiet at its next write
+    # A piece already on its way may still land; after that, silence.
+    quiet = [await raw.quiet_for(0.3) for _ in range(2)]
+    assert quiet[-1]
+    assert not raw.closed.is_set()
+    await raw.aclose()

@@ -15,8 +15,8 @@ Routing: `HttpDevice.route` takes an exact path, a compiled regex (matched in
 full; the match is on `Request.match`) or a prefix (``prefix=True``). Exact
 routes win, then patterns in registration order; HEAD uses the GET route
 without sending the body; a path served for other methods only is a 405, any
-other unknown path a 404. Keep-alive follows HTTP/1.1 (``Connection: close``
-ends it). A handler is ``async def (Request) -> Response | StreamingResponse``
+other unknown path a 404. Keep-alive follows HTTP/1.1: ``Connection: close``
+from the client, or in a handler's response headers, ends it. A handler is ``async def (Request) -> Response | StreamingResponse``
 or a fixed `Response`.
 
 Authentication (``auth=``): ``none``, ``basic``, ``digest`` (MD5,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from typing import Any, Self
 
@@ -44,8 +44,9 @@ class FaultInjection:
     """Fault switches shared by `HttpDevice` (every response) and `Route` (its own).
 
     Each method returns ``self`` so calls chain; `clear_faults` turns all off.
-    Faults are read when a response starts, so switching one on mid-test
-    affects the next response (a running stream keeps what it started with).
+    Faults are read before every write, so switching one on mid-test affects
+    running responses too (``content_length`` and ``endless_headers`` only
+    matter before the head is sent; byte counts start at each response).
     """
 
     faults: Faults
@@ -106,20 +107,26 @@ class Dropped(Exception):
 
 
 class Wire:
-    """Writes one response through the faults in force, counting its bytes."""
+    """Writes one response through the faults in force, counting its bytes.
+
+    ``faults`` is read again before every write, so a fault switched on while
+    a long response is running (an MJPEG stream going bad) applies from then.
+    """
 
     def __init__(
-        self, writer: asyncio.StreamWriter, faults: Faults, running: Callable[[], bool]
+        self,
+        writer: asyncio.StreamWriter,
+        faults: Callable[[], Faults],
+        running: Callable[[], bool],
     ) -> None:
         self._writer = writer
         self._faults = faults
         self._running = running
-        sizes = faults.split_chunks or ((1,) if faults.trickle else None)
-        self._sizes = itertools.cycle(sizes) if sizes else None
+        self._pieces: tuple[int, ...] | None = None
+        self._sizes: Iterator[int] = iter(())
         self.sent = 0
 
-    def _limit(self) -> tuple[int, type[Exception]] | None:
-        faults = self._faults
+    def _limit(self, faults: Faults) -> tuple[int, type[Exception]] | None:
         pairs = ((faults.stall_after, Stalled), (faults.drop_after, Dropped))
         limits = [(n, kind) for n, kind in pairs if n is not None]
         return min(limits, key=lambda item: item[0]) if limits else None
@@ -128,31 +135,34 @@ class Wire:
         """Write ``data``, stopping where a stall or drop fault says."""
         view = memoryview(data)
         while view:
-            limit = self._limit()
+            faults = self._faults()
+            limit = self._limit(faults)
             take = len(view)
             if limit is not None:
                 remaining = limit[0] - self.sent
                 if remaining <= 0:
                     raise limit[1]()
                 take = min(take, remaining)
-            await self._emit(view[:take])
+            await self._emit(view[:take], faults)
             self.sent += take
             view = view[take:]
 
-    async def _emit(self, data: memoryview) -> None:
-        if self._sizes is None:
+    async def _emit(self, data: memoryview, faults: Faults) -> None:
+        pieces = faults.split_chunks or ((1,) if faults.trickle else None)
+        if pieces is None:
             self._write(data)
             await self._writer.drain()
             return
-        rate = self._faults.trickle
+        if pieces != self._pieces:
+            self._pieces, self._sizes = pieces, itertools.cycle(pieces)
         while data:
-            size = next(self._sizes)
-            self._write(data[:size])
+            piece = data[: next(self._sizes)]
+            self._write(piece)
             await self._writer.drain()
             # The pause is the fault itself (the device's pace), or a turn of the
             # loop so the client reads each piece on its own.
-            await asyncio.sleep(len(data[:size]) / rate if rate else 0)
-            data = data[size:]
+            await asyncio.sleep(len(piece) / faults.trickle if faults.trickle else 0)
+            data = data[len(piece) :]
 
     def _write(self, data: memoryview) -> None:
         if not self._running() or self._writer.transport.is_closing():

@@ -324,7 +324,6 @@ class HttpDevice(FaultInjection):
         self.requests.append(RequestRecord(request.method, request.path, request.query, headers))
         self._notify()
         route, match, allowed = self._find(request.method, request.path)
-        faults = self.faults
         response: Response | StreamingResponse
         if route is None:
             if allowed:
@@ -333,7 +332,6 @@ class HttpDevice(FaultInjection):
                 response = Response(404, "not found")
         else:
             route.hits += 1
-            faults = route.faults.over(self.faults)
             denial, user = self.login.check(route.auth or self.auth, request)
             if denial is not None:
                 response = denial
@@ -341,7 +339,7 @@ class HttpDevice(FaultInjection):
                 response = await self._handle(route, replace(request, match=match, user=user))
         head_only = request.method == "HEAD"
         try:
-            return await self._write(route, response, faults, head_only, keep, reader, writer)
+            return await self._write(route, response, head_only, keep, reader, writer)
         finally:
             self._notify()
 
@@ -366,13 +364,17 @@ class HttpDevice(FaultInjection):
         self,
         route: Route | None,
         response: Response | StreamingResponse,
-        faults: Faults,
         head_only: bool,
         keep: bool,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
-        """Send ``response`` through ``faults``; whether the connection stays open."""
+        """Send ``response`` through the faults in force; whether the connection stays open."""
+
+        def live_faults() -> Faults:
+            return route.faults.over(self.faults) if route is not None else self.faults
+
+        faults = live_faults()
         headers = [(n, v) for n, v in response.headers if n.lower() != "transfer-encoding"]
         declared = any(n.lower() == "content-length" for n, _ in headers)
         chunked = False
@@ -387,11 +389,13 @@ class HttpDevice(FaultInjection):
                 keep = False  # the body ends when the connection does
         elif not declared:
             headers.append(("Content-Length", str(len(response.body))))
-        if not keep:
+        if any(n.lower() == "connection" and "close" in v.lower() for n, v in headers):
+            keep = False  # the handler closes the connection after this answer
+        elif not keep:
             headers.append(("Connection", "close"))
         head = f"HTTP/1.1 {response.status} {_phrase(response.status)}\r\n"
         head += "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\n"
-        wire = Wire(writer, faults, self._running)
+        wire = Wire(writer, live_faults, self._running)
         try:
             if faults.endless_headers is not None:
                 await wire.send(head.split("\r\n", 1)[0].encode() + b"\r\n")
