@@ -58,7 +58,14 @@ from ._jpeg import jpeg_size, looks_like_jpeg
 from ._multipart import MultipartError, MultipartParser, boundary_from_content_type
 from ._options import HttpOptions
 from ._stream import MjpegStream, first_picture
-from ._transport import BodyReader, DeviceAuth, ErrorContext, close_response, media_type
+from ._transport import (
+    BodyReader,
+    DeviceAuth,
+    ErrorContext,
+    close_response,
+    exchange_deadline,
+    media_type,
+)
 
 __all__ = ["HttpDriver", "HttpKind"]
 
@@ -372,7 +379,7 @@ class HttpDriver(CameraDriver):
     async def _get(
         self, target: _Target, action: str
     ) -> AsyncIterator[tuple[httpx.Response, BodyReader]]:
-        """A GET whose body is read within ``request_timeout`` per read; closed on exit."""
+        """A GET answered in full within ``request_timeout``; closed on exit."""
         timeout = self.config.request_timeout
 
         def idle() -> CamError:
@@ -382,13 +389,15 @@ class HttpDriver(CameraDriver):
                 url=self.url.redacted(),
             )
 
-        response = await self._send(target, action)
-        body = self._reader(response, action, timeout, idle)
-        try:
-            yield response, body
-        finally:
-            await body.aclose()
-            await close_response(response)
+        # The whole answer, not only each read, must come within request_timeout.
+        async with exchange_deadline(timeout, self._errors, action):
+            response = await self._send(target, action)
+            body = self._reader(response, action, timeout, idle)
+            try:
+                yield response, body
+            finally:
+                await body.aclose()
+                await close_response(response)
 
     def _parser(self, response: httpx.Response) -> MultipartParser:
         boundary = boundary_from_content_type(response.headers.get("content-type", ""))

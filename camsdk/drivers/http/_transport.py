@@ -7,6 +7,7 @@ driver (`camsdk.drivers.http._driver`) decides what a response means.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Literal
@@ -31,6 +32,7 @@ __all__ = [
     "DeviceAuth",
     "ErrorContext",
     "close_response",
+    "exchange_deadline",
     "media_type",
 ]
 
@@ -175,6 +177,28 @@ async def close_response(response: httpx.Response) -> None:
             await response.aclose()
         except (httpx.HTTPError, OSError):
             pass  # the connection is already broken; closing it is all that was asked
+
+
+@contextlib.asynccontextmanager
+async def exchange_deadline(
+    seconds: float, errors: ErrorContext, action: str
+) -> AsyncIterator[None]:
+    """Bound a whole exchange (request, answer head and body) by ``seconds``.
+
+    Per-read timeouts miss a device that trickles one byte just often enough
+    (slowloris); this deadline does not. Raises `CameraTimeoutError`.
+    """
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            yield
+    except TimeoutError:
+        if deadline.expired():
+            raise CameraTimeoutError(
+                f"{action}: no complete answer within {seconds:g} s",
+                scheme=errors.scheme,
+                url=errors.url,
+            ) from None
+        raise
 
 
 class BodyReader:
