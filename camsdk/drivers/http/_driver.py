@@ -84,6 +84,9 @@ _VAGUE_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream",
 # A media playlist lists segments, not media: a few hundred KiB at most.
 _PLAYLIST_LIMIT = 1024 * 1024
 _MAX_REDIRECTS = 5
+_EOI = b"\xff\xd9"
+# Bytes some cameras put after a still's end-of-image marker.
+_PADDING = b"\r\n\t \x00"
 _MODELS: dict[HttpKind, str] = {
     "still": "HTTP JPEG still",
     "mjpeg": "HTTP MJPEG stream",
@@ -422,6 +425,13 @@ class HttpDriver(CameraDriver):
                     url=self.url.redacted(),
                 )
             jpeg = await body.read_all(limit, f"{action}: picture")
+            if not jpeg.rstrip(_PADDING).endswith(_EOI):
+                # A body cut short (a hang-up, a Content-Length that lies) is no picture.
+                raise CameraProtocolError(
+                    f"{action}: the picture is cut short (no end-of-image marker)",
+                    scheme=self.url.scheme,
+                    url=self.url.redacted(),
+                )
             size = jpeg_size(jpeg)
             if size is None:
                 raise CameraProtocolError(

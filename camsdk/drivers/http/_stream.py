@@ -158,7 +158,12 @@ class MjpegStream:
             log.debug("skipping a %s part of %d bytes", part.content_type or "untyped", len(data))
             return None
         size = jpeg_size(data)
-        if size is not None and size != self._size:
+        if size is None:
+            # Starts like a JPEG but has no frame header: nothing a decoder could show.
+            self.skipped += 1
+            log.debug("skipping a part of %d bytes without a JPEG frame header", len(data))
+            return None
+        if size != self._size:
             # The decoder was set up for the first size: reopen to announce the new one.
             raise StreamEndedError(
                 f"picture size changed from {self._size[0]}x{self._size[1]} to {size[0]}x{size[1]}",
