@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import camsdk
 from camsdk import CameraProtocolError, CameraTimeoutError, MediaPacket
-from camsdk.testing._http_device import HttpDevice
+from camsdk.testing._http_device import HttpDevice, StreamingResponse
 
 from .conftest import (
     FAST,
@@ -94,7 +95,7 @@ def big_jpeg() -> bytes:
     frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
     encoder = av.CodecContext.create("mjpeg", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuvj420p"
-    encoder.time_base = __import__("fractions").Fraction(1, 25)
+    encoder.time_base = Fraction(1, 25)
     frame.pts = 0
     jpeg = b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
     assert len(jpeg) > 2 * FRAME_LIMIT
@@ -104,12 +105,20 @@ def big_jpeg() -> bytes:
 Abuse = Callable[[], AsyncIterator[bytes]]
 
 
-async def refused(
+def refused(
     device: HttpDevice, phase: str, abuse: Abuse, *, content_type: str = MULTIPART
 ) -> Callable[[], Awaitable[object]]:
-    """Serve ``abuse`` from the first answer (``connect``) or from the second (``stream``)."""
-    good = lambda: mjpeg(pictures())  # noqa: E731 - one line each, read as a table
-    bad = lambda: mjpeg(abuse(), content_type)  # noqa: E731
+    """Serve ``abuse`` from the first answer (``connect``) or from the second (``stream``).
+
+    Returns the attempt: connect, and in the ``stream`` phase open the stream.
+    """
+
+    def good() -> StreamingResponse:
+        return mjpeg(pictures())
+
+    def bad() -> StreamingResponse:
+        return mjpeg(abuse(), content_type)
+
     if phase == "connect":
         serve_in_turn(device, "/mjpeg", bad)
     else:
@@ -135,7 +144,7 @@ PHASES = pytest.mark.parametrize("phase", ["connect", "stream"])
 async def test_a_part_declaring_4_gib_is_refused_without_reading_it(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(device, phase, huge_declared_part)
+    attempt = refused(device, phase, huge_declared_part)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="4294967296 bytes is larger"):
@@ -147,9 +156,7 @@ async def test_a_part_declaring_4_gib_is_refused_without_reading_it(
 async def test_a_multipart_body_without_any_boundary_is_refused_at_the_part_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(
-        device, phase, no_boundary_at_all, content_type="multipart/x-mixed-replace"
-    )
+    attempt = refused(device, phase, no_boundary_at_all, content_type="multipart/x-mixed-replace")
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="no multipart boundary"):
@@ -161,7 +168,7 @@ async def test_a_multipart_body_without_any_boundary_is_refused_at_the_part_limi
 async def test_a_boundary_that_never_comes_is_refused_at_the_part_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(device, phase, boundary_never_comes)
+    attempt = refused(device, phase, boundary_never_comes)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="larger than the limit"):
@@ -173,7 +180,7 @@ async def test_a_boundary_that_never_comes_is_refused_at_the_part_limit(
 async def test_endless_part_headers_are_refused_at_the_header_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(device, phase, endless_part_headers)
+    attempt = refused(device, phase, endless_part_headers)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="part headers longer than"):
@@ -185,7 +192,7 @@ async def test_endless_part_headers_are_refused_at_the_header_limit(
 async def test_a_part_header_of_1_mib_is_refused_at_the_header_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(device, phase, megabyte_part_header)
+    attempt = refused(device, phase, megabyte_part_header)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="part headers longer than"):
@@ -206,7 +213,7 @@ async def garbage_parts() -> AsyncIterator[bytes]:
 async def test_parts_of_binary_garbage_never_become_a_picture(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = await refused(device, phase, garbage_parts)
+    attempt = refused(device, phase, garbage_parts)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraTimeoutError):
@@ -267,7 +274,7 @@ async def test_a_picture_larger_than_max_frame_bytes_is_refused(
             yield part(big_jpeg, length=-1 if declared else None)
             await camera_pace(0.01)
 
-    attempt = await refused(device, phase, oversized)
+    attempt = refused(device, phase, oversized)
     with memory_peak() as peak:
         async with within(bound(phase)):
             with pytest.raises(CameraProtocolError, match="larger than the limit"):

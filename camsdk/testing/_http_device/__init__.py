@@ -16,8 +16,9 @@ full; the match is on `Request.match`) or a prefix (``prefix=True``). Exact
 routes win, then patterns in registration order; HEAD uses the GET route
 without sending the body; a path served for other methods only is a 405, any
 other unknown path a 404. Keep-alive follows HTTP/1.1: ``Connection: close``
-from the client, or in a handler's response headers, ends it. A handler is ``async def (Request) -> Response | StreamingResponse``
-or a fixed `Response`.
+from the client, or in a handler's response headers, ends it. A handler is
+``async def (Request) -> Response | StreamingResponse`` or a fixed `Response`;
+one that raises answers 500 and lands in `HttpDevice.errors`.
 
 Authentication (``auth=``): ``none``, ``basic``, ``digest`` (MD5,
 ``qop=auth``, fresh nonces, ``stale=true`` for an expired or replayed one) or
@@ -33,8 +34,14 @@ Faults (`FaultInjection` methods, on the device for every response or on a
 `~FaultInjection.stall_after`, `~FaultInjection.drop_after`,
 `~FaultInjection.split_chunks`. Byte counts are bytes of one response on the
 wire, status line and headers included (``stall_after(0)`` is a device that
-accepts the request and never answers). Every write loop ends when the client
-goes away or the device closes.
+accepts the request and never answers). Faults are read before every write,
+so one switched on mid-stream takes effect at once. Every write loop ends
+when the client goes away or the device closes.
+
+Observing it: `HttpDevice.requests` (a bounded log, ``Authorization`` left
+out), `HttpDevice.connections` (open now), `Route.hits`,
+`HttpDevice.failed_logins`, and `HttpDevice.wait_until` (a bounded wait for a
+predicate over the device).
 """
 
 from __future__ import annotations
