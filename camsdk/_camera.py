@@ -383,13 +383,17 @@ class Camera:
         self._require(Capability.SNAPSHOT)
         decision = self._authorize(Action.SNAPSHOT, purpose)
         started = time.monotonic()
+        # One deadline for the whole snapshot, the fallback to the stream included.
+        deadline = started + self.config.snapshot_timeout
         snap: Snapshot | None = None
         driver = self._driver
         if source != "stream" and type(driver).overrides("snapshot"):
+            # With a stream to fall back on, a device that hangs must leave it time.
+            fallback = source == "auto" and Capability.STREAM in self.capabilities
+            budget = self.config.snapshot_timeout * (0.6 if fallback else 1.0)
             try:
                 snap = await self._call(
-                    driver.snapshot(profile or self._default_profile()),
-                    self.config.snapshot_timeout,
+                    driver.snapshot(profile or self._default_profile()), budget
                 )
                 mask_set = self._gate.mask_set(decision)
                 if mask_set is not None:
@@ -401,7 +405,8 @@ class Camera:
                 log.debug("device snapshot failed (%s); using the stream", exc)
                 snap = None
         if snap is None:
-            snap = await snapshot_from_stream(self, profile, max_age, decision)
+            remaining = max(0.05, deadline - time.monotonic())
+            snap = await snapshot_from_stream(self, profile, max_age, decision, timeout=remaining)
         self._end(Action.SNAPSHOT, decision, items=1, nbytes=len(snap.jpeg),
                   duration=time.monotonic() - started, purpose=purpose)
         return snap

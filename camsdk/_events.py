@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
+# Events handled before the source loop yields to the event loop once.
+_BURST = 64
 
 #: Kinds that report a state (connected, streaming) rather than an activity
 #: with a start and an end: they are never coalesced, deduplicated or closed
@@ -641,11 +643,18 @@ class EventPipeline:
                 if self._failing:
                     recovered = loop.call_later(self.recover_after, self._mark_recovered)
                 try:
+                    burst = 0
                     async for event in iterator:
                         if self._failing:
                             self._mark_recovered()
                         attempt = 0
                         self._ingest(event)
+                        burst += 1
+                        if burst >= _BURST:
+                            # A source that never awaits anything real must not
+                            # starve the loop (subscribers, streams, timers).
+                            burst = 0
+                            await asyncio.sleep(0)
                 finally:
                     if recovered is not None:
                         recovered.cancel()
