@@ -17,7 +17,7 @@ import contextlib
 import enum
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -237,6 +237,25 @@ class Camera:
                 url=self.url,
             )
 
+    def _check_profile(self, profile: str | None) -> str | None:
+        """``profile`` if the camera has it (by name or token); else a `ConfigurationError`.
+
+        Checked at the call, from what `connect` reported, so a typo fails at
+        once instead of after a stream's open deadline.
+        """
+        if profile is None:
+            return None
+        if not isinstance(profile, str) or not profile:
+            raise ConfigurationError("profile must be a non-empty string", url=self.url)
+        known = self._info.profiles if self._info is not None else ()
+        if known and not any(profile in (p.name, p.token) for p in known):
+            names = ", ".join(p.name for p in known)
+            raise ConfigurationError(
+                f"unknown profile {profile!r} (this camera has: {names})",
+                scheme=self.scheme, url=self.url,
+            )
+        return profile
+
     async def _call(self, awaitable: Awaitable[T], timeout: float) -> T:
         """Await a driver call under a deadline, translating foreign errors."""
         return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
@@ -358,6 +377,7 @@ class Camera:
         from ._stream import MediaStream
 
         self._require(Capability.STREAM)
+        profile = self._check_profile(profile)
         return MediaStream(self, profile or self._default_profile(), audio=audio, purpose=purpose)
 
     async def snapshot(
@@ -380,7 +400,12 @@ class Camera:
 
         if source not in ("auto", "device", "stream"):
             raise ConfigurationError("source must be 'auto', 'device' or 'stream'", url=self.url)
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0
+        ):
+            raise ConfigurationError("max_age must be a number of seconds >= 0", url=self.url)
         self._require(Capability.SNAPSHOT)
+        profile = self._check_profile(profile)
         decision = self._authorize(Action.SNAPSHOT, purpose)
         started = time.monotonic()
         # One deadline for the whole snapshot, the fallback to the stream included.
@@ -454,6 +479,7 @@ class Camera:
                 url=self.url,
             )
         self._require(Capability.STREAM)
+        profile = self._check_profile(profile)
         decision = self._authorize(Action.RECORD, purpose, raw=not transcode)
         started = time.monotonic()
         if transcode:
@@ -486,7 +512,7 @@ class Camera:
 
     def events(
         self,
-        kinds: Collection[EventKind] | None = None,
+        kinds: EventKind | str | Iterable[EventKind | str] | None = None,
         *,
         min_score: float | None = None,
         zones: Collection[str] | None = None,
@@ -494,6 +520,8 @@ class Camera:
         purpose: str = "",
     ) -> EventStream:
         """Subscribe to this camera's normalised events (``async with`` / ``async for``).
+
+        ``kinds`` filters by `EventKind` (members or their names, one or many).
 
         The device's event connection is opened only while someone listens.
         ``with_snapshot=True`` attaches the keyframe at the event (from the
@@ -506,11 +534,21 @@ class Camera:
         from ._event_stream import EventStream
 
         self._require_open()
+        wanted = _event_kinds(kinds, self.url)
+        if min_score is not None and (
+            isinstance(min_score, bool) or not isinstance(min_score, int | float)
+            or not 0.0 <= min_score <= 1.0
+        ):
+            raise ConfigurationError("min_score must be a number within 0..1", url=self.url)
+        if zones is not None and (
+            isinstance(zones, str) or not all(isinstance(z, str) for z in zones)
+        ):
+            raise ConfigurationError("zones must be a collection of zone names", url=self.url)
         if not self.capabilities & (Capability.EVENTS | Capability.STREAM):
             self._require(Capability.EVENTS)
         decision = self._authorize(Action.EVENTS_SUBSCRIBE, purpose)
         subscription = self._event_pipeline().subscribe(
-            kinds=kinds, min_score=min_score, zones=zones
+            kinds=wanted, min_score=min_score, zones=zones
         )
         return EventStream(self, subscription, decision, with_snapshot=with_snapshot,
                            purpose=purpose)
@@ -559,3 +597,20 @@ class Camera:
         self._authorize(action, purpose or f"extension:{name}")
         method = getattr(self._driver, name)
         return await self._call(method(*args, **kwargs), self.config.request_timeout)
+
+
+def _event_kinds(
+    kinds: EventKind | str | Iterable[EventKind | str] | None, url: str
+) -> frozenset[EventKind] | None:
+    """``kinds`` as a set of `EventKind`, from members or names, one or many."""
+    if kinds is None:
+        return None
+    items = [kinds] if isinstance(kinds, EventKind | str) else kinds
+    try:
+        found = frozenset(EventKind(k) for k in items)
+    except (TypeError, ValueError):
+        known = ", ".join(k.value for k in EventKind)
+        raise ConfigurationError(
+            f"kinds are EventKind members or their names ({known})", url=url
+        ) from None
+    return found
