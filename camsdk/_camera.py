@@ -100,6 +100,8 @@ class Camera:
         self._ptz: PTZControl | None = None
         self._owns_driver = owns_driver
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The longest pre-roll asked for: every session of this camera keeps that much.
+        self._prebuffer = 0.0
         LIVE_CAMERAS.add(self)
 
     # -- identity ------------------------------------------------------------------------
@@ -324,8 +326,15 @@ class Camera:
             on_state=lambda state, detail: self._on_stream_state(name, state, detail),
             on_closed=lambda s: self._forget_session(name, s),
         )
+        session.reserve_prebuffer(self._prebuffer)
         self._sessions[name] = session
         return session
+
+    def _reserve_prebuffer(self, seconds: float) -> None:
+        """Keep ``seconds`` of media buffered from now on, in every session of this camera."""
+        self._prebuffer = max(self._prebuffer, seconds)
+        for session in self._sessions.values():
+            session.reserve_prebuffer(seconds)
 
     async def _open_upstream(self, profile: str) -> Upstream:
         from ._upstream import open_upstream

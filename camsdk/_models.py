@@ -280,17 +280,24 @@ class StreamStats(BaseModel):
 
 
 class Recording(BaseModel):
-    """The result of `Camera.record`: a finished clip on disk."""
+    """The result of `Camera.record`: a finished clip on disk.
+
+    ``started_at`` is the wall-clock time of the clip's first picture;
+    ``pre_roll`` how much of the clip lies before the call, which can be less
+    than ``pre_roll_requested`` when the camera had not buffered that much
+    yet (a warning is logged then). Durations are exact to the microsecond.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    path: Path
-    duration: float
-    pre_roll: float
-    started_at: datetime
-    video_packets: int
-    audio_packets: int
-    bytes: int
+    path: Path = Field(description="where the clip is")
+    duration: float = Field(description="seconds of media in the clip")
+    pre_roll: float = Field(description="seconds of the clip from before the call")
+    pre_roll_requested: float = Field(default=0.0, description="the pre-roll asked for")
+    started_at: datetime = Field(description="wall-clock time of the first picture (UTC)")
+    video_packets: int = Field(description="video packets written")
+    audio_packets: int = Field(description="audio packets written")
+    bytes: int = Field(description="media bytes written (payload, without container overhead)")
 
 
 class DriverInfo(BaseModel):

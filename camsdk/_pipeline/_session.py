@@ -157,6 +157,8 @@ class StreamSession:
         self._open_upstream = open_upstream
         self._on_state = on_state
         self._on_closed = on_closed
+        #: Seconds of media kept beyond the last complete GOP (grows for pre-roll).
+        self.prebuffer = config.prebuffer
         self._loop = asyncio.get_running_loop()
         self.state = StreamState.IDLE
         self.info: StreamInfo | None = None
@@ -505,7 +507,7 @@ class StreamSession:
     def _on_keyframe(self, pkt: MediaPacket) -> None:
         self.keyframes += 1
         self._gops.append([pkt])
-        keep_seconds = self.config.prebuffer
+        keep_seconds = self.prebuffer
         latest = pkt.time or 0.0
         # Keep the last complete GOP plus whatever `prebuffer` asks for.
         while len(self._gops) > 2:
@@ -549,6 +551,20 @@ class StreamSession:
         self._packets = (*self._packets, consumer)
         self._attached.set()
         return consumer
+
+    def reserve_prebuffer(self, seconds: float) -> None:
+        """Keep at least ``seconds`` of media from now on (a recording's pre-roll)."""
+        self.prebuffer = max(self.prebuffer, seconds)
+
+    def buffered_seconds(self) -> float:
+        """How far back the buffered video reaches, in seconds of media time."""
+        if not self._gops:
+            return 0.0
+        first = self._gops[0][0].time
+        last = self._gops[-1][-1].time
+        if first is None or last is None:
+            return 0.0
+        return max(0.0, last - first)
 
     def buffered(self, pre_roll: float | None) -> list[MediaPacket]:
         """Buffered packets from the keyframe that satisfies ``pre_roll``."""
