@@ -87,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "._errors",
     "DeviceError": "._errors",
     "DriverUnavailableError": "._errors",
+    "PrivacyModeError": "._errors",
     "RecordingError": "._errors",
     "RedirectRefusedError": "._errors",
     "StreamDecodeError": "._errors",
@@ -259,6 +260,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._errors import (
         DriverUnavailableError as DriverUnavailableError,
+    )
+    from ._errors import (
+        PrivacyModeError as PrivacyModeError,
     )
     from ._errors import (
         RecordingError as RecordingError,

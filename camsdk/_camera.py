@@ -22,12 +22,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._access import Action, Decision, Principal
+from ._device_care import RequestContext, current_request, request_context
 from ._driver import CameraDriver
 from ._errors import (
     CameraClosedError,
     CameraConnectionError,
     CameraProtocolError,
+    CamError,
     ConfigurationError,
+    PrivacyModeError,
     UnsupportedCapabilityError,
 )
 from ._gate import AccessGate, CameraRef
@@ -89,6 +92,7 @@ class Camera:
         owns_driver: bool = True,
     ) -> None:
         self._driver = driver
+        driver._audit_hook = self._driver_audit  # type: ignore[attr-defined]
         self._redacted = url.redacted()
         self.scheme = url.scheme
         self._gate = gate
@@ -102,6 +106,8 @@ class Camera:
         self._tasks: set[asyncio.Task[Any]] = set()
         # The longest pre-roll asked for: every session of this camera keeps that much.
         self._prebuffer = 0.0
+        # Privacy mode as last read or set (None: unknown or not supported).
+        self._privacy: bool | None = None
         LIVE_CAMERAS.add(self)
 
     # -- identity ------------------------------------------------------------------------
@@ -182,6 +188,11 @@ class Camera:
             LIVE_CAMERAS.discard(self)
             raise
         self.state = CameraState.OPEN
+        if Capability.PRIVACY_MODE in self.capabilities:
+            with contextlib.suppress(CamError):
+                self._privacy = await self._call(
+                    self._driver.privacy_mode(), self.config.request_timeout
+                )
         return self
 
     async def aclose(self) -> None:
@@ -258,9 +269,33 @@ class Camera:
             )
         return profile
 
-    async def _call(self, awaitable: Awaitable[T], timeout: float) -> T:
-        """Await a driver call under a deadline, translating foreign errors."""
-        return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+    async def _call(
+        self, awaitable: Awaitable[T], timeout: float, request: RequestContext | None = None
+    ) -> T:
+        """Await a driver call under a deadline, translating foreign errors.
+
+        ``request`` is what `camsdk.driver.current_request` tells the driver
+        meanwhile (who asks, for what).
+        """
+        if request is None:
+            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+        with request_context(request):
+            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+
+    def _request(self, action: Action, purpose: str = "", **wishes: Any) -> RequestContext:
+        """The request context of ``action`` for this camera's principal."""
+        return RequestContext(principal=self.principal, action=action, purpose=purpose, **wishes)
+
+    def _acquire(self, session: StreamSession, request: RequestContext) -> None:
+        """Use ``session``; an upstream it starts serves ``request`` (wakes are attributed)."""
+        with request_context(request):
+            session.acquire()
+
+    def _driver_audit(self, fields: dict[str, Any]) -> None:
+        """A driver's own audit record, naming whom it acted for."""
+        request = current_request()
+        self._gate.record(self._ref, {**fields, "principal": request.principal.id,
+                                      "purpose": request.purpose})
 
     # -- the egress seam -----------------------------------------------------------------
 
@@ -387,6 +422,7 @@ class Camera:
 
         self._require(Capability.STREAM)
         profile = self._check_profile(profile)
+        self._check_privacy()
         return MediaStream(self, profile or self._default_profile(), audio=audio, purpose=purpose)
 
     async def snapshot(
@@ -396,12 +432,15 @@ class Camera:
         profile: str | None = None,
         purpose: str = "",
         source: str = "auto",
+        wake: bool = False,
     ) -> Snapshot:
         """A JPEG still, from the device when it has a native one, else from the stream.
 
         ``max_age`` bounds staleness in seconds: a cached keyframe older than
         that is not used. A frame that decoded with errors is never returned.
-        ``source`` may force ``"device"`` or ``"stream"``.
+        ``source`` may force ``"device"`` or ``"stream"``. A sleeping battery
+        device answers from its last picture (with its age) unless ``wake``
+        is true; each wake is written to the audit log under your principal.
         """
         import time
 
@@ -415,7 +454,9 @@ class Camera:
             raise ConfigurationError("max_age must be a number of seconds >= 0", url=self.url)
         self._require(Capability.SNAPSHOT)
         profile = self._check_profile(profile)
+        self._check_privacy()
         decision = self._authorize(Action.SNAPSHOT, purpose)
+        request = self._request(Action.SNAPSHOT, purpose, wake=bool(wake), max_age=max_age)
         started = time.monotonic()
         # One deadline for the whole snapshot, the fallback to the stream included.
         deadline = started + self.config.snapshot_timeout
@@ -427,7 +468,7 @@ class Camera:
             budget = self.config.snapshot_timeout * (0.6 if fallback else 1.0)
             try:
                 snap = await self._call(
-                    driver.snapshot(profile or self._default_profile()), budget
+                    driver.snapshot(profile or self._default_profile()), budget, request
                 )
                 mask_set = self._gate.mask_set(decision)
                 if mask_set is not None:
@@ -440,7 +481,9 @@ class Camera:
                 snap = None
         if snap is None:
             remaining = max(0.05, deadline - time.monotonic())
-            snap = await snapshot_from_stream(self, profile, max_age, decision, timeout=remaining)
+            snap = await snapshot_from_stream(
+                self, profile, max_age, decision, timeout=remaining, request=request
+            )
         self._end(Action.SNAPSHOT, decision, items=1, nbytes=len(snap.jpeg),
                   duration=time.monotonic() - started, purpose=purpose)
         return snap
@@ -489,6 +532,7 @@ class Camera:
             )
         self._require(Capability.STREAM)
         profile = self._check_profile(profile)
+        self._check_privacy()
         decision = self._authorize(Action.RECORD, purpose, raw=not transcode)
         started = time.monotonic()
         if transcode:
@@ -556,9 +600,11 @@ class Camera:
         if not self.capabilities & (Capability.EVENTS | Capability.STREAM):
             self._require(Capability.EVENTS)
         decision = self._authorize(Action.EVENTS_SUBSCRIBE, purpose)
-        subscription = self._event_pipeline().subscribe(
-            kinds=wanted, min_score=min_score, zones=zones
-        )
+        with request_context(self._request(Action.EVENTS_SUBSCRIBE, purpose)):
+            # The device's event source may open here: it serves this subscriber.
+            subscription = self._event_pipeline().subscribe(
+                kinds=wanted, min_score=min_score, zones=zones
+            )
         return EventStream(self, subscription, decision, with_snapshot=with_snapshot,
                            purpose=purpose)
 
@@ -580,6 +626,41 @@ class Camera:
         if self._ptz is None:
             self._ptz = PTZControl(self, self._driver.ptz())
         return self._ptz
+
+    @property
+    def privacy_mode(self) -> bool | None:
+        """Whether the device is in privacy mode, as last read or set (None: unknown)."""
+        return self._privacy
+
+    async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
+        """Switch the device's privacy mode (capability `PRIVACY_MODE`).
+
+        A device configuration change: the policy decides it as ``config``
+        (the owner's alone unless a grant says otherwise) and it is audited.
+        While privacy mode is on, streams end with `PrivacyModeError` and
+        snapshots raise it, rather than looking like a fault.
+        """
+        if not isinstance(on, bool):
+            raise ConfigurationError("privacy mode is switched with True or False", url=self.url)
+        self._require(Capability.PRIVACY_MODE)
+        self._authorize(Action.CONFIG, purpose or "privacy mode")
+        request = self._request(Action.CONFIG, purpose or "privacy mode")
+        await self._call(self._driver.set_privacy_mode(on), self.config.request_timeout, request)
+        self._privacy = on
+        self._gate.record(self._ref, {"event": "privacy_mode", "on": on,
+                                      "principal": self.principal.id, "purpose": purpose})
+        if on:
+            err = PrivacyModeError("privacy mode was switched on", scheme=self.scheme,
+                                   url=self.url)
+            for session in list(self._sessions.values()):
+                await session.end(err)
+
+    def _check_privacy(self) -> None:
+        if self._privacy:
+            raise PrivacyModeError(
+                "the camera is in privacy mode; its owner must switch it off",
+                scheme=self.scheme, url=self.url,
+            )
 
     def talk(self, *, purpose: str = "") -> Speaker:
         """Two-way audio: ``async with cam.talk() as speaker: await speaker.send(pcm)``.
@@ -603,9 +684,11 @@ class Camera:
                 f"{self.driver_name} has no extension {str(name)[:64]!r} (known: {known})",
                 scheme=self.scheme, url=self.url,
             )
-        self._authorize(action, purpose or f"extension:{name}")
+        purpose = purpose or f"extension:{name}"
+        self._authorize(action, purpose)
         method = getattr(self._driver, name)
-        return await self._call(method(*args, **kwargs), self.config.request_timeout)
+        return await self._call(method(*args, **kwargs), self.config.request_timeout,
+                                self._request(action, purpose))
 
 
 def _event_kinds(

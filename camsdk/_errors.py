@@ -25,6 +25,7 @@ CamError
  |    +-- StreamStalledError                no media for ``stall_timeout``
  |    +-- StreamEndedError                  the source ended (file, VOD)
  |    +-- StreamDecodeError                 undecodable media
+ +-- PrivacyModeError                       the device is in privacy mode (not capturing)
  +-- RecordingError (OSError)               a clip could not be written (disk full, dir gone)
  +-- CameraClosedError                      the camera or stream was closed
  +-- AuditLogError (camsdk.privacy)         the audit log cannot be written
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "DeviceError",
     "DriverUnavailableError",
+    "PrivacyModeError",
     "RecordingError",
     "RedirectRefusedError",
     "StreamDecodeError",
@@ -208,6 +210,14 @@ class StreamEndedError(StreamError):
 
 class StreamDecodeError(StreamError):
     """The media could not be decoded."""
+
+
+class PrivacyModeError(CamError):
+    """The device is in privacy mode: it captures nothing until the owner switches it off.
+
+    Streams end with it and snapshots raise it, so an app can tell a camera
+    its owner covered from a fault.
+    """
 
 
 class RecordingError(CamError, OSError):

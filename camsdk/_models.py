@@ -54,6 +54,7 @@ class Capability(enum.Flag):
     BATTERY = enum.auto()
     HUB = enum.auto()
     PRIVACY_MASK = enum.auto()  # the device masks its own output
+    PRIVACY_MODE = enum.auto()  # the device can stop capturing (lens cover, privacy mode)
 
     @classmethod
     def parse(cls, names: str) -> Capability:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ._access import Decision
+from ._access import Action, Decision
 from ._errors import AccessDeniedError, CameraTimeoutError, ConfigurationError, RecordingError
 from ._log import get_logger
 from ._media import Discontinuity, MediaPacket
@@ -129,7 +129,7 @@ async def record_clip(
         # Grow the buffer now, so this and every later pre-roll can be honest.
         camera._reserve_prebuffer(pre_roll)
     session = camera._session(profile)
-    session.acquire()
+    camera._acquire(session, camera._request(Action.RECORD, purpose))
     called = time.monotonic()
     writer: Mp4Writer | None = None
     consumer = None
@@ -265,7 +265,7 @@ async def record_transcoded(
     url = camera.url
     out = OutputFile.create(target, url=url)
     session = camera._session(profile)
-    session.acquire()
+    camera._acquire(session, camera._request(Action.RECORD, purpose))
     started_at = datetime.now(UTC)
     started = time.monotonic()
     encoder: H264Encoder | None = None

@@ -20,6 +20,7 @@ from ._models import Capability, Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._camera import Camera
+    from ._device_care import RequestContext
 
 __all__ = ["snapshot_at", "snapshot_from_stream"]
 
@@ -33,6 +34,7 @@ async def snapshot_from_stream(
     decision: Decision,
     *,
     timeout: float | None = None,
+    request: RequestContext | None = None,
 ) -> Snapshot:
     """A JPEG of the latest keyframe no older than ``max_age`` (masks applied), in ``timeout``."""
     from ._pipeline._codec import decode_keyframe, encode_jpeg
@@ -45,7 +47,7 @@ async def snapshot_from_stream(
     if timeout is None:
         timeout = camera.config.snapshot_timeout
     session = camera._session(profile)
-    session.acquire()
+    camera._acquire(session, request or camera._request(Action.SNAPSHOT))
     mask_set = camera._gate.mask_set(decision)
     try:
         async with asyncio.timeout(timeout):

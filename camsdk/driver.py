@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from . import _xml as xml
 from ._access import Action
+from ._device_care import DeviceSessions, RequestContext, current_request
 from ._device_http import (
     DEFAULT_MAX_BYTES,
     BodyReader,
@@ -58,6 +59,7 @@ from ._errors import (
     CamError,
     ConfigurationError,
     DeviceError,
+    PrivacyModeError,
     RedirectRefusedError,
     StreamDecodeError,
     StreamEndedError,
@@ -122,6 +124,7 @@ __all__ = [
     "DeviceError",
     "DeviceHttpClient",
     "DeviceResponse",
+    "DeviceSessions",
     "DeviceUrlPolicy",
     "Discontinuity",
     "DiscoveredCamera",
@@ -139,7 +142,9 @@ __all__ = [
     "PacketSource",
     "Part",
     "PartTooLargeError",
+    "PrivacyModeError",
     "RedirectRefusedError",
+    "RequestContext",
     "ResolvedURL",
     "Snapshot",
     "StreamDecodeError",
@@ -156,6 +161,7 @@ __all__ = [
     "UnsupportedCapabilityError",
     "boundary_from_content_type",
     "close_response",
+    "current_request",
     "extension",
     "get_logger",
     "host_allowed",

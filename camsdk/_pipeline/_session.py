@@ -24,6 +24,7 @@ from .._errors import (
     CameraClosedError,
     CameraTimeoutError,
     CamError,
+    PrivacyModeError,
     StreamEndedError,
     StreamError,
     StreamStalledError,
@@ -278,6 +279,11 @@ class StreamSession:
         if self._on_closed is not None:
             self._on_closed(self)
 
+    async def end(self, err: BaseException) -> None:
+        """End the session for a reason (privacy mode): consumers see ``err``, then close."""
+        self._finish(err)
+        await self.aclose()
+
     def _end_consumers(self, err: BaseException) -> None:
         for consumer in self._packets:
             consumer.queue.close(err)
@@ -391,6 +397,10 @@ class StreamSession:
                     # through the one mapping, then the reconnect rules below.
                     err = translate_error(exc, scheme=self.scheme, url=self.url, strict=True)
                     self._last_error = err
+                    if isinstance(err, PrivacyModeError):
+                        # The owner covered the camera: not a fault to retry.
+                        self._finish(err)
+                        return
                     if isinstance(err, AuthenticationError):
                         # Devices lock accounts (or ban the IP) after a few wrong
                         # passwords: a reconnect loop must not keep trying.

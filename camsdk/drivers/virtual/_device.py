@@ -82,6 +82,8 @@ class VirtualDevice:
         self.connects = 0
         #: Streams ever opened (``open_stream`` calls that returned).
         self.streams_opened = 0
+        #: Privacy mode ("lens covered"): streams end and nothing is captured while on.
+        self.privacy_mode = False
         self._streams: weakref.WeakSet[VirtualStream] = weakref.WeakSet()
         self._listeners: weakref.WeakSet[Any] = weakref.WeakSet()
         self._injections: list[Injection] = []
