@@ -208,7 +208,11 @@ class HlsUpstream:
         return self._finite
 
     async def start(self) -> StreamInfo:
-        """Load the playlist, fetch and demux segments until the stream is known."""
+        """Load the playlist, fetch and demux segments until the stream is known.
+
+        If it fails (or is cancelled) the upstream is closed before the error
+        propagates.
+        """
         self._check_open()
         if self._task is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -217,10 +221,15 @@ class HlsUpstream:
             self._task = asyncio.get_running_loop().create_task(
                 self._fetch_loop(), name=f"camsdk-hls {self._url_for_errors or 'stream'}"
             )
-        while self._info is None:
-            packets = await self._next_segment()
-            self._info = self._demuxer.info
-            self._pending.extend(packets)
+        try:
+            while self._info is None:
+                packets = await self._next_segment()
+                self._info = self._demuxer.info
+                self._pending.extend(packets)
+        except BaseException:
+            # A stream that never opened holds nothing the caller could still use.
+            await self.aclose()
+            raise
         return self._info
 
     def __aiter__(self) -> AsyncIterator[MediaPacket]:
