@@ -35,6 +35,10 @@ _TS_PACKET = 188
 _BUFFER = 256 * 1024
 # No protocol has this name: FFmpeg may open nothing beyond the buffer it is given.
 _NO_PROTOCOLS = {"protocol_whitelist": "camsdk-none"}
+# Probing (avformat_find_stream_info) decodes frames to guess the decoder delay; the
+# parsers already give every parameter camsdk uses, and the packets are the same. Not
+# decoding (and not starting decoder threads) makes a segment open ~4x cheaper.
+_PROBE_WITHOUT_DECODING = [{"threads": "1", "skip_frame": "all"}] * 8
 
 
 def sniff_format(data: bytes, *, has_init: bool) -> ContainerFormat:
@@ -69,11 +73,19 @@ class SegmentDemuxer:
         import av
 
         fmt = sniff_format(data, has_init=init is not None)
-        buffer = io.BytesIO(init + data if init is not None else data)
+        payload = init + data if init is not None else data
         try:
-            container = av.open(
-                buffer, format=fmt, options=_NO_PROTOCOLS, buffer_size=_BUFFER
-            )
+            try:
+                container = av.open(
+                    io.BytesIO(payload), format=fmt, container_options=_NO_PROTOCOLS,
+                    stream_options=_PROBE_WITHOUT_DECODING, buffer_size=_BUFFER,
+                )
+            except ValueError:
+                # No stream known before probing (no PAT/PMT up front): probe as FFmpeg likes.
+                container = av.open(
+                    io.BytesIO(payload), format=fmt, container_options=_NO_PROTOCOLS,
+                    buffer_size=_BUFFER,
+                )
         except av.error.FFmpegError as exc:
             raise StreamDecodeError(f"a segment could not be opened as {fmt}: {_why(exc)}") from exc
         try:
