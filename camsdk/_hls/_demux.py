@@ -76,9 +76,11 @@ class SegmentDemuxer:
         payload = init + data if init is not None else data
         try:
             try:
+                # PyAV's stub says list[str]; the code takes one dict per stream.
                 container = av.open(
                     io.BytesIO(payload), format=fmt, container_options=_NO_PROTOCOLS,
-                    stream_options=_PROBE_WITHOUT_DECODING, buffer_size=_BUFFER,
+                    stream_options=_PROBE_WITHOUT_DECODING,  # type: ignore[arg-type]
+                    buffer_size=_BUFFER,
                 )
             except ValueError:
                 # No stream known before probing (no PAT/PMT up front): probe as FFmpeg likes.
