@@ -82,7 +82,9 @@ class SegmentDemuxer:
                     stream_options=_PROBE_WITHOUT_DECODING,  # type: ignore[arg-type]
                     buffer_size=_BUFFER,
                 )
-            except ValueError:
+            except ValueError as exc:
+                if isinstance(exc, av.error.FFmpegError):
+                    raise
                 # No stream known before probing (no PAT/PMT up front): probe as FFmpeg likes.
                 container = av.open(
                     io.BytesIO(payload), format=fmt, container_options=_NO_PROTOCOLS,

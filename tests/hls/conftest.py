@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,22 @@ def fmp4_av(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fmp4_hevc(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """fMP4: 2 s of H.265 (``hvc1``), video only."""
     return _make(tmp_path_factory, "fmp4_hevc", seconds=2.0, fmp4=True, codec="hevc")
+
+
+@pytest.fixture(scope="session")
+def fmp4_single_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fMP4 in one file (``-hls_flags single_file``): the init and every segment are byte ranges."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
+    directory = tmp_path_factory.mktemp("fmp4_single")
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-keyint_min", "15",
+         "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p",
+         "-f", "hls", "-hls_time", "0.5", "-hls_list_size", "0", "-hls_segment_type", "fmp4",
+         "-hls_flags", "single_file", "-hls_segment_filename", str(directory / "all.mp4"),
+         str(directory / "index.m3u8")],
+        check=True, timeout=120,
+    )
+    return directory / "index.m3u8"

@@ -251,3 +251,31 @@ async def test_a_non_http_playlist_url_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         HlsUpstream("file:///tmp/index.m3u8", FakeFetcher())
+
+
+async def test_a_single_file_fmp4_playlist_reads_like_ffmpeg_reads_it(
+    fmp4_single_file: Path,
+) -> None:
+    import av
+    from av.bitstream import BitStreamFilterContext
+
+    container = av.open(str(fmp4_single_file), format="hls",
+                        options={"protocol_whitelist": "file,crypto"})
+    try:
+        video = container.streams.video[0]
+        bsf = BitStreamFilterContext("h264_mp4toannexb", video)
+        reference = [(bytes(p), p.pts, p.is_keyframe)
+                     for packet in container.demux(video) if packet.size
+                     for p in bsf.filter(packet)]
+    finally:
+        container.close()
+    fetcher = FakeFetcher({
+        URL: fmp4_single_file.read_text(),
+        "http://cam.test/live/all.mp4": (fmp4_single_file.parent / "all.mp4").read_bytes(),
+    })
+    _, packets, ended = await drain(upstream(fetcher))
+    assert isinstance(ended, StreamEndedError)
+    assert [(p.data, p.pts, p.keyframe) for p in packets] == reference
+    # The init section once, then one ranged request per segment: never the whole file.
+    assert fetcher.count("http://cam.test/live/all.mp4") == 1 + 4
+    assert all(r is not None for r in fetcher.ranges[1:])
