@@ -17,6 +17,14 @@ Every URI comes from the parser already resolved and checked (http/https
 only, no downgrade; `resolve_uri`); with ``allowed_hosts`` its host is
 checked too before any fetch. The fetcher enforces the network rules.
 
+Discontinuities (``EXT-X-DISCONTINUITY``, skipped or expired segments, a
+playlist reset, a jump in the timestamps) are placed on the timeline as
+`camsdk._hls._timeline` describes: by default the first DTS after the break
+repeats the last one before it, which `StreamSession` turns into a
+`Discontinuity` marker before continuing monotonically; ``seamless=True``
+gives strictly increasing timestamps instead (counted in
+``discontinuities``, not marked).
+
 Failures: a VOD stream fails on the first segment that cannot be fetched,
 decrypted or demuxed. A live one skips such a segment (the timeline breaks
 there) up to ``HlsLimits.max_skipped_segments`` in a row, and tolerates
@@ -36,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -245,15 +252,17 @@ class HlsUpstream:
             pending.extend(await self._next_segment())
 
     async def aclose(self) -> None:
-        """Stop fetching (in-flight requests are cancelled) and release the worker. Idempotent."""
+        """Stop fetching (in-flight requests are cancelled) and release the worker. Idempotent.
+
+        Everything is released before the first wait, so even an `aclose`
+        that is itself cancelled leaves no task or thread behind for long.
+        """
         if self._closed:
             return
         self._closed = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         # Wake a consumer still waiting for a segment.
         while not self._queue.empty():
             self._queue.get_nowait()
@@ -261,11 +270,17 @@ class HlsUpstream:
         self._pending.clear()
         executor, self._executor = self._executor, None
         if executor is not None:
+            # The thread ends after the job it is in, if any.
             executor.shutdown(wait=False, cancel_futures=True)
-            running = self._in_worker
-            if running is not None and not running.done():
-                # Demuxing from memory ends by itself, within the segment size limit.
-                await asyncio.wait({asyncio.wrap_future(running)}, timeout=_CLOSE_WAIT)
+        if task is not None:
+            # asyncio.wait, not await: our own cancellation must still propagate.
+            await asyncio.wait({task}, timeout=_CLOSE_WAIT)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: the consumer saw it through the queue
+        running = self._in_worker
+        if running is not None and not running.done():
+            # Demuxing from memory ends by itself, within the segment size limit.
+            await asyncio.wait({asyncio.wrap_future(running)}, timeout=_CLOSE_WAIT)
 
     def __repr__(self) -> str:
         return f"HlsUpstream({self._url_for_errors or 'hls'!r}, segments={self.segments})"
@@ -528,6 +543,8 @@ class HlsUpstream:
             raise CameraProtocolError(f"a response of more than {max_bytes} bytes")
         # The final URL (after redirects) is the base of what the body names: check it too.
         final = resolve_uri(url, result.url) if result.url != url else url
+        if self._allowed is not None and final != url:
+            check_host(final, self._allowed)
         if final != result.url:
             result = FetchResult(final, result.content, result.content_type)
         return result

@@ -279,3 +279,15 @@ async def test_a_single_file_fmp4_playlist_reads_like_ffmpeg_reads_it(
     # The init section once, then one ranged request per segment: never the whole file.
     assert fetcher.count("http://cam.test/live/all.mp4") == 1 + 4
     assert all(r is not None for r in fetcher.ranges[1:])
+
+
+async def test_a_redirect_to_a_host_outside_allowed_hosts_is_refused() -> None:
+    class Redirecting(FakeFetcher):
+        async def get(self, url: str, *, max_bytes: int,
+                      byte_range: ByteRange | None = None) -> FetchResult:
+            result = await super().get(url, max_bytes=max_bytes, byte_range=byte_range)
+            return FetchResult("http://elsewhere.test/index.m3u8", result.content)
+
+    fetcher = Redirecting({URL: media_playlist(["a.ts"], ended=True)})
+    with pytest.raises(RedirectRefusedError):
+        await upstream(fetcher, allowed_hosts={"cam.test"}).start()
