@@ -25,7 +25,6 @@ __all__ = [
     "adts_config",
     "adts_header_size",
     "is_length_prefixed",
-    "split_annexb",
     "strip_adts",
 ]
 
@@ -42,21 +41,6 @@ _H265_VPS, _H265_SPS, _H265_PPS = 32, 33, 34
 def is_length_prefixed(extradata: bytes | None) -> bool:
     """Whether ``extradata`` is an ``avcC``/``hvcC`` record (not Annex-B parameter sets)."""
     return extradata is not None and extradata[:1] == b"\x01"
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """The NAL units of an Annex-B byte string, without start codes."""
-    units: list[bytes] = []
-    start = data.find(_START3)
-    while start >= 0:
-        begin = start + 3
-        nxt = data.find(_START3, begin)
-        end = len(data) if nxt < 0 else nxt
-        unit = data[begin:end].rstrip(b"\x00") if nxt >= 0 else data[begin:end]
-        if unit:
-            units.append(unit)
-        start = nxt
-    return units
 
 
 def _read_avcc(extradata: bytes) -> tuple[int, list[bytes]]:
