@@ -6,8 +6,9 @@ same way for every driver:
 - ``rtsp://`` / ``rtsps://``: camsdk's asyncio RTSP client (TCP interleaved
   by default); FFmpeg's RTSP client only with ``client="ffmpeg"``, after a
   pre-flight DESCRIBE by camsdk that checks the redirect rules;
-- ``http(s)://`` HLS playlists: fetched by camsdk through the device HTTP
-  client (host pinning, TLS, caps), PyAV only demuxes segment bytes;
+- ``http(s)://`` HLS playlists: fetched by camsdk's HLS client through the
+  device HTTP client (host pinning, TLS, caps, auth), PyAV only demuxes the
+  segment bytes (see `camsdk._hls`);
 - local files: only for drivers that read local media on the caller's
   behalf (`CameraDriver.local_sources`), with FFmpeg limited to ``file:``.
 
@@ -19,18 +20,22 @@ A network URL must name a host the driver may contact (the camera URL's,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ._errors import CameraProtocolError, RedirectRefusedError
 from ._gate import CameraRef
+from ._hls import ByteRange, FetchResult
 from ._log import register_secret
 from ._models import CameraConfig
 from ._url import CameraURL
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._device_http import DeviceHttpClient
     from ._driver import StreamSource
+    from ._hls import HlsUpstream
+    from ._media import MediaPacket, StreamInfo
     from ._pipeline._session import Upstream
 
 __all__ = ["check_source", "open_upstream"]
@@ -85,6 +90,81 @@ def _is_hls(source: StreamSource) -> bool:
     return path.endswith((".m3u8", ".m3u"))
 
 
+class _DeviceFetcher:
+    """The HLS client's `Fetcher` on the device HTTP client (pinning, TLS, auth, caps)."""
+
+    def __init__(self, client: DeviceHttpClient) -> None:
+        self._client = client
+
+    async def get(
+        self, url: str, *, max_bytes: int, byte_range: ByteRange | None = None
+    ) -> FetchResult:
+        headers = None
+        if byte_range is not None:
+            headers = {"Range": f"bytes={byte_range.offset}-{byte_range.end - 1}"}
+        response = await self._client.get(url, max_bytes=max_bytes, headers=headers,
+                                          action="HLS fetch")
+        return FetchResult(response.url, response.content, response.media_type)
+
+
+class _HlsStream:
+    """An `HlsUpstream` that owns the HTTP client it fetches with."""
+
+    def __init__(self, upstream: HlsUpstream, client: DeviceHttpClient) -> None:
+        self._upstream = upstream
+        self._client = client
+
+    @property
+    def info(self) -> StreamInfo:
+        return self._upstream.info
+
+    @property
+    def live(self) -> bool:
+        return self._upstream.live
+
+    @property
+    def finite(self) -> bool:
+        return self._upstream.finite
+
+    def __aiter__(self) -> AsyncIterator[MediaPacket]:
+        return self._upstream.__aiter__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._upstream.aclose()
+        finally:
+            await self._client.aclose()
+
+
+async def _open_hls(
+    source: StreamSource, camera: CameraRef, *, config: CameraConfig, hosts: frozenset[str]
+) -> Upstream:
+    from ._device_http import DeviceHttpClient
+    from ._hls import HlsUpstream
+
+    parts = urlsplit(source.url)
+    client = DeviceHttpClient(
+        base_url=f"{parts.scheme}://{parts.netloc}", scheme=camera.scheme, shown_url=camera.url,
+        credentials=source.credentials, config=config, allowed_hosts=hosts,
+        max_bytes=64 * 1024 * 1024,
+    )
+    try:
+        start_index = int(source.options.get("live_start_index", "-1"))
+    except ValueError:
+        start_index = -1
+    upstream = HlsUpstream(
+        source.url, _DeviceFetcher(client), live_start_index=start_index,
+        url_for_errors=camera.url, scheme=camera.scheme, allowed_hosts=hosts,
+    )
+    stream = _HlsStream(upstream, client)
+    try:
+        await upstream.start()
+    except BaseException:
+        await stream.aclose()
+        raise
+    return stream
+
+
 async def open_upstream(
     source: StreamSource,
     camera: CameraRef,
@@ -96,6 +176,8 @@ async def open_upstream(
 ) -> Upstream:
     """Open ``source`` with the right transport and return it started (`info` known)."""
     check_source(source, camera, local_ok=local_ok, hosts=hosts)
+    if source.scheme in _HTTP:
+        return await _open_hls(source, camera, config=config, hosts=hosts)
     from ._pipeline._reader import PyAVReader, ReaderSource
 
     scheme = source.scheme
@@ -113,16 +195,6 @@ async def open_upstream(
                         source.credentials.username, password, parsed.fragment).unsafe_str()
     if scheme in _RTSP:
         options = {**_ffmpeg_rtsp_options(source, config), **options}
-    elif scheme in _HTTP:
-        fmt = "hls"
-        options = {
-            "rw_timeout": str(int(_backstop(config) * 1_000_000)),
-            "protocol_whitelist": "http,https,tcp,tls,crypto",
-            "user_agent": _USER_AGENT,
-            **options,
-        }
-        if scheme == "https":
-            options["tls_verify"] = "1" if config.verify_tls else "0"
     else:
         options.setdefault("protocol_whitelist", "file")
     reader = PyAVReader(
