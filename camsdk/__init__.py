@@ -88,6 +88,8 @@ _EXPORTS: dict[str, str] = {
     "DeviceError": "._errors",
     "DriverUnavailableError": "._errors",
     "PrivacyModeError": "._errors",
+    "RateLimitedError": "._errors",
+    "ReauthRequiredError": "._errors",
     "RecordingError": "._errors",
     "RedirectRefusedError": "._errors",
     "StreamDecodeError": "._errors",
@@ -95,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "StreamError": "._errors",
     "StreamOpenError": "._errors",
     "StreamStalledError": "._errors",
+    "TokenLineageInUseError": "._errors",
     "TwoFactorRequiredError": "._errors",
     "UnknownSchemeError": "._errors",
     "UnsupportedCapabilityError": "._errors",
@@ -265,6 +268,12 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
         PrivacyModeError as PrivacyModeError,
     )
     from ._errors import (
+        RateLimitedError as RateLimitedError,
+    )
+    from ._errors import (
+        ReauthRequiredError as ReauthRequiredError,
+    )
+    from ._errors import (
         RecordingError as RecordingError,
     )
     from ._errors import (
@@ -284,6 +293,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._errors import (
         StreamStalledError as StreamStalledError,
+    )
+    from ._errors import (
+        TokenLineageInUseError as TokenLineageInUseError,
     )
     from ._errors import (
         TwoFactorRequiredError as TwoFactorRequiredError,
