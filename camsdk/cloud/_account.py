@@ -104,9 +104,16 @@ class CloudAccount:
             tokens = await self._refresh(tokens)
         return tokens.access_token.get_secret_value()
 
-    async def refresh_after_401(self) -> str:
-        """The service refused the token: refresh once (shared), return the new access token."""
-        tokens = await self._refresh(self.tokens, forced=True)
+    async def refresh_after_401(self, rejected: str | None = None) -> str:
+        """The service refused ``rejected``: refresh once (shared), return the new access token.
+
+        When the current token is no longer ``rejected`` (another request
+        refreshed meanwhile), the current one is returned without a refresh.
+        """
+        current = self.tokens
+        if rejected is not None and current.access_token.get_secret_value() != rejected:
+            return current.access_token.get_secret_value()
+        tokens = await self._refresh(current, forced=True)
         return tokens.access_token.get_secret_value()
 
     async def _refresh(self, stale: TokenSet, *, forced: bool = False) -> TokenSet:

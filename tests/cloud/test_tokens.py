@@ -1,4 +1,4 @@
-"""Token stores: crash-safe, private, one process per lineage; refreshes shared and persisted first."""
+"""Token stores: crash-safe, private, one process per lineage; refreshes shared, saved first."""
 
 from __future__ import annotations
 
@@ -167,7 +167,8 @@ async def test_a_401_refreshes_once_for_every_caller_that_saw_it() -> None:
     account = await CloudAccount(scheme="acme", account="home", store=store,
                                  refresh=refresh).open()
     try:
-        new = await asyncio.gather(*(account.refresh_after_401() for _ in range(5)))
+        rejected = await account.access_token()
+        new = await asyncio.gather(*(account.refresh_after_401(rejected) for _ in range(5)))
     finally:
         await account.aclose()
     assert calls == 1 and set(new) == {"access-new"}
