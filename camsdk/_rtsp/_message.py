@@ -228,6 +228,8 @@ class RtspFramer:
         is_response = head == b"RTSP/"[: len(head)]
         is_request = not is_response and _METHOD.match(buf, pos, min(end, pos + 33)) is not None
         if not is_response and not is_request:
+            if head == b"HTTP/":
+                raise CameraProtocolError("the device answers in HTTP, not RTSP")
             if end - pos < 33 and b" " not in buf[pos:end] and 0x41 <= first <= 0x5A:
                 return 0  # could still become a request line
             return self._skip(buf, pos, end)

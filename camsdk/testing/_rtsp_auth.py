@@ -111,7 +111,12 @@ class ServerAuth:
         return headers
 
     def check(self, method: str, authorization: str) -> AuthVerdict:
-        """Whether a request's ``Authorization`` header lets it through."""
+        """Whether a request's ``Authorization`` header lets it through.
+
+        Requests without credentials are refused but not counted in `denied`.
+        """
+        if not authorization.strip():
+            return "denied"
         scheme, _, rest = authorization.strip().partition(" ")
         if scheme.lower() == "basic" and self._quirks.basic:
             try:
@@ -145,7 +150,7 @@ class ServerAuth:
         if algorithm.endswith("-SESS"):
             ha1 = _hash(algorithm, f"{ha1}:{nonce}:{params.get('cnonce', '')}")
         ha2 = _hash(algorithm, f"{method}:{uri}")
-        if qop is None:  # RFC 2069 answers are accepted, as the original server did
+        if qop is None:  # RFC 2069 answers are accepted too
             expected = _hash(algorithm, f"{ha1}:{nonce}:{ha2}")
         elif qop == "auth" and "nc" in params and "cnonce" in params:
             expected = _hash(algorithm,
