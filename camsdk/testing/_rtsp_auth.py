@@ -43,6 +43,8 @@ class RtspQuirks:
       need credentials (``None``: all but OPTIONS).
     - ``initial_seq``, ``initial_rtptime``: the first RTP sequence number and
       timestamp of every track (``None``: random), to test wrap-around.
+    - ``udp_silent``: accept UDP SETUPs but never send a datagram (a firewall
+      in between), so clients must notice and fall back to TCP.
     """
 
     content_base: Literal["header", "location", "none"] = "header"
@@ -57,6 +59,7 @@ class RtspQuirks:
     protected: frozenset[str] | None = None
     initial_seq: int | None = None
     initial_rtptime: int | None = None
+    udp_silent: bool = False
 
 
 def _hash(algorithm: str, text: str) -> str:

@@ -618,6 +618,8 @@ class RtspServer:
                        rtp: list[bytes]) -> bool:
         if sender.transport == "udp":
             assert sender.udp_rtp is not None and sender.udp_rtcp is not None
+            if self._quirks.udp_silent:
+                return not conn.closing
             for packet in rtcp:
                 sender.udp_rtcp.sendto(packet, sender.rtcp_addr)
             for packet in rtp:
