@@ -40,7 +40,7 @@ class RtspProtocol(asyncio.Protocol):
         self.channels: dict[int, Callable[[bytes], None]] = {}
         self.on_response: Callable[[RtspResponse], None] = _ignore
         self.on_closed: Callable[[BaseException | None], None] = _ignore
-        self.framer = RtspFramer(self._frame, self._response, self._request)
+        self.framer = RtspFramer(_ignore_frame, self._response, self._request, self.channels)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.error: BaseException | None = None
@@ -95,11 +95,6 @@ class RtspProtocol(asyncio.Protocol):
 
     # -- framer callbacks ----------------------------------------------------------------
 
-    def _frame(self, channel: int, data: bytes) -> None:
-        handler = self.channels.get(channel)
-        if handler is not None:
-            handler(data)
-
     def _response(self, response: RtspResponse) -> None:
         self.on_response(response)
 
@@ -149,6 +144,10 @@ class RtspProtocol(asyncio.Protocol):
 
 def _ignore(*_: object) -> None:
     return None
+
+
+def _ignore_frame(channel: int, data: bytes) -> None:
+    """A frame on a channel nobody set up (a camera's stray RTCP, say): dropped."""
 
 
 class _Sink(asyncio.Protocol):

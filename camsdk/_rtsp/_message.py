@@ -164,21 +164,26 @@ class RtspFramer:
     """Splits an RTSP connection's byte stream into frames, responses and requests.
 
     ``on_frame(channel, data)`` gets each interleaved frame, ``on_response``
-    each `RtspResponse`, ``on_request`` each `RtspRequest`. `feed` raises
+    each `RtspResponse`, ``on_request`` each `RtspRequest`. With ``channels``
+    (channel -> handler), frames go straight to their channel's handler (the
+    hot path: one call per RTP packet) and ``on_frame`` gets the others. `feed` raises
     `CameraProtocolError` when the stream cannot be framed; the framer is then
     unusable. At most one partial message (< 16 KiB + 64 KiB) or frame
     (< 64 KiB) is held between calls.
     """
 
-    __slots__ = ("_buf", "_garbage", "frames", "on_frame", "on_request", "on_response")
+    __slots__ = ("_buf", "_garbage", "channels", "frames", "on_frame", "on_request",
+                 "on_response")
 
     def __init__(
         self,
         on_frame: Callable[[int, bytes], None],
         on_response: Callable[[RtspResponse], None],
         on_request: Callable[[RtspRequest], None] | None = None,
+        channels: dict[int, Callable[[bytes], None]] | None = None,
     ) -> None:
         self.on_frame = on_frame
+        self.channels: dict[int, Callable[[bytes], None]] = {} if channels is None else channels
         self.on_response = on_response
         self.on_request = on_request
         self._buf = b""
@@ -197,6 +202,7 @@ class RtspFramer:
         pos = 0
         end = len(buf)
         on_frame = self.on_frame
+        handlers = self.channels
         frames = 0
         try:
             while pos < end:
@@ -207,7 +213,11 @@ class RtspFramer:
                     if stop > end:
                         break
                     frames += 1
-                    on_frame(buf[pos + 1], buf[pos + 4 : stop])
+                    handler = handlers.get(buf[pos + 1])
+                    if handler is not None:
+                        handler(buf[pos + 4 : stop])
+                    else:
+                        on_frame(buf[pos + 1], buf[pos + 4 : stop])
                     pos = stop
                     self._garbage = 0
                     continue

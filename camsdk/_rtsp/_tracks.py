@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AudioCodec", "Depacketizer", "Track", "audio_codec_of", "make_depacketizer"]
 
-_U32 = struct.Struct("!I")
+_HEADER = struct.Struct("!BBHII")
 
 
 class Depacketizer(Protocol):
@@ -139,8 +139,7 @@ class Track:
         "_seq",
         "_sr",
         "_sr_arrival",
-        "_ssrc_bytes",
-        "bad",
+                "bad",
         "clock_rate",
         "depacketizer",
         "fps_ticks",
@@ -189,7 +188,6 @@ class Track:
         #: The UDP port pair, when RTP comes over UDP.
         self.udp: UdpPair | None = None
         self.ssrc: int | None = None
-        self._ssrc_bytes: bytes | None = None
         self._seq: int | None = None
         self._first_seq = 0
         self._ext_seq = 0
@@ -218,8 +216,7 @@ class Track:
         if size < 12:
             self.bad += 1
             return
-        b0 = packet[0]
-        b1 = packet[1]
+        b0, b1, seq, ts, ssrc = _HEADER.unpack_from(packet)
         if b0 & 0xC0 != 0x80 or b1 & 0x7F != self.payload_type:
             self.bad += 1  # not RTP, or a payload type we did not set up (comfort noise...)
             return
@@ -233,15 +230,11 @@ class Track:
         if start > end:
             self.bad += 1
             return
-        seq = (packet[2] << 8) | packet[3]
-        ts = _U32.unpack_from(packet, 4)[0]
-        ssrc = packet[8:12]
-        if ssrc != self._ssrc_bytes:
+        if ssrc != self.ssrc:
             self._new_source(ssrc, seq, ts)
         else:
-            expected = self._seq
-            if seq != expected:
-                ahead = (seq - expected) & 0xFFFF if expected is not None else 0
+            if seq != self._seq:
+                ahead = (seq - self._seq) & 0xFFFF
                 if ahead >= 0x8000:
                     self.bad += 1  # a duplicate or a packet from the past
                     return
@@ -256,9 +249,9 @@ class Track:
         self.received += 1
         self.depacketizer.push(packet, start, end, self._ext, b1 & 0x80 != 0)
 
-    def _new_source(self, ssrc: bytes, seq: int, ts: int) -> None:
+    def _new_source(self, ssrc: int, seq: int, ts: int) -> None:
         """The first packet, or a new SSRC (the camera restarted its encoder)."""
-        if self._ssrc_bytes is not None:
+        if self.ssrc is not None:
             # Keep time running forward: continue one frame after the last one.
             self._lost()
             self._ext += self.fps_ticks or 1
@@ -267,8 +260,7 @@ class Track:
             self._ext += diff - 0x100000000 if diff & 0x80000000 else diff
         else:
             self._ext = ts
-        self._ssrc_bytes = ssrc
-        self.ssrc = int.from_bytes(ssrc, "big")
+        self.ssrc = ssrc
         self.wall_offset = None if self._sr is not None and self._sr.ssrc != self.ssrc else (
             self.wall_offset)
         self._first_seq = self._ext_seq = seq
