@@ -26,7 +26,7 @@ from camsdk._errors import (
     StreamOpenError,
     UnsupportedCapabilityError,
 )
-from camsdk._log import get_logger
+from camsdk._log import get_logger, register_secret
 from camsdk._url import redact_url
 
 from ._auth import DigestAnswerer
@@ -55,6 +55,8 @@ class RtspSession:
 
     def __init__(self, settings: RtspSettings, *, require: str | None = None) -> None:
         self.settings = settings
+        if settings.password:
+            register_secret(settings.password)
         self.policy = RedirectPolicy(settings.url, settings.allowed_hosts, settings.max_redirects)
         self.url = settings.url
         self.require = require

@@ -32,7 +32,7 @@ from camsdk._errors import (
     StreamOpenError,
     UnsupportedCapabilityError,
 )
-from camsdk._log import get_logger, register_secret
+from camsdk._log import get_logger
 from camsdk._media import MediaPacket, StreamInfo
 
 from ._info import VIDEO_CODECS, decoded_size, stream_info, video_parameters
@@ -107,8 +107,6 @@ class RtspUpstream:
         self.gaps = 0
         #: Packets dropped because the reader fell behind (UDP only).
         self.overflows = 0
-        if settings.password:
-            register_secret(settings.password)
 
     # -- properties --------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ class RtspQuirks:
       need credentials (``None``: all but OPTIONS).
     - ``initial_seq``, ``initial_rtptime``: the first RTP sequence number and
       timestamp of every track (``None``: random), to test wrap-around.
+    - ``sprop``: put the parameter sets in the SDP (``sprop-parameter-sets``,
+      ``sprop-vps/sps/pps``); without them clients must take them in band.
     - ``udp_silent``: accept UDP SETUPs but never send a datagram (a firewall
       in between), so clients must notice and fall back to TCP.
     """
@@ -60,6 +62,7 @@ class RtspQuirks:
     initial_seq: int | None = None
     initial_rtptime: int | None = None
     udp_silent: bool = False
+    sprop: bool = True
 
 
 def _hash(algorithm: str, text: str) -> str:

@@ -93,6 +93,7 @@ _METHOD = re.compile(r"[A-Z][A-Z_]*")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 #: The ONVIF ``Require`` tag that asks for the audio backchannel.
 BACKCHANNEL_TAG = "www.onvif.org/ver20/backchannel"
+_SPROP = re.compile(r";?sprop-(?:parameter-sets|vps|sps|pps)=[^;\r\n]*")
 _BACKCHANNEL_CODECS = {"pcm_mulaw": (0, "PCMU"), "pcm_alaw": (8, "PCMA")}
 
 _REASONS = {
@@ -928,6 +929,8 @@ class RtspServer:
             t for t in self._all_tracks if backchannel or t is not self._backchannel_track
         ]
         media = "".join(f"{t.sdp_media}a=control:{self._control(t)}\r\n" for t in tracks)
+        if not self._quirks.sprop:
+            media = _SPROP.sub("", media)
         return (
             "v=0\r\n"
             f"o=- {session_id} 1 IN IP4 {self._host}\r\n"

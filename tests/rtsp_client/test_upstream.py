@@ -233,3 +233,23 @@ async def test_aclose_while_start_runs_in_another_task() -> None:
         listener.close()
         await listener.wait_closed()
     assert len(outcome) == 1
+
+
+@pytest.mark.parametrize("loop_name", ["h264_loop", "h265_loop"])
+async def test_without_sdp_parameter_sets_the_info_comes_from_the_first_keyframe(
+    loop_name: str, request: pytest.FixtureRequest
+) -> None:
+    loop: EncodedLoop = request.getfixturevalue(loop_name)
+    async with RtspServer(loop, quirks=RtspQuirks(sprop=False)) as server:
+        async with RtspUpstream(settings(server.url)) as up:
+            assert "sprop" not in up.description.text
+            assert (up.info.width, up.info.height) == (320, 240)
+            assert up.info.extradata
+            assert (await take(up, 1))[0].keyframe
+
+
+def test_an_unreadable_sps_falls_back_to_decoding_the_keyframe(h264_loop: EncodedLoop) -> None:
+    from camsdk._rtsp._info import decoded_size
+
+    keyframe = h264_loop.video[0].data
+    assert decoded_size("h264", h264_loop.info.extradata, keyframe) == (320, 240)
