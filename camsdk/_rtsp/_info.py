@@ -17,7 +17,7 @@ from ._tracks import AudioCodec
 __all__ = ["VIDEO_CODECS", "stream_info", "video_parameters"]
 
 log = get_logger("camsdk.rtsp")
-VIDEO_CODECS = {"h264": "h264", "h265": "hevc"}
+VIDEO_CODECS = {"h264": "h264", "h265": "hevc", "jpeg": "mjpeg"}
 
 
 def video_parameters(encoding: str, parameter_sets: dict[int, list[bytes]]) -> tuple[

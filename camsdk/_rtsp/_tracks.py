@@ -30,6 +30,7 @@ from ._audio import FrameDepacketizer
 from ._h264 import H264Depacketizer
 from ._h265 import H265Depacketizer
 from ._metadata import MetadataDepacketizer
+from ._mjpeg import JpegDepacketizer
 from ._nal import Emit
 from ._rtp import RtcpBye, RtcpSenderReport, parse_rtcp, report_block
 from ._sdp import MediaDescription
@@ -121,6 +122,8 @@ def make_depacketizer(media: MediaDescription, emit: Emit) -> Depacketizer:
         return LatmDepacketizer(emit, subframes)
     if enc == "vnd.onvif.metadata":
         return MetadataDepacketizer(emit)
+    if enc == "jpeg":
+        return JpegDepacketizer(emit)
     raise StreamOpenError(f"camsdk cannot read {enc or 'unknown'} over RTP")
 
 
