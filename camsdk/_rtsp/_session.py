@@ -42,6 +42,15 @@ log = get_logger("camsdk.rtsp")
 _MAX_ONEWAY = 8
 
 
+async def _discard(opening: asyncio.Future[Connection]) -> None:
+    """Stop a connection attempt and close what it may have opened."""
+    if not opening.done():
+        opening.cancel()
+        await asyncio.wait({opening})
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().abort()
+
+
 class Redirected(Exception):
     """A request was answered with an allowed redirect to ``url``."""
 
@@ -119,15 +128,14 @@ class RtspSession:
             tunnel=self.settings.transport == "http", http_port=self.settings.http_port,
             user_agent=self.settings.user_agent,
         ))
+        waits: set[asyncio.Future[Any]] = {opening, self._closing}
         try:
-            waits: set[asyncio.Future[Any]] = {opening, self._closing}
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not opening.done():
-                opening.cancel()
-                with contextlib.suppress(BaseException):
-                    await opening
-        if opening.cancelled():
+        except BaseException:
+            await _discard(opening)  # cancelled: nothing half-open stays behind
+            raise
+        if not opening.done():  # closed meanwhile
+            await _discard(opening)
             raise CameraClosedError("the RTSP session was closed")
         conn = opening.result()
         if self._closed:
