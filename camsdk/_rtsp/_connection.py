@@ -56,10 +56,12 @@ class RtspProtocol(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Remember the transport."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        """Frame what arrived; a framing error closes the connection."""
         if self.closed:
             return
         if self._http_pending:
@@ -72,9 +74,11 @@ class RtspProtocol(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
+        """The camera closed its side: close ours too."""
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Report the end once (``None``: a clean close by the camera)."""
         self._writable.set()
         if self.closed:
             return
@@ -88,9 +92,11 @@ class RtspProtocol(asyncio.Protocol):
         self.on_closed(self.error)
 
     def pause_writing(self) -> None:
+        """The write buffer is full: `wait_writable` waits."""
         self._writable.clear()
 
     def resume_writing(self) -> None:
+        """The write buffer drained."""
         self._writable.set()
 
     # -- framer callbacks ----------------------------------------------------------------
@@ -157,6 +163,7 @@ class _Sink(asyncio.Protocol):
         self._on_lost = on_lost
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """The POST side ended: the tunnel is unusable."""
         self._on_lost()
 
 

@@ -32,16 +32,18 @@ class _Receiver(asyncio.DatagramProtocol):
         self.datagrams = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Remember the transport."""
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        """Pass on datagrams from the camera's address; drop everyone else's."""
         if addr[0] != self.peer:
             return
         self.datagrams += 1
         self.handler(data)
 
     def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable for our RTCP: the camera will tell over RTSP
+        """ICMP errors (port unreachable for our RTCP): the camera will tell over RTSP."""
 
 
 class UdpPair:

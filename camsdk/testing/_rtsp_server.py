@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 
 from camsdk._log import get_logger
 from camsdk.testing._rtp import (
@@ -70,6 +69,16 @@ from camsdk.testing._rtp import (
 )
 from camsdk.testing._rtsp_auth import RtspQuirks, ServerAuth
 from camsdk.testing._rtsp_source import EncodedLoop, MediaLoop, generate_source
+from camsdk.testing._rtsp_wire import BODY_LIMIT as _BODY_LIMIT
+from camsdk.testing._rtsp_wire import BROKEN_SDP as _BROKEN_SDP
+from camsdk.testing._rtsp_wire import DIGITS as _DIGITS
+from camsdk.testing._rtsp_wire import HEADER_LIMIT as _HEADER_LIMIT
+from camsdk.testing._rtsp_wire import BadRequest as _BadRequest
+from camsdk.testing._rtsp_wire import Request as _Request
+from camsdk.testing._rtsp_wire import Response as _Response
+from camsdk.testing._rtsp_wire import parse_head as _parse_head
+from camsdk.testing._rtsp_wire import port_pair as _port_pair
+from camsdk.testing._rtsp_wire import render as _render
 
 __all__ = [
     "BACKCHANNEL_TAG",
@@ -84,32 +93,12 @@ __all__ = [
 
 logger = get_logger(__name__)
 
-# Requests are small; anything bigger is garbage or an attack, not RTSP.
-_HEADER_LIMIT = 16 * 1024
-_BODY_LIMIT = 64 * 1024
 _REPORT_INTERVAL = 2.0
 _PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER, TEARDOWN"
-_METHOD = re.compile(r"[A-Z][A-Z_]*")
-_DIGITS = re.compile(r"[0-9]{1,9}")
 #: The ONVIF ``Require`` tag that asks for the audio backchannel.
 BACKCHANNEL_TAG = "www.onvif.org/ver20/backchannel"
 _SPROP = re.compile(r";?sprop-(?:parameter-sets|vps|sps|pps)=[^;\r\n]*")
 _BACKCHANNEL_CODECS = {"pcm_mulaw": (0, "PCMU"), "pcm_alaw": (8, "PCMA")}
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    454: "Session Not Found",
-    455: "Method Not Valid in This State",
-    461: "Unsupported Transport",
-    500: "Internal Server Error",
-    551: "Option not supported",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-}
-
 
 class RtspFault(enum.Enum):
     """Faults the server can simulate; see `RtspServer.inject`.
@@ -155,38 +144,6 @@ class RecordedRequest:
     method: str
     uri: str
     headers: dict[str, str]
-
-
-class _BadRequest(Exception):
-    def __init__(self, reason: str, *, cseq: str | None = None, fatal: bool = False) -> None:
-        super().__init__(reason)
-        self.cseq = cseq
-        #: The byte stream can no longer be framed, so the connection must go.
-        self.fatal = fatal
-
-
-@dataclass(slots=True)
-class _Request:
-    method: str
-    uri: str
-    path: str
-    cseq: str
-    headers: dict[str, str]
-    body: bytes = b""
-
-    @property
-    def session_id(self) -> str | None:
-        value = self.headers.get("session")
-        return value.split(";", 1)[0].strip() if value else None
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    #: Session to start pacing once the response is on the wire.
-    play: _Session | None = None
 
 
 class _UdpSink(asyncio.DatagramProtocol):
@@ -1229,79 +1186,6 @@ class RtspServer:
         for _ in range(max(1, (len(payload) - skip) // 64)):
             damaged[self._rng.randrange(skip, len(payload))] ^= 0xFF
         return bytes(damaged)
-
-
-# Broken on purpose: a version that is not a number, lines without "=",
-# an attribute for a payload type nobody declared, binary junk, and no media
-# section a client could SET UP. Lenient clients (FFmpeg) then PLAY without a
-# session and fail on the 454.
-_BROKEN_SDP = b"v=zero\r\no=- garbage\r\ns\r\nthis is not SDP\r\na=rtpmap:96\r\n\x00\xff\xfe\r\n"
-
-
-def _render(response: _Response, cseq: str | None) -> bytes:
-    lines = [f"RTSP/1.0 {response.status} {_REASONS.get(response.status, 'Error')}"]
-    if cseq is not None:
-        lines.append(f"CSeq: {cseq}")
-    lines.append("Server: camsdk-testing")
-    lines.extend(f"{name}: {value}" for name, value in response.headers)
-    if response.body:
-        lines.append(f"Content-Length: {len(response.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + response.body
-
-
-def _parse_head(head: bytes) -> _Request:
-    """Parse a request line and headers; raise `_BadRequest` when malformed."""
-    text = head.decode("utf-8", "replace")
-    lines = text.split("\r\n")
-    headers: dict[str, str] = {}
-    malformed = False
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip() or name != name.strip():
-            malformed = True
-            continue
-        headers[name.lower()] = value.strip()
-    cseq = headers.get("cseq")
-    if cseq is not None and not _DIGITS.fullmatch(cseq):
-        cseq = None
-    parts = lines[0].split(" ")
-    if malformed or len(parts) != 3:
-        raise _BadRequest("malformed request", cseq=cseq)
-    method, uri, version = parts
-    if not _METHOD.fullmatch(method) or version not in ("RTSP/1.0", "RTSP/1.1"):
-        raise _BadRequest("bad request line", cseq=cseq)
-    if cseq is None:
-        raise _BadRequest("missing or invalid CSeq")
-    if uri == "*":
-        path = "*"
-    else:
-        try:
-            parsed = urlsplit(uri)
-        except ValueError:
-            raise _BadRequest("bad request URI", cseq=cseq) from None
-        if parsed.scheme.lower() not in ("rtsp", "rtspu", "rtsps", ""):
-            raise _BadRequest("bad request URI", cseq=cseq)
-        path = parsed.path or "/"
-    return _Request(method, uri, path, cseq, headers)
-
-
-def _port_pair(value: str | None, default: int | None, *, limit: int) -> tuple[int, int]:
-    """``"a-b"`` or ``"a"`` as two numbers; ``default`` (and +1) when absent."""
-    if value is None:
-        if default is None:
-            raise _BadRequest("missing port pair")
-        return default, default + 1
-    first, _, second = value.partition("-")
-    try:
-        a = int(first)
-        b = int(second) if second else a + 1
-    except ValueError:
-        raise _BadRequest("bad port pair") from None
-    if not (0 <= a <= limit and 0 <= b <= limit):
-        raise _BadRequest("port pair out of range")
-    return a, b
 
 
 def _transport_reply(sender: _TrackSender) -> str:
