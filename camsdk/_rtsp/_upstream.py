@@ -311,7 +311,10 @@ class RtspUpstream:
             if sps is None:
                 size = getattr(depacketizer, "size", None) or decoded_size(
                     VIDEO_CODECS[media.encoding], extradata, keyframe.data)
-        return stream_info(media, sps, size, extradata, audio)
+        info = stream_info(media, sps, size, extradata, audio)
+        if info.fps and not video.fps_ticks:
+            video.fps_ticks = round(video.clock_rate / info.fps)  # durations from the SPS rate
+        return info
 
     async def _first_keyframe(self) -> MediaPacket:
         for pkt in self._queue:

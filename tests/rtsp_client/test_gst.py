@@ -40,6 +40,7 @@ async def test_h264_with_aac(gst_h264: GstServer, transport: str) -> None:
     video = [p for p in packets if p.kind == "video"]
     audio = [p for p in packets if p.kind == "audio"]
     assert video[0].keyframe and len(audio) > 5
+    assert {p.duration for p in video} == {3000}  # 30 fps from the SPS: no rate in the SDP
     frames = decode_all("h264", [p.data for p in video], info.extradata)
     assert len(frames) == len(video) and not any(f.is_corrupt for f in frames)
     assert (frames[0].width, frames[0].height) == (320, 240)

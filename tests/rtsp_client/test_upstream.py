@@ -253,3 +253,9 @@ def test_an_unreadable_sps_falls_back_to_decoding_the_keyframe(h264_loop: Encode
 
     keyframe = h264_loop.video[0].data
     assert decoded_size("h264", h264_loop.info.extradata, keyframe) == (320, 240)
+
+
+async def test_video_durations_follow_the_sdp_frame_rate(h264_loop: EncodedLoop) -> None:
+    async with RtspServer(h264_loop) as server, RtspUpstream(settings(server.url)) as up:
+        packets = await take(up, 3)
+    assert {p.duration for p in packets} == {3000}
