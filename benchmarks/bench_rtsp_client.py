@@ -93,6 +93,19 @@ def run(args: argparse.Namespace, n: int, report: dict[str, Any]) -> dict[str, d
     return out
 
 
+def cell(summary: dict[str, float], key: str, scale: float, fmt: str) -> str:
+    """One table cell, or "failed" when every run of that method failed."""
+    return fmt.format(summary[key] * scale) if summary else "failed"
+
+
+def ratio(bare: dict[str, float], ours: dict[str, float]) -> str:
+    """CPU per unit, camsdk over bare, against the 0.3x target."""
+    if not bare or not ours:
+        return "n/a"
+    value = ours["per_unit"] / bare["per_unit"]
+    return f"{value:.2f}x ({'meets' if value <= 0.3 else 'misses'})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", default="64,128,256")
@@ -111,20 +124,18 @@ def main() -> None:
     for n in counts:
         table.append((n, run(args, n, report)))
     print("\n| streams | bare delivered | camsdk delivered | bare us/unit | camsdk us/unit | "
-          "ratio (target <= 0.3x) | camsdk threads/stream | camsdk RSS/stream | server CPU |")
+          "ratio (target <= 0.3x) | camsdk threads/stream | camsdk RSS/stream | "
+          "server CPU (camsdk / bare runs) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n, res in table:
         bare, ours = res["bare-packets"], res["client-packets"]
-        if not bare or not ours:
-            print(f"| {n} | {'failed' if not bare else ''} | {'failed' if not ours else ''} "
-                  "| | | | | | |")
-            continue
-        ratio = ours["per_unit"] / bare["per_unit"]
-        print(f"| {n} | {bare['delivery']:.1f}% | {ours['delivery']:.1f}% | "
-              f"{bare['per_unit'] * 1e6:.0f} | {ours['per_unit'] * 1e6:.0f} | "
-              f"{ratio:.2f}x {'(meets)' if ratio <= 0.3 else '(misses)'} | "
-              f"{ours['threads']:.2f} | {ours['rss'] / MIB:.2f} MiB | "
-              f"{ours['server_core'] * 100:.0f}% / {bare['server_core'] * 100:.0f}% |")
+        print(f"| {n} | {cell(bare, 'delivery', 1, '{:.1f}%')} | "
+              f"{cell(ours, 'delivery', 1, '{:.1f}%')} | {cell(bare, 'per_unit', 1e6, '{:.0f}')} | "
+              f"{cell(ours, 'per_unit', 1e6, '{:.0f}')} | {ratio(bare, ours)} | "
+              f"{cell(ours, 'threads', 1, '{:.2f}')} | "
+              f"{cell(ours, 'rss', 1 / MIB, '{:.2f} MiB')} | "
+              f"{cell(ours, 'server_core', 100, '{:.0f}%')} / "
+              f"{cell(bare, 'server_core', 100, '{:.0f}%')} |")
     report["machine"]["load_after"] = os.getloadavg()
     print(f"\ntotal {time.monotonic() - started:.0f} s; load average now "
           f"{os.getloadavg()[0]:.2f}")

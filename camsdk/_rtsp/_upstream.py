@@ -191,6 +191,7 @@ class RtspUpstream:
         await self._attempt(mode)
 
     async def _reset(self) -> None:
+        self._stop_reports()
         session, self._session = self._session, None
         if session is not None:
             await session.close(linger=0.5)
@@ -426,6 +427,7 @@ class RtspUpstream:
     # -- receiver reports ----------------------------------------------------------------
 
     def _start_reports(self) -> None:
+        self._stop_reports()
         loop = asyncio.get_running_loop()
         interval = self.settings.report_interval
 
