@@ -51,9 +51,11 @@ async def test_a_stall_delivers_nothing_until_cleared(h264_loop: EncodedLoop) ->
     async with RtspServer(h264_loop) as server, RtspUpstream(settings(server.url)) as up:
         await take(up, 1)
         server.inject(RtspFault.STALL)
-        with anyio.move_on_after(0.3):
-            async for _ in up:  # what was in flight drains, then nothing comes
-                pass
+        during = 0
+        with anyio.move_on_after(0.5):
+            async for _ in up:  # at most what was already in flight
+                during += 1
+        assert during <= 2  # 30 fps: a stream that went on would have sent ~15
         server.clear_faults()
         assert (await take(up, 1))[0].keyframe  # resumes on a keyframe
 

@@ -135,8 +135,8 @@ async def test_keepalives_follow_the_session_timeout(
                     if [m for m, _ in srv.requests].count(method) >= (2 if method == "OPTIONS"
                                                                       else 1):
                         break
-            # Half the session timeout: about a second, not at once and not late.
-            assert 0.8 < time.monotonic() - started < 3
+            # Half the session timeout (a second), not at once; fail_after bounds the late side.
+            assert time.monotonic() - started > 0.8
         keepalive = [r for r in srv.request_log if r.method == method][-1]
         assert "session" in keepalive.headers
 
@@ -181,23 +181,24 @@ async def test_aclose_sends_teardown_and_is_idempotent(h264_loop: EncodedLoop) -
             await up.start()
 
 
-async def test_aclose_from_another_task_ends_a_waiting_iteration(h264_loop: EncodedLoop) -> None:
+async def test_aclose_from_another_task_ends_a_running_iteration(h264_loop: EncodedLoop) -> None:
     async with RtspServer(h264_loop) as server:
         up = RtspUpstream(settings(server.url))
         await up.start()
-        await take(up, 1)
         errors: list[BaseException] = []
+        reading = anyio.Event()
 
         async def read() -> None:
             try:
                 async for _ in up:
-                    pass
+                    reading.set()
             except CameraClosedError as exc:
                 errors.append(exc)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(read)
-            await asyncio.sleep(0)  # let the reader start waiting
+            with anyio.fail_after(5):
+                await reading.wait()
             await up.aclose()
         assert len(errors) == 1
 
