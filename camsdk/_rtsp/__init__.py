@@ -16,7 +16,7 @@ await upstream.aclose()                # TEARDOWN (best effort), close
 
 Modules: `_message` (framing), `_auth`, `_urls` (redirect rules, control
 URLs), `_sdp`, `_session` (requests), `_connection` (TCP/TLS/HTTP tunnel),
-`_udp`, `_rtp` (RTCP, reordering), `_tracks`, `_h264`, `_h265`, `_aac`,
+`_udp`, `_rtp` (RTCP, reordering), `_tracks`, `_nal`, `_h264`, `_h265`, `_aac`,
 `_audio`, `_mjpeg`, `_metadata`, `_sps`, `_info`, `_upstream`,
 `_backchannel`, `_metadata_stream`. No threads; no task per stream.
 """

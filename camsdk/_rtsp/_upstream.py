@@ -34,6 +34,7 @@ from camsdk._errors import (
 )
 from camsdk._log import get_logger
 from camsdk._media import MediaPacket, StreamInfo
+from camsdk._url import redact_url
 
 from ._info import VIDEO_CODECS, decoded_size, stream_info, video_parameters
 from ._message import parse_transport
@@ -413,7 +414,8 @@ class RtspUpstream:
             if self._error is not None:
                 raise self._error
             if self._state == "closed":
-                raise CameraClosedError("the RTSP upstream was closed")
+                raise CameraClosedError("the RTSP upstream was closed", scheme=self.settings.scheme,
+                                        url=redact_url(self.settings.url))
             if self._state != "playing":
                 raise RuntimeError("iterate an RtspUpstream after start()")
             waiter = asyncio.get_running_loop().create_future()
