@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -252,7 +253,9 @@ class StreamSession:
         except TimeoutError:
             err = self._last_error
             if isinstance(err, CamError):
-                raise type(err)(err.message, scheme=err.scheme, url=err.url) from err
+                # A fresh copy (with the error's own fields: location, reason, code
+                # ...) per waiter, so tracebacks do not pile up on one object.
+                raise copy.copy(err) from err
             raise CameraTimeoutError(
                 f"no keyframe within {timeout:g} s of opening the stream", url=self.url
             ) from None
@@ -340,6 +343,9 @@ class StreamSession:
                         last_reschedule = 0.0
                         live = upstream.live
                         async for pkt in upstream:
+                            if isinstance(pkt, Discontinuity):
+                                self._ingest(pkt)
+                                continue
                             if pkt.kind == "video":
                                 now = self._loop.time()
                                 if now - last_reschedule > 0.25:
@@ -444,6 +450,14 @@ class StreamSession:
         self.info = info
         self._synced = False
 
+    def _mark_hole(self, marker: Discontinuity) -> None:
+        for consumer in self._packets:
+            consumer.queue.put_marker(marker)
+        if self._decoder is not None:
+            self._decoder.mark_discontinuity()
+        # What follows the hole up to the next keyframe cannot be decoded.
+        self._synced = False
+
     def _mark_gap(self) -> None:
         """After a lost connection: consumers get a marker and resume on a keyframe."""
         self._gops.clear()
@@ -457,8 +471,12 @@ class StreamSession:
 
     # -- ingest --------------------------------------------------------------------------
 
-    def _ingest(self, raw: MediaPacket) -> bool:
+    def _ingest(self, raw: MediaPacket | Discontinuity) -> bool:
         """Normalise, buffer and fan out one packet; True if it was the first keyframe."""
+        if isinstance(raw, Discontinuity):
+            # The transport lost media: consumers resume on the next keyframe.
+            self._mark_hole(raw)
+            return False
         first_key = False
         if not self._synced:
             # Everything before the first keyframe of a connection is undecodable.

@@ -63,6 +63,15 @@ class OnvifHubOptions(DriverOptions):
 class OnvifOptions(OnvifHubOptions):
     """Options of an ``onvif://host[:port]`` camera."""
 
+    events: Literal["pullpoint", "metadata"] = Field(
+        default="pullpoint",
+        description="where events come from: a PullPoint subscription, or the stream's "
+        "in-band ONVIF metadata track",
+    )
+    backchannel: bool = Field(
+        default=False, description="ask the stream for the ONVIF audio backchannel (talk)"
+    )
+
     profile: str | None = Field(
         default=None, description="default profile, by name or token (else the device's first)"
     )
