@@ -37,6 +37,7 @@ from camsdk.driver import (
     CameraURL,
     Capability,
     ConfigurationError,
+    DeviceError,
     DriverOptions,
     SessionDescription,
     StreamProfile,
@@ -275,12 +276,18 @@ class RtspDriver(CameraDriver[RtspOptions]):
         )
 
     async def _describe(self, source: StreamSource) -> SdpSummary:
-        if self.options.backchannel:
-            try:
-                return summarise(await rtsp_describe(self, source, backchannel=True))
-            except UnsupportedCapabilityError:
-                log.info("%s has no ONVIF audio backchannel", self.url.redacted())
-        return summarise(await rtsp_describe(self, source))
+        try:
+            if self.options.backchannel:
+                try:
+                    return summarise(await rtsp_describe(self, source, backchannel=True))
+                except UnsupportedCapabilityError:
+                    log.info("%s has no ONVIF audio backchannel", self.url.redacted())
+            return summarise(await rtsp_describe(self, source))
+        except DeviceError as exc:
+            # Busy (503) or odd answers: the stream pipeline retries with backoff.
+            log.info("DESCRIBE of %s answered %s; capabilities unverified",
+                     self.url.redacted(), exc.code or "an error")
+            return SdpSummary()
 
     async def open_talk(self) -> TalkChannel:
         """The ONVIF audio backchannel of the main profile (``backchannel=1``)."""
