@@ -49,6 +49,7 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "publish_event": [((camsdk.CameraEvent(kind=camsdk.EventKind.MOTION),), {})],
     "talk": [((), {})],
     "call_extension": [(("reboot",), {}), (("set_scene", "night"), {})],
+    "motion": [((), {}), ((), {"keyframes_only": True, "profile": "main"})],
     # Hub
     "listing": [((), {})],
     "cameras": [((), {}), ((), {"include_offline": True})],
