@@ -172,9 +172,9 @@ class MotionAnalyzer:
         self._last_at = at
         residual = _residual(small, background)
         sigma = _spread(residual)
-        noise = self.noise = (
-            sigma if self.noise == 0.0 else self.noise + _NOISE_SMOOTHING * (sigma - self.noise)
-        )
+        # The threshold comes from the noise measured so far: this frame's spread
+        # is the change itself when most of the picture changed.
+        noise = self.noise if self.noise > 0.0 else sigma
         threshold = luma_threshold(self.sensitivity, noise)
         changed = _despeckle(np.abs(residual) > threshold)
         fraction = float(changed.mean())
@@ -187,12 +187,13 @@ class MotionAnalyzer:
                 threshold,
                 noise,
             )
+        self.noise = noise + _NOISE_SMOOTHING * (sigma - noise)
         zones = tuple(
             self._zone_motion(changed, raster, count)
             for raster, count in zip(self._rasters, self._counts, strict=True)
         )
         self._adapt(small, changed, dt)
-        return FrameAnalysis("analysed", zones, fraction, threshold, noise)
+        return FrameAnalysis("analysed", zones, fraction, threshold, self.noise)
 
     def _start(self, small: _F32, at: float) -> FrameAnalysis:
         h, w = small.shape
@@ -251,13 +252,13 @@ def _spread(residual: _F32) -> float:
 
 
 def _fit(x: _F32, y: _F32) -> tuple[float, float]:
-    """Least-squares ``y ~ gain * x + offset``; gain kept in 0.25..4 (1 on a flat picture)."""
+    """Least-squares ``y ~ gain * x + offset``; gain kept in 0.5..2.5 (1 on a flat picture)."""
     mx, my = float(x.mean()), float(y.mean())
     var = float(np.mean((x - mx) ** 2))
     if var < 1.0:
         return 1.0, my - mx
     gain = float(np.mean((x - mx) * (y - my))) / var
-    gain = min(4.0, max(0.25, gain))
+    gain = min(2.5, max(0.5, gain))
     return gain, my - gain * mx
 
 

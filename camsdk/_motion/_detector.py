@@ -318,7 +318,8 @@ class MotionDetector:
         if self._state != "new":
             raise CameraClosedError(
                 "a motion detector runs once; call cam.motion() again",
-                scheme=self._camera.scheme, url=self._camera.url,
+                scheme=self._camera.scheme,
+                url=self._camera.url,
             )
         camera = self._camera
         settings = self.settings
@@ -461,4 +462,3 @@ class MotionDetector:
 def detector_for(camera: Camera, **arguments: Any) -> MotionDetector:
     """Build a detector for ``camera`` from `camsdk.Camera.motion`'s arguments."""
     return MotionDetector(camera, motion_settings(camera, **arguments))
-
