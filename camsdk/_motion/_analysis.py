@@ -248,16 +248,19 @@ def _residual(current: _F32, background: _F32) -> _F32:
 
 def _spread(residual: _F32) -> float:
     """Robust standard deviation (1.4826 x median absolute value), from every 4th pixel."""
-    return 1.4826 * float(np.median(np.abs(residual.ravel()[::4])))
+    sample = np.abs(residual.ravel()[::4])
+    middle = sample.size // 2
+    return 1.4826 * float(np.partition(sample, middle)[middle])
 
 
 def _fit(x: _F32, y: _F32) -> tuple[float, float]:
     """Least-squares ``y ~ gain * x + offset``; gain kept in 0.5..2.5 (1 on a flat picture)."""
     mx, my = float(x.mean()), float(y.mean())
-    var = float(np.mean((x - mx) ** 2))
+    xc = x - np.float32(mx)
+    var = float(np.dot(xc, xc)) / x.size
     if var < 1.0:
         return 1.0, my - mx
-    gain = float(np.mean((x - mx) * (y - my))) / var
+    gain = float(np.dot(xc, y - np.float32(my))) / x.size / var
     gain = min(2.5, max(0.5, gain))
     return gain, my - gain * mx
 
