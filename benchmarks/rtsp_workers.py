@@ -109,6 +109,70 @@ async def camsdk_packets(url: str, streams: int, seconds: float, server_pid: int
     }
 
 
+async def client_packets(url: str, streams: int, seconds: float, server_pid: int,
+                         transport: str = "tcp") -> dict[str, Any]:
+    """camsdk's own RTSP client (``camsdk._rtsp.RtspUpstream``), one per stream, on one
+    event loop: no thread per stream. Counts video access units."""
+    from camsdk._rtsp import RtspSettings, RtspUpstream
+
+    proc = psutil.Process()
+    counts = [0] * streams
+    opened = 0
+    all_open = asyncio.Event()
+    window = [float("inf"), float("inf")]
+    rss0 = proc.memory_info().rss
+    threads0 = proc.num_threads()
+    failures: list[str] = []
+
+    async def consume(i: int) -> None:
+        nonlocal opened
+        settings = RtspSettings(url, transport=transport, audio=False,  # type: ignore[arg-type]
+                                request_timeout=60.0)
+        upstream = RtspUpstream(settings)
+        try:
+            await upstream.start()
+            opened += 1
+            if opened == streams:
+                all_open.set()
+            async for packet in upstream:  # ends by cancellation
+                if window[0] <= packet.received_at < window[1]:
+                    counts[i] += 1
+        except Exception as exc:  # reported in the result, not raised
+            failures.append(type(exc).__name__)
+        finally:
+            await upstream.aclose()
+
+    started = time.monotonic()
+    tasks = [asyncio.create_task(consume(i)) for i in range(streams)]
+    try:
+        await asyncio.wait_for(all_open.wait(), timeout=120)
+    except TimeoutError:
+        pass
+    open_seconds = time.monotonic() - started
+    await asyncio.sleep(2.0)
+    rss1 = proc.memory_info().rss
+    cpu0, srv0, t0 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
+    window[:] = [t0, t0 + seconds]
+    threads = proc.num_threads()
+    await asyncio.sleep(seconds)
+    cpu1, srv1, t1 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
+    rss2 = proc.memory_info().rss
+    threads = max(threads, proc.num_threads())
+    await asyncio.sleep(0.5)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    window_s = t1 - t0
+    return {
+        "streams": streams, "opened": opened, "open_seconds": open_seconds,
+        "packets": sum(counts), "expected": opened * FPS * window_s,
+        "cpu": cpu1 - cpu0, "window": window_s, "server_cpu": srv1 - srv0,
+        "rss_per_stream": (max(rss1, rss2) - rss0) / max(opened, 1),
+        "threads_per_stream": (threads - threads0) / max(opened, 1),
+        "failures": failures[:5], "failed": len(failures),
+    }
+
+
 def bare_packets(url: str, streams: int, seconds: float, server_pid: int) -> dict[str, Any]:
     """A bare PyAV demux loop per stream, in threads, no timeouts: the baseline."""
     import av
@@ -119,6 +183,7 @@ def bare_packets(url: str, streams: int, seconds: float, server_pid: int) -> dic
     lock = threading.Lock()
     state = {"counting": False, "stop": False}
     rss0 = proc.memory_info().rss
+    threads0 = proc.num_threads()
 
     def run(i: int) -> None:
         nonlocal opened
@@ -152,6 +217,7 @@ def bare_packets(url: str, streams: int, seconds: float, server_pid: int) -> dic
     rss1 = proc.memory_info().rss
     cpu0, srv0, t0 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
     state["counting"] = True
+    thread_count = proc.num_threads()
     time.sleep(seconds)
     state["counting"] = False
     cpu1, srv1, t1 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
@@ -168,6 +234,7 @@ def bare_packets(url: str, streams: int, seconds: float, server_pid: int) -> dic
         "packets": sum(counts), "expected": opened * FPS * window,
         "cpu": cpu1 - cpu0, "window": window, "server_cpu": srv1 - srv0,
         "rss_per_stream": (max(rss1, rss2) - rss0) / max(opened, 1),
+        "threads_per_stream": (thread_count - threads0) / max(opened, 1),
     }
 
 
@@ -391,6 +458,7 @@ async def camsdk_frames(url: str, seconds: float, keyframes_only: bool) -> dict[
 WORKERS = {
     "camsdk-packets": lambda a: asyncio.run(camsdk_packets(**a)),
     "bare-packets": lambda a: bare_packets(**a),
+    "client-packets": lambda a: asyncio.run(client_packets(**a)),
     "timeout-packets": lambda a: timeout_cost(**a),
     "snapshots": lambda a: asyncio.run(snapshots(**a)),
     "recovery": lambda a: asyncio.run(recovery(**a)),

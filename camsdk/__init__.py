@@ -17,6 +17,7 @@ imports neither PyAV nor any driver.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -89,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "._errors",
     "DeviceError": "._errors",
     "DriverUnavailableError": "._errors",
+    "PrivacyModeError": "._errors",
+    "RateLimitedError": "._errors",
+    "ReauthRequiredError": "._errors",
     "RecordingError": "._errors",
     "RedirectRefusedError": "._errors",
     "StreamDecodeError": "._errors",
@@ -96,36 +100,70 @@ _EXPORTS: dict[str, str] = {
     "StreamError": "._errors",
     "StreamOpenError": "._errors",
     "StreamStalledError": "._errors",
+    "TokenLineageInUseError": "._errors",
     "TwoFactorRequiredError": "._errors",
     "UnknownSchemeError": "._errors",
     "UnsupportedCapabilityError": "._errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__", "hub", "open"])
+__all__ = sorted([*_EXPORTS, "OptionValue", "__version__", "hub", "open"])
 
 
-def open(url: str, **kwargs: Any) -> Camera:  # noqa: A001 - the public entry point
+#: What a driver option may be given as: text (as in a URL query) or a typed value.
+OptionValue = str | int | float | bool | Sequence[Any] | Mapping[str, Any] | None
+
+
+def open(  # noqa: A001 - the public entry point
+    url: str,
+    *,
+    credentials: Credentials | None = None,
+    config: CameraConfig | Mapping[str, Any] | None = None,
+    principal: Principal | str = "owner",
+    policy: AccessPolicy | None = None,
+    audit: AuditSink | None = None,
+    masks: Iterable[PrivacyMask] = (),
+    **options: OptionValue,
+) -> Camera:
     """Return a `Camera` for ``url`` without doing any I/O.
 
-    Keyword arguments: ``credentials`` (`Credentials`), ``config``
-    (`CameraConfig` or a mapping), ``principal`` (a `Principal` or a string),
-    ``policy``, ``audit``, ``masks`` (owner control, see `camsdk.privacy`),
-    and driver options (the same names as the URL's query options). Connect
-    with ``async with`` or ``await cam.connect()``.
+    ``credentials`` log in (they never need to be in the URL); ``config``
+    sets deadlines, buffering and reconnects (`CameraConfig` or a mapping);
+    ``principal`` (a `Principal` or its id), ``policy``, ``audit`` and
+    ``masks`` are the owner's controls (see `camsdk.privacy`); any other
+    keyword is a driver option, the same names as the URL's query options
+    (an unknown one is a `ConfigurationError` at once). Connect with
+    ``async with`` or ``await cam.connect()``.
     """
     from ._factory import open_camera
 
-    return open_camera(url, **kwargs)
+    return open_camera(
+        url, credentials=credentials, config=config, principal=principal, policy=policy,
+        audit=audit, masks=masks, **options,
+    )
 
 
-def hub(url: str, **kwargs: Any) -> Hub:
+def hub(
+    url: str,
+    *,
+    credentials: Credentials | None = None,
+    config: CameraConfig | Mapping[str, Any] | None = None,
+    principal: Principal | str = "owner",
+    policy: AccessPolicy | None = None,
+    audit: AuditSink | None = None,
+    masks: Iterable[PrivacyMask] = (),
+    **options: OptionValue,
+) -> Hub:
     """Return a `Hub` (NVR or account) for ``url`` without doing any I/O.
 
-    Takes the same keyword arguments as `open`; use ``async with``.
+    Takes the same arguments as `open`; use ``async with``. The cameras it
+    hands out share its session and its owner's controls.
     """
     from ._factory import open_hub
 
-    return open_hub(url, **kwargs)
+    return open_hub(
+        url, credentials=credentials, config=config, principal=principal, policy=policy,
+        audit=audit, masks=masks, **options,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -230,6 +268,15 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
         DriverUnavailableError as DriverUnavailableError,
     )
     from ._errors import (
+        PrivacyModeError as PrivacyModeError,
+    )
+    from ._errors import (
+        RateLimitedError as RateLimitedError,
+    )
+    from ._errors import (
+        ReauthRequiredError as ReauthRequiredError,
+    )
+    from ._errors import (
         RecordingError as RecordingError,
     )
     from ._errors import (
@@ -249,6 +296,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._errors import (
         StreamStalledError as StreamStalledError,
+    )
+    from ._errors import (
+        TokenLineageInUseError as TokenLineageInUseError,
     )
     from ._errors import (
         TwoFactorRequiredError as TwoFactorRequiredError,
@@ -355,3 +405,4 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._talk import (
         TalkChannel as TalkChannel,
     )
+    from .privacy import PrivacyMask

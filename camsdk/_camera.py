@@ -17,17 +17,20 @@ import contextlib
 import enum
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._access import Action, Decision, Principal
+from ._device_care import RequestContext, current_request, request_context
 from ._driver import CameraDriver
 from ._errors import (
     CameraClosedError,
     CameraConnectionError,
     CameraProtocolError,
+    CamError,
     ConfigurationError,
+    PrivacyModeError,
     UnsupportedCapabilityError,
 )
 from ._gate import AccessGate, CameraRef
@@ -90,6 +93,7 @@ class Camera:
         owns_driver: bool = True,
     ) -> None:
         self._driver = driver
+        driver._audit_hook = self._driver_audit  # type: ignore[attr-defined]
         self._redacted = url.redacted()
         self.scheme = url.scheme
         self._gate = gate
@@ -101,6 +105,10 @@ class Camera:
         self._ptz: PTZControl | None = None
         self._owns_driver = owns_driver
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The longest pre-roll asked for: every session of this camera keeps that much.
+        self._prebuffer = 0.0
+        # Privacy mode as last read or set (None: unknown or not supported).
+        self._privacy: bool | None = None
         LIVE_CAMERAS.add(self)
 
     # -- identity ------------------------------------------------------------------------
@@ -181,6 +189,11 @@ class Camera:
             LIVE_CAMERAS.discard(self)
             raise
         self.state = CameraState.OPEN
+        if Capability.PRIVACY_MODE in self.capabilities:
+            with contextlib.suppress(CamError):
+                self._privacy = await self._call(
+                    self._driver.privacy_mode(), self.config.request_timeout
+                )
         return self
 
     async def aclose(self) -> None:
@@ -238,9 +251,52 @@ class Camera:
                 url=self.url,
             )
 
-    async def _call(self, awaitable: Awaitable[T], timeout: float) -> T:
-        """Await a driver call under a deadline, translating foreign errors."""
-        return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+    def _check_profile(self, profile: str | None) -> str | None:
+        """``profile`` if the camera has it (by name or token); else a `ConfigurationError`.
+
+        Checked at the call, from what `connect` reported, so a typo fails at
+        once instead of after a stream's open deadline.
+        """
+        if profile is None:
+            return None
+        if not isinstance(profile, str) or not profile:
+            raise ConfigurationError("profile must be a non-empty string", url=self.url)
+        known = self._info.profiles if self._info is not None else ()
+        if known and not any(profile in (p.name, p.token) for p in known):
+            names = ", ".join(p.name for p in known)
+            raise ConfigurationError(
+                f"unknown profile {profile!r} (this camera has: {names})",
+                scheme=self.scheme, url=self.url,
+            )
+        return profile
+
+    async def _call(
+        self, awaitable: Awaitable[T], timeout: float, request: RequestContext | None = None
+    ) -> T:
+        """Await a driver call under a deadline, translating foreign errors.
+
+        ``request`` is what `camsdk.driver.current_request` tells the driver
+        meanwhile (who asks, for what).
+        """
+        if request is None:
+            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+        with request_context(request):
+            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+
+    def _request(self, action: Action, purpose: str = "", **wishes: Any) -> RequestContext:
+        """The request context of ``action`` for this camera's principal."""
+        return RequestContext(principal=self.principal, action=action, purpose=purpose, **wishes)
+
+    def _acquire(self, session: StreamSession, request: RequestContext) -> None:
+        """Use ``session``; an upstream it starts serves ``request`` (wakes are attributed)."""
+        with request_context(request):
+            session.acquire()
+
+    def _driver_audit(self, fields: dict[str, Any]) -> None:
+        """A driver's own audit record, naming whom it acted for."""
+        request = current_request()
+        self._gate.record(self._ref, {**fields, "principal": request.principal.id,
+                                      "purpose": request.purpose})
 
     # -- the egress seam -----------------------------------------------------------------
 
@@ -306,8 +362,15 @@ class Camera:
             on_state=lambda state, detail: self._on_stream_state(name, state, detail),
             on_closed=lambda s: self._forget_session(name, s),
         )
+        session.reserve_prebuffer(self._prebuffer)
         self._sessions[name] = session
         return session
+
+    def _reserve_prebuffer(self, seconds: float) -> None:
+        """Keep ``seconds`` of media buffered from now on, in every session of this camera."""
+        self._prebuffer = max(self._prebuffer, seconds)
+        for session in self._sessions.values():
+            session.reserve_prebuffer(seconds)
 
     async def _open_upstream(self, profile: str) -> Upstream:
         from ._upstream import open_upstream
@@ -359,6 +422,8 @@ class Camera:
         from ._stream import MediaStream
 
         self._require(Capability.STREAM)
+        profile = self._check_profile(profile)
+        self._check_privacy()
         return MediaStream(self, profile or self._default_profile(), audio=audio, purpose=purpose)
 
     async def snapshot(
@@ -368,12 +433,15 @@ class Camera:
         profile: str | None = None,
         purpose: str = "",
         source: str = "auto",
+        wake: bool = False,
     ) -> Snapshot:
         """A JPEG still, from the device when it has a native one, else from the stream.
 
         ``max_age`` bounds staleness in seconds: a cached keyframe older than
         that is not used. A frame that decoded with errors is never returned.
-        ``source`` may force ``"device"`` or ``"stream"``.
+        ``source`` may force ``"device"`` or ``"stream"``. A sleeping battery
+        device answers from its last picture (with its age) unless ``wake``
+        is true; each wake is written to the audit log under your principal.
         """
         import time
 
@@ -381,16 +449,27 @@ class Camera:
 
         if source not in ("auto", "device", "stream"):
             raise ConfigurationError("source must be 'auto', 'device' or 'stream'", url=self.url)
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age < 0
+        ):
+            raise ConfigurationError("max_age must be a number of seconds >= 0", url=self.url)
         self._require(Capability.SNAPSHOT)
+        profile = self._check_profile(profile)
+        self._check_privacy()
         decision = self._authorize(Action.SNAPSHOT, purpose)
+        request = self._request(Action.SNAPSHOT, purpose, wake=bool(wake), max_age=max_age)
         started = time.monotonic()
+        # One deadline for the whole snapshot, the fallback to the stream included.
+        deadline = started + self.config.snapshot_timeout
         snap: Snapshot | None = None
         driver = self._driver
         if source != "stream" and type(driver).overrides("snapshot"):
+            # With a stream to fall back on, a device that hangs must leave it time.
+            fallback = source == "auto" and Capability.STREAM in self.capabilities
+            budget = self.config.snapshot_timeout * (0.6 if fallback else 1.0)
             try:
                 snap = await self._call(
-                    driver.snapshot(profile or self._default_profile()),
-                    self.config.snapshot_timeout,
+                    driver.snapshot(profile or self._default_profile()), budget, request
                 )
                 mask_set = self._gate.mask_set(decision)
                 if mask_set is not None:
@@ -402,7 +481,10 @@ class Camera:
                 log.debug("device snapshot failed (%s); using the stream", exc)
                 snap = None
         if snap is None:
-            snap = await snapshot_from_stream(self, profile, max_age, decision)
+            remaining = max(0.05, deadline - time.monotonic())
+            snap = await snapshot_from_stream(
+                self, profile, max_age, decision, timeout=remaining, request=request
+            )
         self._end(Action.SNAPSHOT, decision, items=1, nbytes=len(snap.jpeg),
                   duration=time.monotonic() - started, purpose=purpose)
         return snap
@@ -450,6 +532,8 @@ class Camera:
                 url=self.url,
             )
         self._require(Capability.STREAM)
+        profile = self._check_profile(profile)
+        self._check_privacy()
         decision = self._authorize(Action.RECORD, purpose, raw=not transcode)
         started = time.monotonic()
         if transcode:
@@ -482,7 +566,7 @@ class Camera:
 
     def events(
         self,
-        kinds: Collection[EventKind] | None = None,
+        kinds: EventKind | str | Iterable[EventKind | str] | None = None,
         *,
         min_score: float | None = None,
         zones: Collection[str] | None = None,
@@ -490,6 +574,8 @@ class Camera:
         purpose: str = "",
     ) -> EventStream:
         """Subscribe to this camera's normalised events (``async with`` / ``async for``).
+
+        ``kinds`` filters by `EventKind` (members or their names, one or many).
 
         The device's event connection is opened only while someone listens.
         ``with_snapshot=True`` attaches the keyframe at the event (from the
@@ -502,12 +588,24 @@ class Camera:
         from ._event_stream import EventStream
 
         self._require_open()
+        wanted = _event_kinds(kinds, self.url)
+        if min_score is not None and (
+            isinstance(min_score, bool) or not isinstance(min_score, int | float)
+            or not 0.0 <= min_score <= 1.0
+        ):
+            raise ConfigurationError("min_score must be a number within 0..1", url=self.url)
+        if zones is not None and (
+            isinstance(zones, str) or not all(isinstance(z, str) for z in zones)
+        ):
+            raise ConfigurationError("zones must be a collection of zone names", url=self.url)
         if not self.capabilities & (Capability.EVENTS | Capability.STREAM):
             self._require(Capability.EVENTS)
         decision = self._authorize(Action.EVENTS_SUBSCRIBE, purpose)
-        subscription = self._event_pipeline().subscribe(
-            kinds=kinds, min_score=min_score, zones=zones
-        )
+        with request_context(self._request(Action.EVENTS_SUBSCRIBE, purpose)):
+            # The device's event source may open here: it serves this subscriber.
+            subscription = self._event_pipeline().subscribe(
+                kinds=wanted, min_score=min_score, zones=zones
+            )
         return EventStream(self, subscription, decision, with_snapshot=with_snapshot,
                            purpose=purpose)
 
@@ -567,6 +665,41 @@ class Camera:
             self._ptz = PTZControl(self, self._driver.ptz())
         return self._ptz
 
+    @property
+    def privacy_mode(self) -> bool | None:
+        """Whether the device is in privacy mode, as last read or set (None: unknown)."""
+        return self._privacy
+
+    async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
+        """Switch the device's privacy mode (capability `PRIVACY_MODE`).
+
+        A device configuration change: the policy decides it as ``config``
+        (the owner's alone unless a grant says otherwise) and it is audited.
+        While privacy mode is on, streams end with `PrivacyModeError` and
+        snapshots raise it, rather than looking like a fault.
+        """
+        if not isinstance(on, bool):
+            raise ConfigurationError("privacy mode is switched with True or False", url=self.url)
+        self._require(Capability.PRIVACY_MODE)
+        self._authorize(Action.CONFIG, purpose or "privacy mode")
+        request = self._request(Action.CONFIG, purpose or "privacy mode")
+        await self._call(self._driver.set_privacy_mode(on), self.config.request_timeout, request)
+        self._privacy = on
+        self._gate.record(self._ref, {"event": "privacy_mode", "on": on,
+                                      "principal": self.principal.id, "purpose": purpose})
+        if on:
+            err = PrivacyModeError("privacy mode was switched on", scheme=self.scheme,
+                                   url=self.url)
+            for session in list(self._sessions.values()):
+                await session.end(err)
+
+    def _check_privacy(self) -> None:
+        if self._privacy:
+            raise PrivacyModeError(
+                "the camera is in privacy mode; its owner must switch it off",
+                scheme=self.scheme, url=self.url,
+            )
+
     def talk(self, *, purpose: str = "") -> Speaker:
         """Two-way audio: ``async with cam.talk() as speaker: await speaker.send(pcm)``.
 
@@ -589,6 +722,25 @@ class Camera:
                 f"{self.driver_name} has no extension {str(name)[:64]!r} (known: {known})",
                 scheme=self.scheme, url=self.url,
             )
-        self._authorize(action, purpose or f"extension:{name}")
+        purpose = purpose or f"extension:{name}"
+        self._authorize(action, purpose)
         method = getattr(self._driver, name)
-        return await self._call(method(*args, **kwargs), self.config.request_timeout)
+        return await self._call(method(*args, **kwargs), self.config.request_timeout,
+                                self._request(action, purpose))
+
+
+def _event_kinds(
+    kinds: EventKind | str | Iterable[EventKind | str] | None, url: str
+) -> frozenset[EventKind] | None:
+    """``kinds`` as a set of `EventKind`, from members or names, one or many."""
+    if kinds is None:
+        return None
+    items = [kinds] if isinstance(kinds, EventKind | str) else kinds
+    try:
+        found = frozenset(EventKind(k) for k in items)
+    except (TypeError, ValueError):
+        known = ", ".join(k.value for k in EventKind)
+        raise ConfigurationError(
+            f"kinds are EventKind members or their names ({known})", url=url
+        ) from None
+    return found

@@ -468,12 +468,33 @@ class CameraDriver(_DriverBase[OptionsT], abc.ABC):
         """
         self._offered = self.declared_capabilities & offered
 
+    def audit_record(self, event: str, **fields: Any) -> None:
+        """Write ``{"event": event, **fields}`` to the camera's audit log.
+
+        For what a driver does on someone's behalf that the owner should be
+        able to see: waking a battery device, switching privacy mode. The
+        record names the principal of the current request (see
+        `current_request`). Fails closed: `AccessDeniedError` when the log
+        cannot be written. Outside a facade (a bare driver), it does nothing.
+        """
+        hook = getattr(self, "_audit_hook", None)
+        if hook is not None:
+            hook({"event": event, **fields})
+
     @abc.abstractmethod
     async def connect(self) -> CameraInfo:
         """Talk to the device (authenticate, read its identity). Raise typed errors."""
 
     async def close(self) -> None:
         """Release what `connect` acquired. Idempotent."""
+
+    async def privacy_mode(self) -> bool:
+        """Whether the device is in privacy mode now (optional; `PRIVACY_MODE`)."""
+        raise UnsupportedCapabilityError("this driver has no privacy mode")
+
+    async def set_privacy_mode(self, on: bool) -> None:
+        """Switch the device's privacy mode (optional; `PRIVACY_MODE`)."""
+        raise UnsupportedCapabilityError("this driver has no privacy mode")
 
     async def stream_source(self, profile: str) -> StreamSource:
         """Return where the pipeline should read ``profile`` from."""

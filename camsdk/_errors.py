@@ -15,8 +15,11 @@ CamError
  +-- CameraConnectionError                  could not talk to the camera
  |    +-- AuthenticationError               wrong or missing credentials
  |    |    +-- TwoFactorRequiredError       cloud account wants a second factor
+ |    |    +-- ReauthRequiredError          a cloud grant is dead: log in again
  |    +-- CameraUnreachableError            refused, no route, DNS failure
  |    +-- CameraTimeoutError (TimeoutError) a deadline passed
+ |    +-- RateLimitedError                  the service said slow down (retry_after)
+ +-- TokenLineageInUseError                 another process holds this account's tokens
  +-- CameraProtocolError                    the device answered nonsense
  |    +-- DeviceError                       the device reported an error
  |    +-- RedirectRefusedError              a redirect to a host the caller did not name
@@ -25,6 +28,7 @@ CamError
  |    +-- StreamStalledError                no media for ``stall_timeout``
  |    +-- StreamEndedError                  the source ended (file, VOD)
  |    +-- StreamDecodeError                 undecodable media
+ +-- PrivacyModeError                       the device is in privacy mode (not capturing)
  +-- RecordingError (OSError)               a clip could not be written (disk full, dir gone)
  +-- CameraClosedError                      the camera or stream was closed
  +-- AuditLogError (camsdk.privacy)         the audit log cannot be written
@@ -45,6 +49,9 @@ __all__ = [
     "ConfigurationError",
     "DeviceError",
     "DriverUnavailableError",
+    "PrivacyModeError",
+    "RateLimitedError",
+    "ReauthRequiredError",
     "RecordingError",
     "RedirectRefusedError",
     "StreamDecodeError",
@@ -52,6 +59,7 @@ __all__ = [
     "StreamError",
     "StreamOpenError",
     "StreamStalledError",
+    "TokenLineageInUseError",
     "TwoFactorRequiredError",
     "UnknownSchemeError",
     "UnsupportedCapabilityError",
@@ -140,7 +148,67 @@ class AuthenticationError(CameraConnectionError):
 
 
 class TwoFactorRequiredError(AuthenticationError):
-    """A cloud account asks for a second factor before it hands out a session."""
+    """A cloud account asks for a second factor before it hands out a session.
+
+    ``challenge`` says what the account asked for (an SMS code, a TOTP code,
+    an authorization URL); complete it with `camsdk.cloud.login` (or
+    ``camsdk login <scheme>``), whose flow stores the tokens.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        challenge: object | None = None,
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.challenge = challenge
+
+
+class ReauthRequiredError(AuthenticationError):
+    """A cloud grant is dead (refresh token revoked or expired): log in again.
+
+    ``reason`` says why, ``action`` what to do, e.g. that an OAuth app left in
+    testing mode gets refresh tokens that expire after 7 days.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        reason: str = "",
+        action: str = "",
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.reason = reason
+        self.action = action
+
+
+class RateLimitedError(CameraConnectionError):
+    """The service asked us to slow down; ``retry_after`` seconds before asking again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str | None = None,
+        url: str | None = None,
+        retry_after: float = 0.0,
+    ) -> None:
+        super().__init__(message, scheme=scheme, url=url)
+        self.retry_after = retry_after
+
+
+class TokenLineageInUseError(CamError):
+    """Another process holds this account's tokens (one writer per token lineage).
+
+    Two processes refreshing one rotating refresh token log each other out
+    (and some services lock the account); the second is refused instead.
+    """
 
 
 class CameraUnreachableError(CameraConnectionError):
@@ -208,6 +276,14 @@ class StreamEndedError(StreamError):
 
 class StreamDecodeError(StreamError):
     """The media could not be decoded."""
+
+
+class PrivacyModeError(CamError):
+    """The device is in privacy mode: it captures nothing until the owner switches it off.
+
+    Streams end with it and snapshots raise it, so an app can tell a camera
+    its owner covered from a fault.
+    """
 
 
 class RecordingError(CamError, OSError):

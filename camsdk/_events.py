@@ -13,7 +13,9 @@ into the normalised stream every consumer sees:
   ``dedupe_window`` seconds of the previous one is dropped;
 - **hold**: an activity whose end never comes is closed with a synthesized
   end (``extra["closed_by"] == "hold"``) ``hold`` seconds after it was last
-  seen;
+  seen; at most 4096 are tracked at once, and beyond that the least recently
+  seen is closed at once (``"overflow"``), so a device that invents new
+  identities in a flood cannot grow the pipeline's memory;
 - **fan-out**: each subscriber owns a bounded queue; when it falls behind the
   oldest events are dropped and counted (``EventSubscription.dropped``).
   Publishing never awaits a subscriber, so a slow one delays nobody.
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
+# Events handled before the source loop yields to the event loop once.
+_BURST = 64
 
 #: Kinds that report a state (connected, streaming) rather than an activity
 #: with a start and an end: they are never coalesced, deduplicated or closed
@@ -64,6 +68,10 @@ _STREAM_STATE = EventKind.STREAM_STATE
 
 # How long a stopping source may take to close before we stop waiting for it.
 _SOURCE_CLOSE_TIMEOUT = 5.0
+# Open activities tracked, and ended ones remembered for deduplication. Time
+# alone bounds neither: a flood of fresh identities would grow them at its rate.
+_MAX_OPEN = 4096
+_MAX_ENDED = 4096
 
 _Identity = tuple[str, str, str, str, str]  # camera, kind value, zone, topic, driver id
 
@@ -332,6 +340,8 @@ class EventPipeline:
         self.duplicates = 0
         #: Activities closed by the hold timer.
         self.expired = 0
+        #: Activities closed early because too many were open at once.
+        self.overflowed = 0
 
     # -- subscribers -----------------------------------------------------
 
@@ -498,6 +508,8 @@ class EventPipeline:
             if event.ended_at is not None:
                 update["ended_at"] = None
             out = _evolve(event, update) if update else event
+            if len(self._open) >= _MAX_OPEN:
+                self._close_by_hold(next(iter(self._open)), closed_by="overflow")
             self._open[key] = _Track(out.event_id, out.started_at, now, out)
             if self._timer is None:
                 self._arm_timer(self.hold)
@@ -511,8 +523,7 @@ class EventPipeline:
             if seen is not None:
                 # Resent end (or the real end after the hold closed it): drop,
                 # and keep remembering so periodic "still off" resends stay quiet.
-                self._ended[key] = (now, seen[1])
-                self._ended.move_to_end(key)
+                self._remember_end(key, now, seen[1])
                 self.duplicates += 1
                 return
             # An end whose start we never saw (subscribed mid-activity): pass it on.
@@ -526,8 +537,7 @@ class EventPipeline:
         if event.ended_at is None:
             update["ended_at"] = event.received_at
         out = _evolve(event, update) if update else event
-        self._ended[key] = (now, out.event_id)
-        self._ended.move_to_end(key)
+        self._remember_end(key, now, out.event_id)
         self._fan_out(out)
 
     def _derive_id(self, camera_id: str, event: CameraEvent) -> str:
@@ -575,11 +585,21 @@ class EventPipeline:
             closed += 1
         return closed
 
-    def _close_by_hold(self, key: _Identity) -> None:
+    def _remember_end(self, key: _Identity, now: float, event_id: str) -> None:
+        ended = self._ended
+        ended[key] = (now, event_id)
+        ended.move_to_end(key)
+        if len(ended) > _MAX_ENDED:
+            ended.popitem(last=False)
+
+    def _close_by_hold(self, key: _Identity, closed_by: str = "hold") -> None:
         track = self._open.pop(key, None)
         if track is None:
             return
-        self.expired += 1
+        if closed_by == "hold":
+            self.expired += 1
+        else:
+            self.overflowed += 1
         now_utc = _utcnow()
         end = _evolve(
             track.start,
@@ -587,11 +607,10 @@ class EventPipeline:
                 "active": False,
                 "ended_at": now_utc,
                 "received_at": now_utc,
-                "extra": {**track.start.extra, "closed_by": "hold"},
+                "extra": {**track.start.extra, "closed_by": closed_by},
             },
         )
-        self._ended[key] = (self._clock(), track.event_id)
-        self._ended.move_to_end(key)
+        self._remember_end(key, self._clock(), track.event_id)
         self._fan_out(end)
 
     # -- the driver's source -------------------------------------------------
@@ -624,11 +643,18 @@ class EventPipeline:
                 if self._failing:
                     recovered = loop.call_later(self.recover_after, self._mark_recovered)
                 try:
+                    burst = 0
                     async for event in iterator:
                         if self._failing:
                             self._mark_recovered()
                         attempt = 0
                         self._ingest(event)
+                        burst += 1
+                        if burst >= _BURST:
+                            # A source that never awaits anything real must not
+                            # starve the loop (subscribers, streams, timers).
+                            burst = 0
+                            await asyncio.sleep(0)
                 finally:
                     if recovered is not None:
                         recovered.cancel()

@@ -57,7 +57,8 @@ def coerce_principal(principal: object, *, url: str | None = None) -> Principal:
     if isinstance(principal, Principal):
         return principal
     if isinstance(principal, str) and principal.strip():
-        return Principal(principal.strip())
+        name = principal.strip()
+        return OWNER if name == OWNER.id else Principal(name)
     raise ConfigurationError(
         f"principal must be a camsdk.Principal or a non-empty string, not "
         f"{type(principal).__name__}",

@@ -69,11 +69,14 @@ class Discontinuity:
     """Marks a gap in a packet or frame iterator.
 
     Emitted after a reconnect, after a consumer's queue overflowed (items were
-    dropped), or when the upstream reported a timestamp jump. The next item
-    after a marker is always a keyframe (packets) or a cleanly decoded frame.
+    dropped), when the upstream reported a timestamp jump, or when the
+    transport lost media (``loss``: RTP packets that never came). The next
+    item after a marker is always a keyframe (packets) or a cleanly decoded
+    frame. A `camsdk.driver.PacketSource` may yield one too, before the
+    keyframe that follows a hole.
     """
 
-    reason: Literal["reconnect", "overflow", "timestamp", "start"]
+    reason: Literal["reconnect", "overflow", "timestamp", "start", "loss"]
     #: Number of items the consumer lost to its overflow policy, if known.
     dropped: int = 0
     at: float = field(default_factory=time.monotonic)

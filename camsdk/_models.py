@@ -54,6 +54,7 @@ class Capability(enum.Flag):
     BATTERY = enum.auto()
     HUB = enum.auto()
     PRIVACY_MASK = enum.auto()  # the device masks its own output
+    PRIVACY_MODE = enum.auto()  # the device can stop capturing (lens cover, privacy mode)
 
     @classmethod
     def parse(cls, names: str) -> Capability:
@@ -105,20 +106,24 @@ class CameraConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    connect_timeout: float = Field(10.0, gt=0)
-    open_timeout: float = Field(10.0, gt=0, description="stream open to first keyframe")
-    request_timeout: float = Field(10.0, gt=0)
-    snapshot_timeout: float = Field(10.0, gt=0)
-    stall_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    open_timeout: float = Field(default=10.0, gt=0, description="stream open to first keyframe")
+    request_timeout: float = Field(default=10.0, gt=0)
+    snapshot_timeout: float = Field(default=10.0, gt=0)
+    stall_timeout: float = Field(default=10.0, gt=0)
     idle_close: float | None = Field(
-        None, ge=0, description="seconds an unused upstream stays open; None = 5, or 0 for battery"
+        default=None,
+        ge=0,
+        description="seconds an unused upstream stays open; None = 5, or 0 for battery",
     )
-    prebuffer: float = Field(0.0, ge=0, description="seconds of media kept beyond one GOP")
-    queue_size: int = Field(256, ge=2, description="per-consumer queue length")
+    prebuffer: float = Field(default=0.0, ge=0, description="seconds of media kept beyond one GOP")
+    queue_size: int = Field(default=256, ge=2, description="per-consumer queue length")
     overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
-    backoff_base: float = Field(1.0, gt=0)
-    backoff_cap: float = Field(60.0, gt=0)
-    backoff_reset: float = Field(300.0, gt=0, description="healthy seconds that reset backoff")
+    backoff_base: float = Field(default=1.0, gt=0)
+    backoff_cap: float = Field(default=60.0, gt=0)
+    backoff_reset: float = Field(
+        default=300.0, gt=0, description="healthy seconds that reset backoff"
+    )
     verify_tls: bool = True
     allow_redirect_hosts: tuple[str, ...] = ()
 
@@ -214,7 +219,7 @@ class CameraEvent(BaseModel):
     active: bool = True
     started_at: datetime = Field(default_factory=_utcnow)
     ended_at: datetime | None = None
-    score: float | None = Field(None, ge=0.0, le=1.0)
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
     zone: str | None = None
     region: tuple[float, float, float, float] | None = None
     device_time: datetime | None = None
@@ -223,7 +228,7 @@ class CameraEvent(BaseModel):
     topic: str = ""
     extra: dict[str, Any] = Field(default_factory=dict)
     #: Set by ``Camera.events(with_snapshot=True)``: the picture at the event.
-    snapshot: Snapshot | None = Field(None, repr=False, exclude=True)
+    snapshot: Snapshot | None = Field(default=None, repr=False, exclude=True)
 
 
 class PTZPreset(BaseModel):
@@ -276,17 +281,24 @@ class StreamStats(BaseModel):
 
 
 class Recording(BaseModel):
-    """The result of `Camera.record`: a finished clip on disk."""
+    """The result of `Camera.record`: a finished clip on disk.
+
+    ``started_at`` is the wall-clock time of the clip's first picture;
+    ``pre_roll`` how much of the clip lies before the call, which can be less
+    than ``pre_roll_requested`` when the camera had not buffered that much
+    yet (a warning is logged then). Durations are exact to the microsecond.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    path: Path
-    duration: float
-    pre_roll: float
-    started_at: datetime
-    video_packets: int
-    audio_packets: int
-    bytes: int
+    path: Path = Field(description="where the clip is")
+    duration: float = Field(description="seconds of media in the clip")
+    pre_roll: float = Field(description="seconds of the clip from before the call")
+    pre_roll_requested: float = Field(default=0.0, description="the pre-roll asked for")
+    started_at: datetime = Field(description="wall-clock time of the first picture (UTC)")
+    video_packets: int = Field(description="video packets written")
+    audio_packets: int = Field(description="audio packets written")
+    bytes: int = Field(description="media bytes written (payload, without container overhead)")
 
 
 class DriverInfo(BaseModel):

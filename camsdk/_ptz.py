@@ -49,7 +49,8 @@ class PTZControl:
     async def _do(self, call: Callable[[], Awaitable[T]], purpose: str) -> T:
         camera = self._camera
         camera._authorize(Action.PTZ, purpose)
-        return await camera._call(call(), camera.config.request_timeout)
+        return await camera._call(call(), camera.config.request_timeout,
+                                  camera._request(Action.PTZ, purpose))
 
     async def move(
         self, pan: float = 0.0, tilt: float = 0.0, zoom: float = 0.0, *,

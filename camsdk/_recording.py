@@ -17,19 +17,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ._access import Decision
+from ._access import Action, Decision
 from ._errors import AccessDeniedError, CameraTimeoutError, ConfigurationError, RecordingError
+from ._log import get_logger
 from ._media import Discontinuity, MediaPacket
 from ._models import Recording
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._camera import Camera
 
-__all__ = ["OutputFile", "record_clip", "record_transcoded"]
+__all__ = ["OutputFile", "record_clip", "record_transcoded", "wall_time"]
+
+log = get_logger("camsdk.recording")
 
 # File suffix -> the container FFmpeg writes.
 _CONTAINERS = {
@@ -112,19 +115,30 @@ async def record_clip(
     purpose: str,
     progress: Callable[[float], None] | None,
 ) -> Recording:
-    """Remux ``duration`` seconds (plus up to ``pre_roll`` before now) into ``target``."""
+    """Remux ``duration`` seconds (plus up to ``pre_roll`` before now) into ``target``.
+
+    A clip cut short (the task cancelled, Ctrl-C, the camera lost for good)
+    is still finished and moved into place, playable, with what it got; a
+    warning names it, and the error goes on to the caller.
+    """
     from ._pipeline._codec import Mp4Writer
 
     url = camera.url
     out = OutputFile.create(target, url=url)
+    if pre_roll:
+        # Grow the buffer now, so this and every later pre-roll can be honest.
+        camera._reserve_prebuffer(pre_roll)
     session = camera._session(profile)
-    session.acquire()
-    started_at = datetime.now(UTC)
-    started = time.monotonic()
+    camera._acquire(session, camera._request(Action.RECORD, purpose))
+    called = time.monotonic()
     writer: Mp4Writer | None = None
     consumer = None
     done = False
     cfg = camera.config
+    first: MediaPacket | None = None
+    first_time: float | None = None
+    end_time: float | None = None
+    now_time: float | None = None
     try:
         info = await session.wait_ready(cfg.open_timeout)
         with_audio = audio and info.has_audio
@@ -133,10 +147,8 @@ async def record_clip(
         buffered = session.buffered(None)
         now_time = buffered[-1].time if buffered else None
         writer = await asyncio.to_thread(Mp4Writer, out.file, out.format, info, audio=with_audio)
-        first_time: float | None = None
-        end_time: float | None = None
         batch: list[MediaPacket] = []
-        deadline = started + duration + pre_roll + cfg.open_timeout + cfg.stall_timeout
+        deadline = called + duration + pre_roll + cfg.open_timeout + cfg.stall_timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -157,7 +169,7 @@ async def record_clip(
                 continue
             if item.kind == "video" and item.time is not None:
                 if first_time is None:
-                    first_time = item.time
+                    first, first_time = item, item.time
                     base = now_time if now_time is not None else item.time
                     end_time = max(base, first_time) + duration
                 elif end_time is not None and item.time >= end_time:
@@ -178,17 +190,11 @@ async def record_clip(
         done = True
         if progress is not None:
             progress(1.0)
-        length = end_time - first_time if end_time is not None and first_time is not None else 0.0
-        before = (
-            max(0.0, now_time - first_time)
-            if now_time is not None and first_time is not None else 0.0
-        )
-        return Recording(
-            path=out.path, duration=length, pre_roll=before, started_at=started_at,
-            video_packets=counts[0], audio_packets=counts[1], bytes=counts[2],
-        )
-    except Exception as exc:
-        err = _storage_error(exc, out, url)
+    except BaseException as exc:
+        if writer is not None and writer.video_packets and first is not None:
+            done = await _finish_partial(writer, out, url, exc)
+            writer = None
+        err = _storage_error(exc, out, url) if isinstance(exc, Exception) else None
         if err is not None:
             raise err from None
         raise
@@ -200,6 +206,44 @@ async def record_clip(
             await asyncio.to_thread(writer.abort)
         if not done:
             out.discard()
+    assert first is not None and first_time is not None and end_time is not None
+    before = max(0.0, now_time - first_time) if now_time is not None else 0.0
+    if pre_roll and before + 1e-3 < pre_roll:
+        log.warning(
+            "%s: pre-roll of %.3f s asked, %.3f s was buffered (the buffer now keeps %.3f s)",
+            url, pre_roll, before, pre_roll,
+        )
+    return Recording(
+        path=out.path,
+        duration=round(end_time - first_time, 6),
+        pre_roll=round(before, 6),
+        pre_roll_requested=round(float(pre_roll), 6),
+        started_at=wall_time(first),
+        video_packets=counts[0], audio_packets=counts[1], bytes=counts[2],
+    )
+
+
+def wall_time(packet: MediaPacket) -> datetime:
+    """When ``packet`` was captured: the camera's clock if the transport knows it, else arrival."""
+    if packet.wallclock is not None:
+        return datetime.fromtimestamp(packet.wallclock, UTC)
+    return datetime.now(UTC) - timedelta(seconds=time.monotonic() - packet.received_at)
+
+
+async def _finish_partial(writer: Any, out: OutputFile, url: str, exc: BaseException) -> bool:
+    """Make a clip cut short by ``exc`` playable under its name; True if that worked."""
+    import anyio
+
+    with anyio.CancelScope(shield=True):
+        try:
+            await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(out.commit, url=url)
+        except Exception:
+            log.warning("%s: the partial clip %s could not be saved", url, out.path.name)
+            return False
+    reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
+    log.warning("%s: recording cut short (%s); the partial clip is %s", url, reason, out.path)
+    return True
 
 
 async def record_transcoded(
@@ -221,7 +265,7 @@ async def record_transcoded(
     url = camera.url
     out = OutputFile.create(target, url=url)
     session = camera._session(profile)
-    session.acquire()
+    camera._acquire(session, camera._request(Action.RECORD, purpose))
     started_at = datetime.now(UTC)
     started = time.monotonic()
     encoder: H264Encoder | None = None
@@ -261,6 +305,9 @@ async def record_transcoded(
                 continue
             if first is None:
                 first = item.time
+                started_at = datetime.now(UTC) - timedelta(
+                    seconds=time.monotonic() - item.received_at
+                )
             if item.time - first >= duration:
                 break
             last = item.time - first

@@ -20,6 +20,7 @@ from ._models import Capability, Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._camera import Camera
+    from ._device_care import RequestContext
 
 __all__ = ["snapshot_at", "snapshot_from_stream"]
 
@@ -27,9 +28,15 @@ log = get_logger("camsdk.camera")
 
 
 async def snapshot_from_stream(
-    camera: Camera, profile: str | None, max_age: float | None, decision: Decision
+    camera: Camera,
+    profile: str | None,
+    max_age: float | None,
+    decision: Decision,
+    *,
+    timeout: float | None = None,
+    request: RequestContext | None = None,
 ) -> Snapshot:
-    """A JPEG of the latest keyframe no older than ``max_age`` (masks applied)."""
+    """A JPEG of the latest keyframe no older than ``max_age`` (masks applied), in ``timeout``."""
     from ._pipeline._codec import decode_keyframe, encode_jpeg
 
     if Capability.STREAM not in camera.capabilities:
@@ -37,9 +44,10 @@ async def snapshot_from_stream(
             "camera has neither a native snapshot nor a stream", scheme=camera.scheme,
             url=camera.url,
         )
-    timeout = camera.config.snapshot_timeout
+    if timeout is None:
+        timeout = camera.config.snapshot_timeout
     session = camera._session(profile)
-    session.acquire()
+    camera._acquire(session, request or camera._request(Action.SNAPSHOT))
     mask_set = camera._gate.mask_set(decision)
     try:
         async with asyncio.timeout(timeout):
@@ -76,7 +84,8 @@ async def snapshot_from_stream(
                 return snap
     except TimeoutError:
         raise CameraTimeoutError(
-            f"no usable keyframe within {timeout:g} s", scheme=camera.scheme, url=camera.url,
+            f"no usable keyframe within {camera.config.snapshot_timeout:g} s of asking",
+            scheme=camera.scheme, url=camera.url,
         ) from None
     finally:
         session.release()

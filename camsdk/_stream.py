@@ -157,7 +157,7 @@ class MediaStream:
         camera = self._camera
         self._decision = camera._authorize(Action.STREAM_OPEN, self._purpose)
         session = camera._session(self.profile)
-        session.acquire()
+        camera._acquire(session, camera._request(Action.STREAM_OPEN, self._purpose))
         try:
             self._info = await session.wait_ready(camera.config.open_timeout)
         except BaseException:

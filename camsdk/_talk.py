@@ -169,7 +169,10 @@ class Speaker:
             return self
         camera = self._camera
         self._decision = camera._authorize(Action.TALK, self._purpose)
-        self._channel = await camera._call(camera._driver.open_talk(), camera.config.open_timeout)
+        self._channel = await camera._call(
+            camera._driver.open_talk(), camera.config.open_timeout,
+            camera._request(Action.TALK, self._purpose),
+        )
         self._opened_at = time.monotonic()
         return self
 

@@ -44,6 +44,7 @@ def _progress_bar(label: str) -> Any:
     width = 30
     tty = sys.stderr.isatty()
     last = [-1]
+    quarter = [0]
 
     def show(fraction: float) -> None:
         pct = int(fraction * 100)
@@ -53,7 +54,11 @@ def _progress_bar(label: str) -> Any:
         filled = int(width * fraction)
         bar = "#" * filled + "-" * (width - filled)
         end = "\r" if tty and fraction < 1 else "\n"
-        if tty or fraction >= 1 or pct % 25 == 0:
+        # Off a terminal (logs, pipes): one line per quarter crossed, and the end.
+        crossed = pct // 25 > quarter[0]
+        if crossed:
+            quarter[0] = pct // 25
+        if tty or fraction >= 1 or crossed:
             print(f"{label} [{bar}] {pct:3d}%", end=end, file=sys.stderr, flush=True)
 
     return show
@@ -93,11 +98,23 @@ async def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 async def _cmd_record(args: argparse.Namespace) -> int:
-    async with _open(args) as cam:
-        rec = await cam.record(
-            args.output, args.duration, pre_roll=args.pre_roll, progress=_progress_bar("recording")
-        )
+    target = Path(args.output)
+    started = time.time()
+    try:
+        async with _open(args) as cam:
+            rec = await cam.record(
+                target, args.duration, pre_roll=args.pre_roll,
+                progress=_progress_bar("recording"),
+            )
+    except (asyncio.CancelledError, CamError):
+        # Ctrl-C or a lost camera: the facade finished what it had; say where it is.
+        if target.exists() and target.stat().st_mtime >= started:
+            print(f"\ncamsdk: interrupted; the partial clip is {target}", file=sys.stderr)
+        raise
     print(f"saved {rec.duration:.1f} s clip ({rec.bytes} bytes) to {rec.path}")
+    if rec.pre_roll + 1e-3 < rec.pre_roll_requested:
+        print(f"note: {rec.pre_roll:.1f} s of the {rec.pre_roll_requested:.1f} s pre-roll "
+              "asked for was buffered", file=sys.stderr)
     return 0
 
 

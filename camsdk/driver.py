@@ -21,80 +21,94 @@ See ``docs/writing-a-driver.md`` for a worked example that passes
 
 from __future__ import annotations
 
-from . import _xml as xml
-from ._access import Action
-from ._device_http import (
-    DEFAULT_MAX_BYTES,
-    BodyReader,
-    DeviceAuth,
-    DeviceHttpClient,
-    DeviceResponse,
-    ErrorMapping,
-    TokenAuth,
-    close_response,
-    host_allowed,
-    media_type,
-)
-from ._device_urls import DeviceUrlPolicy, ResolvedURL
-from ._driver import (
-    CameraDriver,
-    DriverOptions,
-    HubCamera,
-    HubDriver,
-    PacketSource,
-    PTZDriver,
-    StreamSource,
-    extension,
-    parse_options,
-)
-from ._errors import (
-    AccessDeniedError,
-    AuthenticationError,
-    CameraClosedError,
-    CameraConnectionError,
-    CameraProtocolError,
-    CameraTimeoutError,
-    CameraUnreachableError,
-    CamError,
-    ConfigurationError,
-    DeviceError,
-    RedirectRefusedError,
-    StreamDecodeError,
-    StreamEndedError,
-    StreamError,
-    StreamOpenError,
-    StreamStalledError,
-    TwoFactorRequiredError,
-    UnsupportedCapabilityError,
-)
-from ._jpeg import jpeg_size, looks_like_jpeg, require_jpeg
-from ._log import get_logger, register_secret
-from ._media import Discontinuity, MediaPacket, StreamInfo
-from ._models import (
-    CameraConfig,
-    CameraEvent,
-    CameraInfo,
-    Capability,
-    Credentials,
-    DiscoveredCamera,
-    EventKind,
-    PTZPreset,
-    PTZStatus,
-    Snapshot,
-    StreamProfile,
-)
-from ._multipart import (
-    MultipartError,
-    MultipartParser,
-    Part,
-    PartTooLargeError,
-    boundary_from_content_type,
-)
-from ._talk import AudioFormat, TalkChannel
-from ._url import CameraURL, redact_text
+import importlib
+from typing import TYPE_CHECKING, Any
 
 #: The User-Agent camsdk sends to devices.
 USER_AGENT = "camsdk"
+
+# name -> module: imported on first use, so importing the kit costs little.
+_EXPORTS: dict[str, str] = {
+    "MediaDescription": "._rtsp",
+    "SessionDescription": "._rtsp",
+    "AccessDeniedError": "._errors",
+    "Action": "._access",
+    "AudioFormat": "._talk",
+    "AuthenticationError": "._errors",
+    "BodyReader": "._device_http",
+    "CamError": "._errors",
+    "CameraClosedError": "._errors",
+    "CameraConfig": "._models",
+    "CameraConnectionError": "._errors",
+    "CameraDriver": "._driver",
+    "CameraEvent": "._models",
+    "CameraInfo": "._models",
+    "CameraProtocolError": "._errors",
+    "CameraTimeoutError": "._errors",
+    "CameraURL": "._url",
+    "CameraUnreachableError": "._errors",
+    "Capability": "._models",
+    "ConfigurationError": "._errors",
+    "Credentials": "._models",
+    "DEFAULT_MAX_BYTES": "._device_http",
+    "DeviceAuth": "._device_http",
+    "DeviceError": "._errors",
+    "DeviceHttpClient": "._device_http",
+    "DeviceResponse": "._device_http",
+    "DeviceSessions": "._device_care",
+    "DeviceUrlPolicy": "._device_urls",
+    "Discontinuity": "._media",
+    "DiscoveredCamera": "._models",
+    "DriverOptions": "._driver",
+    "ErrorMapping": "._device_http",
+    "EventKind": "._models",
+    "HubCamera": "._driver",
+    "HubDriver": "._driver",
+    "MediaPacket": "._media",
+    "MultipartError": "._multipart",
+    "MultipartParser": "._multipart",
+    "PTZDriver": "._driver",
+    "PTZPreset": "._models",
+    "PTZStatus": "._models",
+    "PacketSource": "._driver",
+    "Part": "._multipart",
+    "PartTooLargeError": "._multipart",
+    "PrivacyModeError": "._errors",
+    "RedirectRefusedError": "._errors",
+    "RequestContext": "._device_care",
+    "ResolvedURL": "._device_urls",
+    "Snapshot": "._models",
+    "StreamDecodeError": "._errors",
+    "StreamEndedError": "._errors",
+    "StreamError": "._errors",
+    "StreamInfo": "._media",
+    "StreamOpenError": "._errors",
+    "StreamProfile": "._models",
+    "StreamSource": "._driver",
+    "StreamStalledError": "._errors",
+    "TalkChannel": "._talk",
+    "TokenAuth": "._device_http",
+    "TwoFactorRequiredError": "._errors",
+    "UnsupportedCapabilityError": "._errors",
+    "boundary_from_content_type": "._multipart",
+    "close_response": "._device_http",
+    "current_request": "._device_care",
+    "extension": "._driver",
+    "get_logger": "._log",
+    "host_allowed": "._device_http",
+    "jpeg_size": "._jpeg",
+    "looks_like_jpeg": "._jpeg",
+    "media_type": "._device_http",
+    "open_source": "._upstream",
+    "parse_options": "._driver",
+    "redact_text": "._url",
+    "register_secret": "._log",
+    "require_jpeg": "._jpeg",
+    "rtsp_backchannel": "._upstream",
+    "rtsp_describe": "._upstream",
+    "rtsp_metadata": "._upstream",
+    "xml": "._xml",
+}
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -122,6 +136,7 @@ __all__ = [
     "DeviceError",
     "DeviceHttpClient",
     "DeviceResponse",
+    "DeviceSessions",
     "DeviceUrlPolicy",
     "Discontinuity",
     "DiscoveredCamera",
@@ -130,6 +145,7 @@ __all__ = [
     "EventKind",
     "HubCamera",
     "HubDriver",
+    "MediaDescription",
     "MediaPacket",
     "MultipartError",
     "MultipartParser",
@@ -139,8 +155,11 @@ __all__ = [
     "PacketSource",
     "Part",
     "PartTooLargeError",
+    "PrivacyModeError",
     "RedirectRefusedError",
+    "RequestContext",
     "ResolvedURL",
+    "SessionDescription",
     "Snapshot",
     "StreamDecodeError",
     "StreamEndedError",
@@ -156,15 +175,117 @@ __all__ = [
     "UnsupportedCapabilityError",
     "boundary_from_content_type",
     "close_response",
+    "current_request",
     "extension",
     "get_logger",
     "host_allowed",
     "jpeg_size",
     "looks_like_jpeg",
     "media_type",
+    "open_source",
     "parse_options",
     "redact_text",
     "register_secret",
     "require_jpeg",
+    "rtsp_backchannel",
+    "rtsp_describe",
+    "rtsp_metadata",
     "xml",
 ]
+
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'camsdk.driver' has no attribute {name!r}")
+    loaded = importlib.import_module(module, "camsdk")
+    value = loaded if name == "xml" else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
+    from . import _xml as xml
+    from ._access import Action as Action
+    from ._device_care import DeviceSessions as DeviceSessions
+    from ._device_care import RequestContext as RequestContext
+    from ._device_care import current_request as current_request
+    from ._device_http import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES
+    from ._device_http import BodyReader as BodyReader
+    from ._device_http import DeviceAuth as DeviceAuth
+    from ._device_http import DeviceHttpClient as DeviceHttpClient
+    from ._device_http import DeviceResponse as DeviceResponse
+    from ._device_http import ErrorMapping as ErrorMapping
+    from ._device_http import TokenAuth as TokenAuth
+    from ._device_http import close_response as close_response
+    from ._device_http import host_allowed as host_allowed
+    from ._device_http import media_type as media_type
+    from ._device_urls import DeviceUrlPolicy as DeviceUrlPolicy
+    from ._device_urls import ResolvedURL as ResolvedURL
+    from ._driver import CameraDriver as CameraDriver
+    from ._driver import DriverOptions as DriverOptions
+    from ._driver import HubCamera as HubCamera
+    from ._driver import HubDriver as HubDriver
+    from ._driver import PacketSource as PacketSource
+    from ._driver import PTZDriver as PTZDriver
+    from ._driver import StreamSource as StreamSource
+    from ._driver import extension as extension
+    from ._driver import parse_options as parse_options
+    from ._errors import AccessDeniedError as AccessDeniedError
+    from ._errors import AuthenticationError as AuthenticationError
+    from ._errors import CameraClosedError as CameraClosedError
+    from ._errors import CameraConnectionError as CameraConnectionError
+    from ._errors import CameraProtocolError as CameraProtocolError
+    from ._errors import CameraTimeoutError as CameraTimeoutError
+    from ._errors import CameraUnreachableError as CameraUnreachableError
+    from ._errors import CamError as CamError
+    from ._errors import ConfigurationError as ConfigurationError
+    from ._errors import DeviceError as DeviceError
+    from ._errors import PrivacyModeError as PrivacyModeError
+    from ._errors import RedirectRefusedError as RedirectRefusedError
+    from ._errors import StreamDecodeError as StreamDecodeError
+    from ._errors import StreamEndedError as StreamEndedError
+    from ._errors import StreamError as StreamError
+    from ._errors import StreamOpenError as StreamOpenError
+    from ._errors import StreamStalledError as StreamStalledError
+    from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
+    from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._jpeg import jpeg_size as jpeg_size
+    from ._jpeg import looks_like_jpeg as looks_like_jpeg
+    from ._jpeg import require_jpeg as require_jpeg
+    from ._log import get_logger as get_logger
+    from ._log import register_secret as register_secret
+    from ._media import Discontinuity as Discontinuity
+    from ._media import MediaPacket as MediaPacket
+    from ._media import StreamInfo as StreamInfo
+    from ._models import CameraConfig as CameraConfig
+    from ._models import CameraEvent as CameraEvent
+    from ._models import CameraInfo as CameraInfo
+    from ._models import Capability as Capability
+    from ._models import Credentials as Credentials
+    from ._models import DiscoveredCamera as DiscoveredCamera
+    from ._models import EventKind as EventKind
+    from ._models import PTZPreset as PTZPreset
+    from ._models import PTZStatus as PTZStatus
+    from ._models import Snapshot as Snapshot
+    from ._models import StreamProfile as StreamProfile
+    from ._multipart import MultipartError as MultipartError
+    from ._multipart import MultipartParser as MultipartParser
+    from ._multipart import Part as Part
+    from ._multipart import PartTooLargeError as PartTooLargeError
+    from ._multipart import boundary_from_content_type as boundary_from_content_type
+    from ._rtsp import MediaDescription as MediaDescription
+    from ._rtsp import SessionDescription as SessionDescription
+    from ._talk import AudioFormat as AudioFormat
+    from ._talk import TalkChannel as TalkChannel
+    from ._upstream import open_source as open_source
+    from ._upstream import rtsp_backchannel as rtsp_backchannel
+    from ._upstream import rtsp_describe as rtsp_describe
+    from ._upstream import rtsp_metadata as rtsp_metadata
+    from ._url import CameraURL as CameraURL
+    from ._url import redact_text as redact_text

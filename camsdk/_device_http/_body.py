@@ -85,7 +85,12 @@ class BodyReader:
             return None
         except TimeoutError:
             if deadline.expired():
-                # No byte in time, or the caller's overall deadline passed.
+                if timeout is not None and timeout < self._idle:
+                    # The caller's overall deadline passed, not the idle one.
+                    raise CameraTimeoutError(
+                        f"{self._action}: no complete answer in time",
+                        scheme=self._errors.scheme, url=self._errors.url,
+                    ) from None
                 raise self._idle_error() from None
             raise
         except (httpx.HTTPError, OSError) as exc:

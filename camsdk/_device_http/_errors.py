@@ -10,9 +10,10 @@ registered secret before it is quoted.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -114,6 +115,24 @@ class ErrorMapping:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ssl.SSLError) as exc:
             raise self.translate(exc, action) from exc
+
+    @contextlib.asynccontextmanager
+    async def deadline(self, seconds: float, action: str) -> AsyncIterator[None]:
+        """Bound a whole exchange (request, answer head and body) by ``seconds``.
+
+        Per-read timeouts miss a device that trickles one byte just often
+        enough (slowloris); this deadline does not. Raises `CameraTimeoutError`.
+        """
+        try:
+            async with asyncio.timeout(seconds) as bound:
+                yield
+        except TimeoutError:
+            if bound.expired():
+                raise CameraTimeoutError(
+                    f"{action}: no complete answer within {seconds:g} s",
+                    scheme=self.scheme, url=self.url,
+                ) from None
+            raise
 
     def check_response(
         self, response: httpx.Response, action: str, *, has_auth: bool, decoded: bool = True

@@ -157,7 +157,13 @@ class Mp4Writer:
         import av
 
         self._out = av.open(file, "w", format=fmt)
-        video: Any = self._out.add_stream(info.codec)
+        # The stream needs a codec context; for HEVC that is libx265, which would
+        # print its banner on stderr unless told not to (nothing is encoded).
+        quiet = {"x265-params": "log-level=none"} if info.codec == "hevc" else None
+        video: Any = self._out.add_stream(info.codec, options=quiet)
+        if info.codec == "hevc" and fmt in ("mp4", "mov"):
+            # Safari, iOS and Home Assistant play HEVC in MP4 only when tagged hvc1.
+            video.codec_tag = "hvc1"
         video.width = info.width
         video.height = info.height
         video.time_base = info.time_base

@@ -1,38 +1,25 @@
-"""The PyAV upstream reader: demuxes a `StreamSource` in a worker thread.
+"""The PyAV upstream reader: demuxes local media (and ``client="ffmpeg"`` RTSP) in a thread.
+
+camsdk reads network streams with its own transports (RTSP, HLS); this
+reader is for what FFmpeg opens itself: local files of the ``file://``
+driver, and RTSP streams a caller explicitly hands to FFmpeg's client
+(``client="ffmpeg"``, for streams camsdk's client cannot parse yet).
 
 One daemon thread per upstream opens the source with PyAV and demuxes it;
 packets reach the event loop in batches (one loop wake-up per batch, and one
 shared wake-up for every reader of a loop, not one per packet).
 
-Deadlines are enforced from asyncio by the session (`StreamSession`), never
-by FFmpeg alone. When the session gives up on an attempt it closes the
-reader, and the reader *abandons* whatever native call the thread is in
-through PyAV's interrupt callback (`_NativeAbort`), so the thread comes back
-at FFmpeg's next interrupt check (at most ~0.1 s in a blocking poll) and is
-reclaimed before the session sleeps in backoff:
-
-- while opening (connect, DESCRIBE/SETUP/PLAY, probing), ``av.open`` runs
-  with PyAV's open timeout set, which makes FFmpeg ask PyAV's callback; the
-  callback reads PyAV's clock, and a thread marked as abandoned sees that
-  clock jump far ahead, so the callback answers "interrupt";
-- while reading, PyAV's read timeout is *off* (``timeout=(open, None)``):
-  the callback then returns at once without taking the GIL. PyAV's own read
-  timeout would take the GIL on every check, which costs several times the
-  CPU across many streams. To abandon a read, the reader switches that
-  container's timeout to zero by writing PyAV's ``timeout_info`` (located
-  once and verified, see `_TimeoutInfoLocator`), and the next check
-  interrupts.
-
-FFmpeg's own socket timeouts (``timeout``/``rw_timeout``, microseconds, set
-by the driver) stay as a backstop should the interrupt not be available.
+Deadlines are the session's, from asyncio. A native call cannot be
+abandoned from Python, so for network sources PyAV's own ``timeout=`` (open
+and read, a little later than the session's deadlines) is the backstop that
+returns a stuck thread; `aclose` never waits on it longer than a moment, and
+the thread ends at that backstop at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import ctypes
-import importlib
 import threading
 import time
 import weakref
@@ -63,14 +50,7 @@ _BATCH = 64
 # Packets the thread may run ahead of the event loop. A live stream never
 # gets near it; a file read faster than consumers take it waits here.
 _MAX_PENDING = 512
-# PyAV's open timeout: only a backstop (the session's asyncio deadline is the
-# real one), but it must be set for FFmpeg to consult the interrupt callback.
-_OPEN_BACKSTOP = 60.0
-# A stream that delivered a packet this recently ends cleanly (TEARDOWN) on
-# its next packet; anything else is interrupted at once.
-_FLOWING = 0.5
 _GRACEFUL_CLOSE = 0.25
-_ABORT_WAIT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +64,8 @@ class ReaderSource:
     realtime: bool = False
     loop: bool = False
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: PyAV's own (open, read) timeouts: the backstop for network sources.
+    timeout: tuple[float | None, float | None] | None = None
 
     @property
     def redacted_url(self) -> str:
@@ -124,151 +106,6 @@ def translate_av_error(
     if isinstance(exc, OSError):
         return CameraUnreachableError(f"stream I/O failed: {text}", url=url)
     return StreamOpenError(f"stream failed: {text}", url=url)
-
-
-# -- abandoning native calls -------------------------------------------------------------
-
-
-class _AbortableClock:
-    """Stands in for the ``time`` module inside ``av.container.core``.
-
-    PyAV's interrupt callback asks ``time.monotonic()`` whether the open
-    timeout passed. For a thread marked abandoned, every call returns a time
-    far beyond the previous one, so the next check interrupts FFmpeg whatever
-    the configured timeout (even when PyAV restarts its timer in between).
-    Every other caller gets the real clock; the fast path is one dict check.
-    """
-
-    __slots__ = ("_aborted", "_time")
-
-    _JUMP = 1e9
-
-    def __init__(self, real: Any) -> None:
-        self._time = real
-        self._aborted: dict[int, int] = {}
-
-    def monotonic(self) -> float:
-        aborted = self._aborted
-        if aborted:
-            ident = threading.get_ident()
-            calls = aborted.get(ident)
-            if calls is not None:
-                aborted[ident] = calls + 1
-                return float(self._time.monotonic()) + self._JUMP * (calls + 1)
-        return float(self._time.monotonic())
-
-    def abort(self, ident: int) -> None:
-        self._aborted.setdefault(ident, 0)
-
-    def forget(self, ident: int) -> None:
-        self._aborted.pop(ident, None)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._time, name)
-
-
-class _TimeoutInfoLocator:
-    """Finds PyAV's per-container ``timeout_info`` so a read can be interrupted.
-
-    PyAV declares ``open_timeout``, ``read_timeout`` and the C struct
-    ``timeout_info {double start_time; double timeout;}`` one after the other
-    in its ``Container`` object. After ``av.open(..., timeout=(t, None))`` the
-    two object slots hold exactly ``t`` (a float object of ours) and ``None``,
-    and the struct behind them holds a recent monotonic time and ``-1.0``.
-    Only the container's own memory is read (no pointer is followed), and an
-    address is used only when all four facts hold.
-    """
-
-    def __init__(self) -> None:
-        self._offset: int | None = None
-        self._disabled = False
-
-    def locate(self, container: Any, open_timeout: float, opened_after: float) -> int | None:
-        if self._disabled or getattr(container, "open_timeout", None) is not open_timeout:
-            return None
-        base = id(container)
-        word = ctypes.sizeof(ctypes.c_void_p)
-        size = type(container).__basicsize__
-        offset = self._offset
-        if (
-            offset is not None
-            and offset + 16 <= size
-            and self._slots_match(base, offset, open_timeout, word)
-            and self._check(base + offset, opened_after)
-        ):
-            return base + offset
-        words = (ctypes.c_size_t * (size // word)).from_address(base)
-        for i in range(size // word - 1 - 16 // word):
-            offset = (i + 2) * word
-            if (
-                words[i] == id(open_timeout)
-                and words[i + 1] == id(None)
-                and offset + 16 <= size
-                and self._check(base + offset, opened_after)
-            ):
-                self._offset = offset
-                return base + offset
-        log.debug("PyAV's timeout_info was not found; reads rely on socket timeouts")
-        self._disabled = True
-        return None
-
-    @staticmethod
-    def _slots_match(base: int, offset: int, open_timeout: float, word: int) -> bool:
-        before = (ctypes.c_size_t * 2).from_address(base + offset - 2 * word)
-        return bool(before[0] == id(open_timeout) and before[1] == id(None))
-
-    @staticmethod
-    def _check(address: int, opened_after: float) -> bool:
-        start = ctypes.c_double.from_address(address).value
-        timeout = ctypes.c_double.from_address(address + 8).value
-        return timeout == -1.0 and opened_after - 1.0 <= start <= time.monotonic() + 1.0
-
-
-class _NativeAbort:
-    """Process-wide access to PyAV's interrupt callback (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._clock: _AbortableClock | None = None
-        self._installed = False
-        self.locator = _TimeoutInfoLocator()
-
-    def install(self) -> None:
-        """Put the abortable clock into ``av.container.core`` (once)."""
-        if self._installed:
-            return
-        with self._lock:
-            if self._installed:
-                return
-            self._installed = True
-            try:
-                core = importlib.import_module("av.container.core")
-            except ImportError:  # pragma: no cover - a PyAV without that module
-                return
-            current = getattr(core, "time", None)
-            if isinstance(current, _AbortableClock):
-                self._clock = current
-            elif current is not None and callable(getattr(current, "monotonic", None)):
-                self._clock = _AbortableClock(current)
-                core.time = self._clock  # type: ignore[attr-defined]
-            else:  # pragma: no cover - PyAV changed; opens rely on their timeouts
-                log.debug("PyAV's interrupt clock not found; opens rely on their timeouts")
-
-    def abort_thread(self, ident: int) -> None:
-        if self._clock is not None:
-            self._clock.abort(ident)
-
-    def forget_thread(self, ident: int) -> None:
-        if self._clock is not None:
-            self._clock.forget(ident)
-
-    @staticmethod
-    def abort_read(address: int) -> None:
-        # timeout = 0: the next interrupt check finds the deadline passed.
-        ctypes.c_double.from_address(address + 8).value = 0.0
-
-
-_NATIVE = _NativeAbort()
 
 
 # -- waking the loop ---------------------------------------------------------------------
@@ -361,14 +198,9 @@ class PyAVReader:
         self._opened: asyncio.Future[StreamInfo] = self._loop.create_future()
         self._finished: asyncio.Future[None] = self._loop.create_future()
         self._thread: threading.Thread | None = None
-        self._ident: int | None = None
         self._info: StreamInfo | None = None
         self._space = threading.Event()
         self._space.set()
-        # Guards `_timeout_addr`: written to only while the container lives.
-        self._guard = threading.Lock()
-        self._timeout_addr: int | None = None
-        self._last_packet = 0.0
         local = source.url.startswith("file:") or "://" not in source.url
         self._live = not local or source.realtime
         self._finite = local and not source.loop
@@ -394,7 +226,6 @@ class PyAVReader:
 
     async def start(self) -> StreamInfo:
         """Open the source in the worker thread and wait until its streams are known."""
-        _NATIVE.install()
         self._thread = threading.Thread(
             target=self._run, name=f"camsdk-reader {self._source.redacted_url}", daemon=True
         )
@@ -408,7 +239,6 @@ class PyAVReader:
     # -- worker thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._ident = threading.get_ident()
         container: Any = None
         announced = False  # whether `_opened` got its result (futures are loop-only)
         try:
@@ -452,14 +282,11 @@ class PyAVReader:
                 else:
                     self._fail_open(err, exc)
         finally:
-            with self._guard:
-                self._timeout_addr = None
             if container is not None:
                 try:
                     container.close()
                 except Exception:  # pragma: no cover - closing a broken container
                     log.debug("closing container failed", exc_info=True)
-            _NATIVE.forget_thread(self._ident)
             try:
                 self._loop.call_soon_threadsafe(self._on_finished)
             except RuntimeError:  # pragma: no cover - loop closed
@@ -468,25 +295,19 @@ class PyAVReader:
     def _open(self) -> Any:
         import av
 
-        # `_TimeoutInfoLocator` recognises PyAV's slot by this object's identity.
-        open_timeout = _OPEN_BACKSTOP
-        started = time.monotonic()
         try:
             container = av.open(
                 self._source.url,
                 mode="r",
                 format=self._source.format,
                 container_options=dict(self._source.options),
-                timeout=(open_timeout, None),
+                timeout=self._source.timeout,
             )
         except Exception as exc:
             if not self._quit.is_set():
                 err = translate_av_error(exc, url=self._source.shown, secrets=self._source.secrets)
                 self._fail_open(err, exc)
             return None
-        address = _NATIVE.locator.locate(container, open_timeout, started)
-        with self._guard:
-            self._timeout_addr = address
         if self._quit.is_set():
             container.close()
             return None
@@ -536,7 +357,6 @@ class PyAVReader:
 
     def _to_media(self, packet: Any, video: Any, vtb: Fraction, atb: Fraction) -> MediaPacket:
         is_video = packet.stream is video
-        self._last_packet = time.monotonic()
         return MediaPacket(
             bytes(packet),
             packet.pts,
@@ -678,15 +498,6 @@ class PyAVReader:
             finally:
                 self._waiter = None
 
-    def _abort(self) -> None:
-        """Make the thread's current native call return (event loop side)."""
-        ident = self._ident
-        if ident is not None:
-            _NATIVE.abort_thread(ident)
-        with self._guard:
-            if self._timeout_addr is not None:
-                _NATIVE.abort_read(self._timeout_addr)
-
     async def aclose(self) -> None:
         """Stop the thread; never blocks the loop on a stuck native call. Idempotent."""
         self._quit.set()
@@ -695,18 +506,11 @@ class PyAVReader:
             self._opened.cancel()
         if self._thread is None or self._finished.done():
             return
-        finished = self._finished
-        if self._info is not None and time.monotonic() - self._last_packet < _FLOWING:
-            # Media is flowing: the thread sees the quit flag at the next packet
-            # and closes the session properly (RTSP TEARDOWN).
-            await asyncio.wait((finished,), timeout=_GRACEFUL_CLOSE)
-        deadline = time.monotonic() + _ABORT_WAIT
-        while not finished.done() and time.monotonic() < deadline:
-            # Repeated: PyAV re-arms its timeout when a demux call starts.
-            self._abort()
-            await asyncio.wait((finished,), timeout=0.1)
-        if not finished.done():
-            log.debug("reader thread of %s did not stop; left to its socket timeout",
+        # Flowing media: the thread sees the quit flag at its next packet and
+        # closes properly (RTSP TEARDOWN). A stuck one ends at PyAV's timeout.
+        await asyncio.wait((self._finished,), timeout=_GRACEFUL_CLOSE)
+        if not self._finished.done():
+            log.debug("reader thread of %s still in a native call; it ends at its timeout",
                       self._source.redacted_url)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from .._errors import (
     CameraClosedError,
     CameraTimeoutError,
     CamError,
+    PrivacyModeError,
     StreamEndedError,
     StreamError,
     StreamStalledError,
@@ -157,6 +159,8 @@ class StreamSession:
         self._open_upstream = open_upstream
         self._on_state = on_state
         self._on_closed = on_closed
+        #: Seconds of media kept beyond the last complete GOP (grows for pre-roll).
+        self.prebuffer = config.prebuffer
         self._loop = asyncio.get_running_loop()
         self.state = StreamState.IDLE
         self.info: StreamInfo | None = None
@@ -249,7 +253,9 @@ class StreamSession:
         except TimeoutError:
             err = self._last_error
             if isinstance(err, CamError):
-                raise type(err)(err.message, scheme=err.scheme, url=err.url) from err
+                # A fresh copy (with the error's own fields: location, reason, code
+                # ...) per waiter, so tracebacks do not pile up on one object.
+                raise copy.copy(err) from err
             raise CameraTimeoutError(
                 f"no keyframe within {timeout:g} s of opening the stream", url=self.url
             ) from None
@@ -275,6 +281,11 @@ class StreamSession:
         await self._stop_decoder()
         if self._on_closed is not None:
             self._on_closed(self)
+
+    async def end(self, err: BaseException) -> None:
+        """End the session for a reason (privacy mode): consumers see ``err``, then close."""
+        self._finish(err)
+        await self.aclose()
 
     def _end_consumers(self, err: BaseException) -> None:
         for consumer in self._packets:
@@ -332,6 +343,9 @@ class StreamSession:
                         last_reschedule = 0.0
                         live = upstream.live
                         async for pkt in upstream:
+                            if isinstance(pkt, Discontinuity):
+                                self._ingest(pkt)
+                                continue
                             if pkt.kind == "video":
                                 now = self._loop.time()
                                 if now - last_reschedule > 0.25:
@@ -389,6 +403,10 @@ class StreamSession:
                     # through the one mapping, then the reconnect rules below.
                     err = translate_error(exc, scheme=self.scheme, url=self.url, strict=True)
                     self._last_error = err
+                    if isinstance(err, PrivacyModeError):
+                        # The owner covered the camera: not a fault to retry.
+                        self._finish(err)
+                        return
                     if isinstance(err, AuthenticationError):
                         # Devices lock accounts (or ban the IP) after a few wrong
                         # passwords: a reconnect loop must not keep trying.
@@ -432,6 +450,14 @@ class StreamSession:
         self.info = info
         self._synced = False
 
+    def _mark_hole(self, marker: Discontinuity) -> None:
+        for consumer in self._packets:
+            consumer.queue.put_marker(marker)
+        if self._decoder is not None:
+            self._decoder.mark_discontinuity()
+        # What follows the hole up to the next keyframe cannot be decoded.
+        self._synced = False
+
     def _mark_gap(self) -> None:
         """After a lost connection: consumers get a marker and resume on a keyframe."""
         self._gops.clear()
@@ -445,8 +471,12 @@ class StreamSession:
 
     # -- ingest --------------------------------------------------------------------------
 
-    def _ingest(self, raw: MediaPacket) -> bool:
+    def _ingest(self, raw: MediaPacket | Discontinuity) -> bool:
         """Normalise, buffer and fan out one packet; True if it was the first keyframe."""
+        if isinstance(raw, Discontinuity):
+            # The transport lost media: consumers resume on the next keyframe.
+            self._mark_hole(raw)
+            return False
         first_key = False
         if not self._synced:
             # Everything before the first keyframe of a connection is undecodable.
@@ -505,7 +535,7 @@ class StreamSession:
     def _on_keyframe(self, pkt: MediaPacket) -> None:
         self.keyframes += 1
         self._gops.append([pkt])
-        keep_seconds = self.config.prebuffer
+        keep_seconds = self.prebuffer
         latest = pkt.time or 0.0
         # Keep the last complete GOP plus whatever `prebuffer` asks for.
         while len(self._gops) > 2:
@@ -549,6 +579,20 @@ class StreamSession:
         self._packets = (*self._packets, consumer)
         self._attached.set()
         return consumer
+
+    def reserve_prebuffer(self, seconds: float) -> None:
+        """Keep at least ``seconds`` of media from now on (a recording's pre-roll)."""
+        self.prebuffer = max(self.prebuffer, seconds)
+
+    def buffered_seconds(self) -> float:
+        """How far back the buffered video reaches, in seconds of media time."""
+        if not self._gops:
+            return 0.0
+        first = self._gops[0][0].time
+        last = self._gops[-1][-1].time
+        if first is None or last is None:
+            return 0.0
+        return max(0.0, last - first)
 
     def buffered(self, pre_roll: float | None) -> list[MediaPacket]:
         """Buffered packets from the keyframe that satisfies ``pre_roll``."""

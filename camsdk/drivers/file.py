@@ -43,8 +43,8 @@ __all__ = ["FileDriver", "FileOptions"]
 class FileOptions(DriverOptions):
     """Options of ``file://`` replay (URL query or keyword arguments of `camsdk.open`)."""
 
-    loop: bool = Field(False, description="start again at the end instead of ending")
-    realtime: bool = Field(True, description="pace packets by their timestamps")
+    loop: bool = Field(default=False, description="start again at the end instead of ending")
+    realtime: bool = Field(default=True, description="pace packets by their timestamps")
 
 
 def file_path(url: CameraURL) -> Path:

@@ -2,22 +2,22 @@
 
 Many cloud cameras, NVR web front ends and restreamers publish HLS. The
 ``hls+`` prefix says "this URL is an HLS playlist" explicitly; a plain
-``https://.../index.m3u8`` reaches the generic HTTP driver, which hands the
-same `PyAVReader` a `StreamSource` too.
+``https://.../index.m3u8`` reaches the generic HTTP driver, which hands
+camsdk's HLS client the same kind of `StreamSource`.
 
 `connect` fetches the playlist once with httpx (TLS verified unless
 ``verify_tls=False``, Basic or Digest credentials, redirects followed only
 to the same host or ``allow_redirect_hosts``): it checks the credentials,
 says whether the playlist is live or VOD, and turns a *master* playlist's
 variants into profiles (``main`` = highest bandwidth, ``sub`` = lowest).
-The media itself is read by FFmpeg's HLS demuxer in the shared pipeline:
+The media is read by camsdk's own HLS client (playlists, reloads, segments
+and keys through the device HTTP client, with its host pinning and TLS
+rules; PyAV only demuxes segment bytes):
 
-- a live playlist is reloaded by FFmpeg and never "ends"; packets arrive a
-  segment at a time, so ``stall_timeout`` must exceed the segment duration
-  (a warning says so when it does not);
-- a VOD playlist (``#EXT-X-ENDLIST``) ends with `StreamEndedError`;
-- FFmpeg may fetch only over HTTP(S) for it (``protocol_whitelist``), so a
-  playlist cannot point the reader at local files.
+- a live playlist is reloaded and never "ends"; packets arrive a segment at
+  a time, so ``stall_timeout`` must exceed the segment duration (a warning
+  says so when it does not);
+- a VOD playlist (``#EXT-X-ENDLIST``) ends with `StreamEndedError`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class HlsOptions(DriverOptions):
     """Options of ``hls+http(s)://`` playlists."""
 
     live_start_index: int = Field(
-        -1, description="segment of a live playlist to start at, from the end (-1: newest)"
+        default=-1, description="segment of a live playlist to start at, from the end (-1: newest)"
     )
 
 

@@ -1,37 +1,30 @@
-"""`RtspDriver`: ``rtsp://`` and ``rtsps://`` cameras, read by the shared PyAV pipeline.
+"""`RtspDriver`: ``rtsp://`` and ``rtsps://`` cameras, read by camsdk's own RTSP client.
 
 The driver answers three questions and leaves the rest to the facade and the
-media pipeline (`StreamSession` + `PyAVReader`):
+media pipeline:
 
 - *where is each profile?* The URL's path is ``main``; ``sub`` comes from
   ``sub_path=``, from ``profiles=``, or from the URL scheme of a vendor that
   makes it known (Hikvision ``/Streaming/Channels/101`` -> ``102``, Dahua
   ``subtype=0`` -> ``1``, Reolink ``_main`` -> ``_sub``, ...). The device's own
   query (``?channel=1&subtype=0``) stays in the URL (`query_passthrough`).
-- *how does FFmpeg read it?* TCP interleaved by default (``transport=udp`` or
-  ``auto``), credentials from `Credentials` percent-encoded into the URL and
-  listed in `StreamSource.secrets` (FFmpeg answers Basic and Digest itself),
-  FFmpeg's socket timeout set from ``stall_timeout`` as a backstop, and
-  probing cut to the first packet so the first frame follows the first
-  keyframe.
-- *who is there?* `connect` sends one DESCRIBE (over TLS for ``rtsps``,
-  verified unless ``verify_tls=False``) to check the credentials early and
-  to learn the codecs and whether there is audio. ``probe=0`` skips it for
-  devices that dislike extra connections; `connect` then does no I/O.
+- *how is it read?* By camsdk's RTSP client (TCP interleaved by default;
+  ``transport=udp``, ``auto`` or ``http``; RTSPS with the shared TLS
+  context), with the credentials beside the URL, never in it; redirects only
+  to the caller's host. ``client=ffmpeg`` hands the stream to FFmpeg's RTSP
+  client instead, after a DESCRIBE by camsdk's (see docs/drivers/rtsp.md).
+- *who is there?* `connect` sends one DESCRIBE (``probe=0`` skips it) to check
+  the credentials early and learn the codecs and whether there is audio;
+  with ``backchannel=1`` it asks for the ONVIF audio backchannel too, which
+  `open_talk` then uses (two-way audio).
 
-Deadlines, reconnects with backoff, stall detection and abandoning stuck
-native calls are the pipeline's job (see ``docs/drivers/rtsp.md``).
+Deadlines, reconnects with backoff and stall detection are the pipeline's
+(see ``docs/drivers/rtsp.md``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import hashlib
 import re
-import secrets
-import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
@@ -39,66 +32,52 @@ from urllib.parse import parse_qsl
 from pydantic import Field, field_validator
 
 from camsdk.driver import (
-    USER_AGENT,
-    AuthenticationError,
     CameraDriver,
     CameraInfo,
-    CameraProtocolError,
-    CameraUnreachableError,
     CameraURL,
     Capability,
     ConfigurationError,
+    DeviceError,
     DriverOptions,
-    StreamOpenError,
+    SessionDescription,
     StreamProfile,
     StreamSource,
+    TalkChannel,
+    UnsupportedCapabilityError,
     get_logger,
+    rtsp_backchannel,
+    rtsp_describe,
 )
 
-__all__ = ["RtspDriver", "RtspOptions", "SdpSummary", "derive_sub_stream"]
+__all__ = ["RtspDriver", "RtspOptions", "SdpSummary", "derive_sub_stream", "summarise"]
 
 log = get_logger("camsdk.drivers.rtsp")
-
-_USER_AGENT = USER_AGENT
-_HEADER_LIMIT = 16 * 1024
-_BODY_LIMIT = 64 * 1024
-_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
-# RTP encoding names (SDP rtpmap) -> FFmpeg codec names.
-_ENCODINGS = {
-    "h264": "h264",
-    "h265": "hevc",
-    "mpeg4-generic": "aac",
-    "mp4a-latm": "aac_latm",
-    "pcmu": "pcm_mulaw",
-    "pcma": "pcm_alaw",
-    "jpeg": "mjpeg",
-    "mp4v-es": "mpeg4",
-    "opus": "opus",
-    "l16": "pcm_s16be",
-    "g726-32": "adpcm_g726",
-}
-_STATIC_PAYLOADS = {"0": "pcm_mulaw", "8": "pcm_alaw", "26": "mjpeg", "14": "mp3"}
-
 
 class RtspOptions(DriverOptions):
     """Options of ``rtsp://`` cameras (URL query or keyword arguments of `camsdk.open`)."""
 
     transport: Literal["tcp", "udp", "auto", "http"] = Field(
-        "tcp",
+        default="tcp",
         description="RTP over the RTSP TCP connection, over UDP, UDP then TCP, or RTSP over HTTP",
     )
     client: Literal["camsdk", "ffmpeg"] = Field(
-        "camsdk",
+        default="camsdk",
         description="camsdk's RTSP client, or FFmpeg's for streams camsdk cannot parse yet",
     )
     sub_path: str | None = Field(
-        None, description="path (and query) of the 'sub' profile, e.g. /Streaming/Channels/102"
+        default=None,
+        description="path (and query) of the 'sub' profile, e.g. /Streaming/Channels/102",
     )
     profiles: dict[str, str] = Field(
         default_factory=dict,
         description="profile name -> path (and query); in a URL: main:/ch1/main,sub:/ch1/sub",
     )
-    probe: bool = Field(True, description="DESCRIBE in connect: check credentials, learn codecs")
+    probe: bool = Field(
+        default=True, description="DESCRIBE in connect: check credentials, learn codecs"
+    )
+    backchannel: bool = Field(
+        default=False, description="ask for the ONVIF audio backchannel (two-way audio)"
+    )
 
     @field_validator("profiles", mode="before")
     @classmethod
@@ -167,7 +146,7 @@ def _split_path(text: str) -> tuple[str, Query]:
     return path, tuple(parse_qsl(query, keep_blank_values=True))
 
 
-# -- a minimal DESCRIBE client -----------------------------------------------------------
+# -- what a DESCRIBE said ----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,131 +158,20 @@ class SdpSummary:
     fps: float | None = None
     server: str = ""
     media: tuple[str, ...] = field(default=())
+    backchannel: str | None = None
 
 
-def parse_sdp(text: str) -> SdpSummary:
-    """Codecs and frame rate from an SDP body (lenient: unknown lines are skipped)."""
-    video: str | None = None
-    audio: str | None = None
-    fps: float | None = None
-    media: list[str] = []
-    kind = ""
-    payloads: list[str] = []
-    names: dict[str, str] = {}
-
-    def close_section() -> None:
-        nonlocal video, audio
-        if not kind or not payloads:
-            return
-        codec = names.get(payloads[0]) or _STATIC_PAYLOADS.get(payloads[0])
-        if kind == "video" and video is None:
-            video = codec or "unknown"
-        elif kind == "audio" and audio is None:
-            audio = codec or "unknown"
-
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("m="):
-            close_section()
-            parts = line[2:].split()
-            kind = parts[0].lower() if parts else ""
-            payloads = parts[3:] if len(parts) > 3 else []
-            names = {}
-            media.append(kind)
-        elif line.startswith("a=rtpmap:"):
-            pt, _, rest = line[len("a=rtpmap:"):].partition(" ")
-            encoding = rest.split("/", 1)[0].strip().lower()
-            names[pt.strip()] = _ENCODINGS.get(encoding, encoding)
-        elif line.startswith("a=framerate:") and kind == "video":
-            with contextlib.suppress(ValueError):
-                fps = float(line[len("a=framerate:"):].strip())
-    close_section()
-    return SdpSummary(video, audio, fps, "", tuple(media))
-
-
-@dataclass(slots=True)
-class _Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str:
-        return next((v for k, v in self.headers if k == name.lower()), "")
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k == name.lower()]
-
-
-async def _read_reply(reader: asyncio.StreamReader) -> _Reply:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError as exc:
-        raise CameraProtocolError("RTSP reply header is too large") from exc
-    except asyncio.IncompleteReadError as exc:
-        raise CameraUnreachableError("the camera closed the RTSP connection") from exc
-    lines = head.decode("utf-8", "replace").split("\r\n")
-    status_line = lines[0].split(" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith("RTSP/") or not (
-        status_line[1].isdigit()
-    ):
-        raise CameraProtocolError("the device does not speak RTSP")
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.append((name.strip().lower(), value.strip()))
-    length_text = next((v for k, v in headers if k == "content-length"), "0")
-    length = int(length_text) if length_text.isdigit() else 0
-    if length > _BODY_LIMIT:
-        raise CameraProtocolError("RTSP reply body is too large")
-    try:
-        body = await reader.readexactly(length) if length else b""
-    except asyncio.IncompleteReadError as exc:
-        raise CameraUnreachableError("the camera closed the RTSP connection") from exc
-    return _Reply(int(status_line[1]), headers, body)
-
-
-_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
-
-
-def _authorization(
-    challenges: list[str], username: str, password: str, method: str, uri: str
-) -> str | None:
-    """An Authorization header answering the strongest challenge we speak (Digest MD5, Basic)."""
-    for challenge in challenges:
-        scheme, _, rest = challenge.partition(" ")
-        if scheme.lower() != "digest":
-            continue
-        params = {
-            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _AUTH_PARAM.finditer(rest)
-        }
-        if params.get("algorithm", "MD5").upper() not in ("MD5", ""):
-            continue
-        realm, nonce = params.get("realm", ""), params.get("nonce", "")
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-        ha1 = md5(f"{username}:{realm}:{password}")
-        ha2 = md5(f"{method}:{uri}")
-        fields = [f'username="{username}"', f'realm="{realm}"', f'nonce="{nonce}"',
-                  f'uri="{uri}"']
-        qops = [q.strip() for q in params.get("qop", "").split(",") if q.strip()]
-        if "auth" in qops:
-            cnonce, nc = secrets.token_hex(8), "00000001"
-            response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            fields += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = md5(f"{ha1}:{nonce}:{ha2}")
-        fields.append(f'response="{response}"')
-        if "opaque" in params:
-            fields.append(f'opaque="{params["opaque"]}"')
-        return "Digest " + ", ".join(fields)
-    if any(c.lower().startswith("basic") for c in challenges):
-        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-        return f"Basic {token}"
-    return None
+def summarise(desc: SessionDescription) -> SdpSummary:
+    """The codecs, frame rate, media kinds and backchannel codec of a DESCRIBE answer."""
+    video, audio, back = desc.video, desc.audio, desc.backchannel
+    return SdpSummary(
+        video_codec=(video.codec or video.encoding.lower()) if video is not None else None,
+        audio_codec=(audio.codec or audio.encoding.lower()) if audio is not None else None,
+        fps=video.framerate if video is not None else None,
+        server=desc.server,
+        media=tuple(m.kind for m in desc.media),
+        backchannel=(back.codec or back.encoding.lower()) if back is not None else None,
+    )
 
 
 # -- the driver --------------------------------------------------------------------------
@@ -315,7 +183,11 @@ class RtspDriver(CameraDriver[RtspOptions]):
     schemes: ClassVar[tuple[str, ...]] = ("rtsp", "rtsps")
     display_name: ClassVar[str] = "RTSP camera"
     declared_capabilities: ClassVar[Capability] = (
-        Capability.SNAPSHOT | Capability.STREAM | Capability.AUDIO | Capability.RECORD
+        Capability.SNAPSHOT
+        | Capability.STREAM
+        | Capability.AUDIO
+        | Capability.RECORD
+        | Capability.TWO_WAY_AUDIO
     )
     requires: ClassVar[str] = "pip install camsdk"
     query_passthrough: ClassVar[bool] = True
@@ -375,11 +247,16 @@ class RtspDriver(CameraDriver[RtspOptions]):
     async def connect(self) -> CameraInfo:
         """DESCRIBE the main profile (unless ``probe=0``) and report what it offers."""
         summary: SdpSummary | None = None
-        if self.options.probe:
-            summary = await self._describe("main")
+        offered = self.declared_capabilities & ~Capability.TWO_WAY_AUDIO
+        if self.options.probe or self.options.backchannel:
+            source = await self.stream_source("main")
+            summary = await self._describe(source)
             self.sdp = summary
             if "audio" not in summary.media and summary.media:
-                self.report_capabilities(self.declared_capabilities & ~Capability.AUDIO)
+                offered &= ~Capability.AUDIO
+            if summary.backchannel is not None:
+                offered |= Capability.TWO_WAY_AUDIO
+        self.report_capabilities(offered)
         profiles = []
         for name in self._profiles:
             if name == "main" and summary is not None:
@@ -388,6 +265,8 @@ class RtspDriver(CameraDriver[RtspOptions]):
             else:
                 profiles.append(StreamProfile(name=name))
         extra = {"server": summary.server} if summary is not None and summary.server else {}
+        if summary is not None and summary.backchannel:
+            extra["backchannel"] = summary.backchannel
         return CameraInfo(
             id=self.camera_id,
             name=self.url.host,
@@ -395,6 +274,29 @@ class RtspDriver(CameraDriver[RtspOptions]):
             profiles=tuple(profiles),
             extra=extra,
         )
+
+    async def _describe(self, source: StreamSource) -> SdpSummary:
+        try:
+            if self.options.backchannel:
+                try:
+                    return summarise(await rtsp_describe(self, source, backchannel=True))
+                except UnsupportedCapabilityError:
+                    log.info("%s has no ONVIF audio backchannel", self.url.redacted())
+            return summarise(await rtsp_describe(self, source))
+        except DeviceError as exc:
+            # Busy (503) or odd answers: the stream pipeline retries with backoff.
+            log.info("DESCRIBE of %s answered %s; capabilities unverified",
+                     self.url.redacted(), exc.code or "an error")
+            return SdpSummary()
+
+    async def open_talk(self) -> TalkChannel:
+        """The ONVIF audio backchannel of the main profile (``backchannel=1``)."""
+        if Capability.TWO_WAY_AUDIO not in self.capabilities:
+            raise UnsupportedCapabilityError(
+                "no audio backchannel (open with backchannel=1 on a camera that has one)",
+                scheme=self.url.scheme, url=self.url.redacted(),
+            )
+        return await rtsp_backchannel(self, await self.stream_source("main"))
 
     async def stream_source(self, profile: str) -> StreamSource:
         """The profile's URL; credentials and transport travel beside it."""
@@ -405,87 +307,5 @@ class RtspDriver(CameraDriver[RtspOptions]):
             client=self.options.client,
         )
 
-    # -- DESCRIBE ------------------------------------------------------------------------
-
-    async def _describe(self, profile: str) -> SdpSummary:
-        url = self.url
-        tls: ssl.SSLContext | None = None
-        if url.scheme == "rtsps":
-            tls = ssl.create_default_context()
-            if not self.config.verify_tls:
-                tls.check_hostname = False
-                tls.verify_mode = ssl.CERT_NONE
-        port = url.port or _DEFAULT_PORTS[url.scheme]
-        uri = self.profile_url(profile)
-        redacted = url.redacted()
-        try:
-            reader, writer = await asyncio.open_connection(
-                url.host, port, ssl=tls, limit=_HEADER_LIMIT
-            )
-        except ssl.SSLError as exc:
-            raise CameraUnreachableError(f"TLS handshake failed: {exc.reason}",
-                                         scheme=url.scheme, url=redacted) from exc
-        except OSError as exc:
-            raise CameraUnreachableError(f"cannot connect: {exc.strerror or exc}",
-                                         scheme=url.scheme, url=redacted) from exc
-        try:
-            return await self._describe_on(reader, writer, uri)
-        except (CameraProtocolError, CameraUnreachableError, AuthenticationError,
-                StreamOpenError) as exc:
-            exc.scheme, exc.url = url.scheme, redacted
-            raise
-        except OSError as exc:
-            raise CameraUnreachableError(f"connection failed: {exc.strerror or exc}",
-                                         scheme=url.scheme, url=redacted) from exc
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
-
-    async def _describe_on(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uri: str
-    ) -> SdpSummary:
-        username, password = self._credentials()
-        authorization: str | None = None
-        reply: _Reply | None = None
-        for cseq in (1, 2):
-            lines = [f"DESCRIBE {uri} RTSP/1.0", f"CSeq: {cseq}", "Accept: application/sdp",
-                     f"User-Agent: {_USER_AGENT}"]
-            if authorization:
-                lines.append(f"Authorization: {authorization}")
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-            await writer.drain()
-            reply = await _read_reply(reader)
-            if reply.status != 401 or authorization is not None or username is None:
-                break
-            authorization = _authorization(reply.all("www-authenticate"), username,
-                                           password or "", "DESCRIBE", uri)
-            if authorization is None:
-                raise AuthenticationError("the camera asks for an authentication scheme "
-                                          "camsdk does not speak")
-        assert reply is not None
-        if reply.status in (401, 403):
-            raise AuthenticationError(
-                "the camera rejected the credentials" if username is not None
-                else "the camera needs credentials (pass camsdk.Credentials)"
-            )
-        if reply.status == 404:
-            raise StreamOpenError(f"no stream at {_path_of(uri)} (RTSP 404)")
-        server = reply.header("server")
-        if reply.status != 200:
-            # Busy (503) or odd answers: the stream pipeline retries with backoff.
-            log.info("DESCRIBE of %s answered %d; capabilities unverified", uri, reply.status)
-            return SdpSummary(server=server)
-        summary = parse_sdp(reply.body.decode("utf-8", "replace"))
-        if summary.video_codec is None:
-            log.info("DESCRIBE of %s has no video track in its SDP", uri)
-        return SdpSummary(summary.video_codec, summary.audio_codec, summary.fps, server,
-                          summary.media)
-
     def __repr__(self) -> str:
         return f"RtspDriver({self.url.redacted()!r}, transport={self.options.transport!r})"
-
-
-
-def _path_of(uri: str) -> str:
-    return "/" + uri.split("://", 1)[-1].partition("/")[2]

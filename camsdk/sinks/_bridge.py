@@ -76,17 +76,17 @@ class BrokerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hostname: str
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password_env: str | None = None
     client_id: str | None = None
     prefix: str = "camsdk"
-    discovery_prefix: str = Field("homeassistant", min_length=1)
+    discovery_prefix: str = Field(default="homeassistant", min_length=1)
     #: Publish Home Assistant discovery configs.
     discovery: bool = True
     publish_snapshots: bool = True
-    keepalive: int = Field(30, ge=5)
-    queue_size: int = Field(1000, ge=16)
+    keepalive: int = Field(default=30, ge=5)
+    queue_size: int = Field(default=1000, ge=16)
     tls: bool = False
     ca_file: Path | None = None
 

@@ -1,5 +1,9 @@
 """Test tools for camsdk users and for camsdk itself.
 
+- `HttpDevice` (with `Request`, `Response`, `StreamingResponse`): a small
+  loopback HTTP/1.1 device for simulators and hostile-device tests (routes,
+  Digest/Basic auth with lockout, streamed bodies, faults such as trickling,
+  endless headers, lying Content-Length, half-open sockets).
 - `OnvifDevice`: a simulated ONVIF device on 127.0.0.1 (SOAP over HTTP,
   WS-Discovery responder, PTZ, PullPoint events) whose stream is an `RtspServer`.
 - `RtspServer`: a small asyncio RTSP server (DESCRIBE/SETUP/PLAY, TCP
@@ -23,11 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "EncodedLoop",
+    "HttpDevice",
     "MediaLoop",
     "OnvifDevice",
     "OnvifEventMessage",
+    "Request",
+    "Response",
     "RtspFault",
     "RtspServer",
+    "StreamingResponse",
     "closed_port",
     "generate_source",
     "virtual_device",
@@ -36,6 +44,10 @@ __all__ = [
 
 _EXPORTS = {
     "EncodedLoop": "camsdk.testing._rtsp_server",
+    "HttpDevice": "camsdk.testing._http_device",
+    "Request": "camsdk.testing._http_device",
+    "Response": "camsdk.testing._http_device",
+    "StreamingResponse": "camsdk.testing._http_device",
     "MediaLoop": "camsdk.testing._rtsp_server",
     "OnvifDevice": "camsdk.testing._onvif_device",
     "OnvifEventMessage": "camsdk.testing._onvif_device",
@@ -59,6 +71,18 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.drivers.virtual import virtual_device as virtual_device
+    from camsdk.testing._http_device import (
+        HttpDevice as HttpDevice,
+    )
+    from camsdk.testing._http_device import (
+        Request as Request,
+    )
+    from camsdk.testing._http_device import (
+        Response as Response,
+    )
+    from camsdk.testing._http_device import (
+        StreamingResponse as StreamingResponse,
+    )
     from camsdk.testing._onvif_device import (
         OnvifDevice as OnvifDevice,
     )

@@ -28,7 +28,9 @@ hours off (WS-Security tokens are checked against it, +-5 minutes);
 ``unsupported`` makes operations answer ``ter:ActionNotSupported``;
 ``max_subscription`` caps subscription lifetimes (to exercise ``Renew``);
 ``pre_auth`` lists what may be asked without credentials (default: ONVIF's
-pre-authentication class, `PRE_AUTH`).
+pre-authentication class, `PRE_AUTH`); ``rtsp_options`` go to its `RtspServer`
+(``backchannel="pcm_mulaw"`` for two-way audio, ``metadata=True`` for in-band
+events sent with ``device.rtsp.send_metadata(...)``).
 """
 
 from __future__ import annotations
@@ -259,6 +261,7 @@ class OnvifDevice:
         vendor: str = "camsdk",
         model: str = "OnvifSim",
         serial: str = "SIM-0001",
+        rtsp_options: Mapping[str, Any] | None = None,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
@@ -278,6 +281,8 @@ class OnvifDevice:
         self.unsupported = set(unsupported)
         self.max_subscription = max_subscription
         self.pre_auth = frozenset(pre_auth)
+        #: Extra `RtspServer` arguments (``backchannel="pcm_mulaw"``, ``metadata=True`` ...).
+        self.rtsp_options = dict(rtsp_options or {})
         self.identity = {
             "name": name,
             "location": location,
@@ -329,6 +334,7 @@ class OnvifDevice:
                 host=self.host,
                 username=None if plain else self.username,
                 password=None if plain else self.password,
+                **self.rtsp_options,
             )
             await self.rtsp.start()
             self._server = await asyncio.start_server(self._on_connect, self.host, 0)

@@ -25,6 +25,15 @@ sleep is computed from the session's start time, so pacing never drifts. RTP
 timestamps start at a random value per track and keep increasing across loop
 seams, pauses and stalls (they follow the wall clock, like a camera's).
 
+Beyond the basics it imitates camera quirks (`RtspQuirks`: control URL
+styles, missing Content-Base, Digest SHA-256 / MD5-sess, stale nonces, 401 on
+PLAY only, RTP sequence and timestamp wrap), redirects (`RtspServer.redirect`),
+an ONVIF audio backchannel (``backchannel=``; what arrives is recorded in
+`RtspServer.received_audio`), an ONVIF metadata track (``metadata=True``,
+`RtspServer.send_metadata`), RTCP BYE (`RtspServer.send_bye`), RTSPS
+(``tls=``), and a ``speed`` factor that sends media faster than real time
+(RTP timestamps unchanged) so long stretches of media take short tests.
+
 Faults (`RtspFault`) can be set before `RtspServer.start` or at any time
 after, and cleared with `RtspServer.clear_faults`. The server must be used
 from the event loop it runs on.
@@ -32,28 +41,24 @@ from the event loop it runs on.
 
 from __future__ import annotations
 
-import array
 import asyncio
-import base64
 import enum
-import hashlib
-import hmac
 import itertools
 import math
 import random
 import re
 import secrets
+import ssl
+import struct
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
-from urllib.parse import urlsplit
+from typing import Any, Literal, Self
 
 from camsdk._log import get_logger
-from camsdk._media import MediaPacket, StreamInfo
 from camsdk.testing._rtp import (
     MediaTimeline,
     MediaUnit,
@@ -61,35 +66,39 @@ from camsdk.testing._rtp import (
     interleaved_frame,
     rtcp_sender_report,
     rtp_packet,
-    split_annexb,
 )
+from camsdk.testing._rtsp_auth import RtspQuirks, ServerAuth
+from camsdk.testing._rtsp_source import EncodedLoop, MediaLoop, generate_source
+from camsdk.testing._rtsp_wire import BODY_LIMIT as _BODY_LIMIT
+from camsdk.testing._rtsp_wire import BROKEN_SDP as _BROKEN_SDP
+from camsdk.testing._rtsp_wire import DIGITS as _DIGITS
+from camsdk.testing._rtsp_wire import HEADER_LIMIT as _HEADER_LIMIT
+from camsdk.testing._rtsp_wire import BadRequest as _BadRequest
+from camsdk.testing._rtsp_wire import Request as _Request
+from camsdk.testing._rtsp_wire import Response as _Response
+from camsdk.testing._rtsp_wire import parse_head as _parse_head
+from camsdk.testing._rtsp_wire import port_pair as _port_pair
+from camsdk.testing._rtsp_wire import render as _render
 
-__all__ = ["EncodedLoop", "MediaLoop", "RtspFault", "RtspServer", "generate_source"]
+__all__ = [
+    "BACKCHANNEL_TAG",
+    "EncodedLoop",
+    "MediaLoop",
+    "RecordedRequest",
+    "RtspFault",
+    "RtspQuirks",
+    "RtspServer",
+    "generate_source",
+]
 
 logger = get_logger(__name__)
 
-# Requests are small; anything bigger is garbage or an attack, not RTSP.
-_HEADER_LIMIT = 16 * 1024
-_BODY_LIMIT = 64 * 1024
 _REPORT_INTERVAL = 2.0
 _PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER, TEARDOWN"
-_METHOD = re.compile(r"[A-Z][A-Z_]*")
-_DIGITS = re.compile(r"[0-9]{1,9}")
-_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    454: "Session Not Found",
-    455: "Method Not Valid in This State",
-    461: "Unsupported Transport",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-}
-
+#: The ONVIF ``Require`` tag that asks for the audio backchannel.
+BACKCHANNEL_TAG = "www.onvif.org/ver20/backchannel"
+_SPROP = re.compile(r";?sprop-(?:parameter-sets|vps|sps|pps)=[^;\r\n]*")
+_BACKCHANNEL_CODECS = {"pcm_mulaw": (0, "PCMU"), "pcm_alaw": (8, "PCMA")}
 
 class RtspFault(enum.Enum):
     """Faults the server can simulate; see `RtspServer.inject`.
@@ -122,71 +131,31 @@ class RtspFault(enum.Enum):
     SESSION_NOT_FOUND = "session_not_found"
     #: Answer DESCRIBE with 503 Service Unavailable.
     SERVICE_UNAVAILABLE = "service_unavailable"
-
-
-class MediaLoop(Protocol):
-    """What `RtspServer` serves: an encoded loop of packets.
-
-    ``video`` is in decode order and starts with a keyframe; packets carry
-    their own ``time_base`` (1/90000 is usual). An optional ``audio``
-    attribute holds AAC packets. The server repeats the loop forever.
-    """
-
-    @property
-    def info(self) -> StreamInfo:
-        """Codec parameters; ``extradata`` supplies the SDP parameter sets."""
-        ...
-
-    @property
-    def video(self) -> Sequence[MediaPacket]:
-        """Encoded video packets, decode order, keyframe first."""
-        ...
+    #: Do not send a ``fraction`` of RTP packets (sequence numbers still advance).
+    LOSE = "lose"
+    #: Swap neighbouring RTP packets in a ``fraction`` of access units.
+    REORDER = "reorder"
 
 
 @dataclass(frozen=True, slots=True)
-class EncodedLoop:
-    """A ready-made `MediaLoop`, as built by `generate_source`."""
+class RecordedRequest:
+    """One request as the server received it (header names in lower case)."""
 
-    info: StreamInfo
-    video: tuple[MediaPacket, ...]
-    audio: tuple[MediaPacket, ...] = ()
-
-
-class _BadRequest(Exception):
-    def __init__(self, reason: str, *, cseq: str | None = None, fatal: bool = False) -> None:
-        super().__init__(reason)
-        self.cseq = cseq
-        #: The byte stream can no longer be framed, so the connection must go.
-        self.fatal = fatal
-
-
-@dataclass(slots=True)
-class _Request:
     method: str
     uri: str
-    path: str
-    cseq: str
     headers: dict[str, str]
-    body: bytes = b""
-
-    @property
-    def session_id(self) -> str | None:
-        value = self.headers.get("session")
-        return value.split(";", 1)[0].strip() if value else None
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    #: Session to start pacing once the response is on the wire.
-    play: _Session | None = None
 
 
 class _UdpSink(asyncio.DatagramProtocol):
-    """Server end of a UDP RTP/RTCP pair; what clients send (RTCP RR,
-    NAT-punching packets) is of no interest."""
+    """Server end of a UDP RTP/RTCP pair; counts what clients send (RTCP RR,
+    NAT-punching packets)."""
+
+    def __init__(self, on_datagram: Any = None) -> None:
+        self._on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self._on_datagram is not None:
+            self._on_datagram(data)
 
 
 @dataclass(slots=True, eq=False)
@@ -231,6 +200,11 @@ class _Session:
     pending_start: Fraction | None = None
     #: Media packets sent since PLAY or since DROP was injected.
     sent_since_drop: int = 0
+    #: Interleaved channel on which the client sends backchannel RTP, if set up.
+    back_channel: int | None = None
+    #: UNIX time of media time 0 (RTCP wall clock when the server runs fast).
+    unix_origin: float = 0.0
+    speed: float = 1.0
 
     @property
     def playing(self) -> bool:
@@ -239,7 +213,7 @@ class _Session:
     def next_media_start(self, now: float) -> Fraction:
         if self.last_media is None:
             return Fraction(0)
-        elapsed = Fraction(round((now - self.run_wall) * 90000), 90000)
+        elapsed = Fraction(round((now - self.run_wall) * self.speed * 90000), 90000)
         return max(self.run_media + elapsed, self.last_media + Fraction(1, 90000))
 
 
@@ -323,6 +297,13 @@ class RtspServer:
     several addresses would get several ports. A session ends with the RTSP
     connection that set it up, also for UDP; the ``timeout`` advertised in
     the Session header only tells clients how often to send keepalives.
+
+    ``quirks`` imitates real cameras (`RtspQuirks`). ``speed`` > 1 sends
+    media that many times faster than real time. ``backchannel``
+    (``"pcm_mulaw"`` or ``"pcm_alaw"``) offers an ONVIF audio backchannel to
+    clients that ``Require`` it (without it such clients get 551, as from
+    devices); ``metadata=True`` adds an ONVIF metadata track. ``tls`` serves
+    RTSPS.
     """
 
     def __init__(
@@ -340,6 +321,11 @@ class RtspServer:
         max_write_buffer: int = 2 * 1024 * 1024,
         write_timeout: float = 5.0,
         seed: int | None = None,
+        quirks: RtspQuirks | None = None,
+        speed: float = 1.0,
+        backchannel: Literal["pcm_mulaw", "pcm_alaw"] | None = None,
+        metadata: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
@@ -347,8 +333,33 @@ class RtspServer:
             raise ValueError("give both username and password, or neither")
         if '"' in realm or "\\" in realm:
             raise ValueError("realm must not contain quotes or backslashes")
+        if not 0 < speed <= 1000:
+            raise ValueError("speed must be in (0, 1000]")
+        if backchannel is not None and backchannel not in _BACKCHANNEL_CODECS:
+            raise ValueError("backchannel must be 'pcm_mulaw', 'pcm_alaw' or None")
         audio = getattr(source, "audio", None)
         self._timeline = MediaTimeline.from_source(source.info, source.video, audio)
+        self._quirks = quirks or RtspQuirks()
+        self._speed = speed
+        self._tls = tls
+        extra = len(self._timeline.tracks)
+        self._metadata_track: RtpTrack | None = None
+        if metadata:
+            self._metadata_track = RtpTrack(
+                extra, "application", "onvif_metadata", 107, 90000,
+                "m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\n"
+                "a=recvonly\r\n")
+            extra += 1
+        self._backchannel_track: RtpTrack | None = None
+        if backchannel is not None:
+            pt, name = _BACKCHANNEL_CODECS[backchannel]
+            self._backchannel_track = RtpTrack(
+                extra, "audio", backchannel, pt, 8000,
+                f"m=audio 0 RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\na=sendonly\r\n")
+        self._auth = (ServerAuth(username, password, realm, self._quirks)
+                      if username is not None and password is not None else None)
+        self._redirects: dict[str, tuple[int, str]] = {}
+        self._received_audio = bytearray()
         self._path = path
         self._base = path.rstrip("/")
         self._username = username
@@ -361,7 +372,6 @@ class RtspServer:
         self._max_write_buffer = max_write_buffer
         self._write_timeout = write_timeout
         self._rng = random.Random(seed)
-        self._nonce = secrets.token_hex(16)
 
         self._state: Literal["new", "running", "restarting", "closed"] = "new"
         self._server: asyncio.Server | None = None
@@ -376,9 +386,18 @@ class RtspServer:
         self._unstalled.set()
         self._drop_after: int | None = None
         self._corrupt_fraction = 0.0
+        self._lose_fraction = 0.0
+        self._reorder_fraction = 0.0
+        self._redirect_methods: frozenset[str] = frozenset()
 
         #: Every parsed request as ``(method, path)``, in arrival order.
         self.requests: list[tuple[str, str]] = []
+        #: Every parsed request with its headers, in arrival order.
+        self.request_log: list[RecordedRequest] = []
+        #: RTP packets received on the backchannel.
+        self.received_audio_packets = 0
+        #: RTCP packets (receiver reports) received from clients, over TCP or UDP.
+        self.rtcp_received = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -486,9 +505,88 @@ class RtspServer:
 
     @property
     def url(self) -> str:
-        """``rtsp://host:port/path``; never carries credentials."""
+        """``rtsp://host:port/path`` (``rtsps`` with TLS); never carries credentials."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"rtsp://{host}:{self.port}{self._path}"
+        scheme = "rtsps" if self._tls is not None else "rtsp"
+        return f"{scheme}://{host}:{self.port}{self._path}"
+
+    @property
+    def received_audio(self) -> bytes:
+        """Every backchannel RTP payload received, concatenated in arrival order."""
+        return bytes(self._received_audio)
+
+    @property
+    def auth_counts(self) -> dict[str, int]:
+        """Digest/Basic answers accepted, stale nonces answered, and refusals."""
+        if self._auth is None:
+            return {"accepted": 0, "stale": 0, "denied": 0}
+        return {"accepted": self._auth.accepted, "stale": self._auth.stale,
+                "denied": self._auth.denied}
+
+    def redirect(self, path: str, location: str, *, status: int = 302,
+                 methods: frozenset[str] = frozenset({"OPTIONS", "DESCRIBE"})) -> None:
+        """Answer requests for ``path`` (methods in ``methods``) with ``status`` and
+        ``Location: location``. ``path`` need not be the served one."""
+        if not 300 <= status < 400:
+            raise ValueError("a redirect status is 3xx")
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        self._redirects[path] = (status, location)
+        self._redirect_methods = methods
+
+    def send_metadata(self, document: bytes) -> int:
+        """Send one metadata document to every playing session that set up the
+        metadata track; returns how many got it. Needs ``metadata=True``."""
+        track = self._metadata_track
+        if track is None:
+            raise RuntimeError("RtspServer(metadata=True) is needed for send_metadata")
+        chunks = [document[i : i + 1400] for i in range(0, len(document), 1400)] or [b""]
+        now = asyncio.get_running_loop().time()
+        sent = 0
+        for conn in list(self._connections):
+            for session in conn.sessions.values():
+                sender = session.senders.get(track.index)
+                if sender is None or not session.playing:
+                    continue
+                timestamp = sender.rtptime(session.next_media_start(now))
+                packets = []
+                for i, chunk in enumerate(chunks):
+                    packets.append(rtp_packet(track.payload_type, sender.seq, timestamp,
+                                              sender.ssrc, i == len(chunks) - 1, chunk))
+                    sender.seq = (sender.seq + 1) & 0xFFFF
+                self._write_packets(conn, sender, [], packets)
+                sent += 1
+        return sent
+
+    def send_bye(self) -> int:
+        """Send an RTCP BYE for every track of every playing session (the camera ends
+        the stream; connections stay open). Returns how many sessions got one."""
+        count = 0
+        for conn in list(self._connections):
+            for session in conn.sessions.values():
+                if not session.playing:
+                    continue
+                for sender in session.senders.values():
+                    bye = struct.pack("!BBHI", 0x81, 203, 1, sender.ssrc)
+                    self._write_packets(conn, sender, [bye], [])
+                count += 1
+        return count
+
+    def _write_packets(self, conn: _Connection, sender: _TrackSender, rtcp: list[bytes],
+                       rtp: list[bytes]) -> bool:
+        if sender.transport == "udp":
+            assert sender.udp_rtp is not None and sender.udp_rtcp is not None
+            if self._quirks.udp_silent:
+                return not conn.closing
+            for packet in rtcp:
+                sender.udp_rtcp.sendto(packet, sender.rtcp_addr)
+            for packet in rtp:
+                sender.udp_rtp.sendto(packet, sender.rtp_addr)
+            return not conn.closing
+        assert sender.rtp_channel is not None and sender.rtcp_channel is not None
+        frames = [interleaved_frame(sender.rtcp_channel, p) for p in rtcp]
+        frames += [interleaved_frame(sender.rtp_channel, p) for p in rtp]
+        return conn.write(b"".join(frames))
 
     @property
     def sessions(self) -> int:
@@ -523,13 +621,15 @@ class RtspServer:
         every connection is closed now and every later PLAY is closed before
         its first packet.
 
-        ``fraction`` goes with `RtspFault.CORRUPT` (default 0.1), ``delay``
-        with `RtspFault.RESTART` (default 0.5 s; needs a running server).
+        ``fraction`` goes with `RtspFault.CORRUPT`, `RtspFault.LOSE` and
+        `RtspFault.REORDER` (default 0.1), ``delay`` with `RtspFault.RESTART`
+        (default 0.5 s; needs a running server).
         """
+        fractional = (RtspFault.CORRUPT, RtspFault.LOSE, RtspFault.REORDER)
         if drop_after is not None and fault is not RtspFault.DROP:
             raise ValueError("drop_after only applies to RtspFault.DROP")
-        if fraction is not None and fault is not RtspFault.CORRUPT:
-            raise ValueError("fraction only applies to RtspFault.CORRUPT")
+        if fraction is not None and fault not in fractional:
+            raise ValueError("fraction only applies to RtspFault.CORRUPT, LOSE and REORDER")
         if delay is not None and fault is not RtspFault.RESTART:
             raise ValueError("delay only applies to RtspFault.RESTART")
         if drop_after is not None and drop_after < 0:
@@ -549,6 +649,10 @@ class RtspServer:
             self._unstalled.clear()
         elif fault is RtspFault.CORRUPT:
             self._corrupt_fraction = 0.1 if fraction is None else fraction
+        elif fault is RtspFault.LOSE:
+            self._lose_fraction = 0.1 if fraction is None else fraction
+        elif fault is RtspFault.REORDER:
+            self._reorder_fraction = 0.1 if fraction is None else fraction
         elif fault is RtspFault.DROP:
             self._drop_after = drop_after or 0
             for conn in list(self._connections):
@@ -567,11 +671,17 @@ class RtspServer:
                 self._drop_after = None
             elif fault is RtspFault.CORRUPT:
                 self._corrupt_fraction = 0.0
+            elif fault is RtspFault.LOSE:
+                self._lose_fraction = 0.0
+            elif fault is RtspFault.REORDER:
+                self._reorder_fraction = 0.0
 
     # -- connections ---------------------------------------------------------
 
     async def _listen(self, port: int) -> asyncio.Server:
-        server = await asyncio.start_server(self._on_connect, self._host, port, limit=_HEADER_LIMIT)
+        server = await asyncio.start_server(
+            self._on_connect, self._host, port, limit=_HEADER_LIMIT, ssl=self._tls
+        )
         self._port = server.sockets[0].getsockname()[1]
         return server
 
@@ -613,7 +723,7 @@ class RtspServer:
         try:
             while True:
                 try:
-                    request = await self._read_request(conn.reader)
+                    request = await self._read_request(conn)
                 except _BadRequest as exc:
                     logger.debug("bad RTSP request from %s: %s", conn.peer_host, exc)
                     if RtspFault.BLACK_HOLE not in self._faults:
@@ -626,6 +736,9 @@ class RtspServer:
                 if RtspFault.BLACK_HOLE in self._faults:
                     continue
                 self.requests.append((request.method, request.path))
+                self.request_log.append(
+                    RecordedRequest(request.method, request.uri, dict(request.headers))
+                )
                 try:
                     response = await self._dispatch(conn, request)
                 except Exception:
@@ -649,16 +762,18 @@ class RtspServer:
             conn.cancel_timer()
             self._connections.discard(conn)
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> _Request | None:
-        """Next request, or ``None`` at end of stream. Skips interleaved frames."""
+    async def _read_request(self, conn: _Connection) -> _Request | None:
+        """Next request, or ``None`` at end of stream. Interleaved frames from the
+        client (RTCP receiver reports, backchannel RTP) are recorded on the way."""
+        reader = conn.reader
         while True:
             first = await reader.read(1)
             if not first:
                 return None
             if first == b"$":
-                # Interleaved RTCP receiver reports from the client: read and ignore.
                 header = await reader.readexactly(3)
-                await reader.readexactly(int.from_bytes(header[1:3], "big"))
+                data = await reader.readexactly(int.from_bytes(header[1:3], "big"))
+                self._client_frame(conn, header[0], data)
                 continue
             if first in b"\r\n":
                 continue
@@ -676,6 +791,18 @@ class RtspServer:
                 request.body = await reader.readexactly(length)
             return request
 
+    def _client_frame(self, conn: _Connection, channel: int, data: bytes) -> None:
+        if any(s.back_channel == channel for s in conn.sessions.values()):
+            if len(data) < 12 or data[0] >> 6 != 2:
+                return
+            start = 12 + 4 * (data[0] & 0x0F)
+            if data[0] & 0x10 and len(data) >= start + 4:
+                start += 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
+            self._received_audio += data[start:]
+            self.received_audio_packets += 1
+        else:
+            self.rtcp_received += 1
+
     # -- request handling ------------------------------------------------------
 
     async def _dispatch(self, conn: _Connection, req: _Request) -> _Response:
@@ -691,30 +818,76 @@ class RtspServer:
         }
         handler = handlers.get(req.method)
         if handler is None:
-            return _Response(501, [("Public", _PUBLIC)])
+            return _Response(501, [("Public", self._public)])
+        redirect = self._redirects.get(req.path)
+        if redirect is not None and req.method in self._redirect_methods:
+            return _Response(redirect[0], [("Location", redirect[1])])
         if req.path != "*" and not self._path_matches(req.path):
             return _Response(404)
+        require = req.headers.get("require")
+        if require is not None and (
+            require.strip() != BACKCHANNEL_TAG or self._backchannel_track is None
+        ):
+            return _Response(551, [("Unsupported", require.strip())])
         if req.method == "DESCRIBE" and RtspFault.SERVICE_UNAVAILABLE in self._faults:
             return _Response(503, [("Retry-After", "1")])
-        if req.method != "OPTIONS" and not self._authorized(req):
-            return self._challenge()
+        protected = self._quirks.protected
+        if (req.method != "OPTIONS" if protected is None else req.method in protected):
+            verdict = self._authorized(req)
+            if verdict != "ok":
+                return self._challenge(stale=verdict == "stale")
         return await handler(conn, req)
+
+    @property
+    def _public(self) -> str:
+        return self._quirks.public if self._quirks.public is not None else _PUBLIC
+
+    @property
+    def _all_tracks(self) -> tuple[RtpTrack, ...]:
+        extra = (self._metadata_track, self._backchannel_track)
+        return self._timeline.tracks + tuple(t for t in extra if t is not None)
+
+    def _control(self, track: RtpTrack) -> str:
+        style = self._quirks.control
+        if style == "absolute":
+            return f"{self.url}/{track.control}"
+        if style == "path":
+            return f"{self._base}/{track.control}"
+        if style == "other_host":
+            return f"rtsp://10.255.255.1:554{self._base}/{track.control}"
+        return track.control
 
     def _path_matches(self, path: str) -> bool:
         return path == self._path or path == self._base or path.startswith(self._base + "/")
 
     async def _options(self, conn: _Connection, req: _Request) -> _Response:
-        return _Response(200, [("Public", _PUBLIC)])
+        return _Response(200, [("Public", self._public)])
 
     async def _describe(self, conn: _Connection, req: _Request) -> _Response:
         if RtspFault.UNAUTHORIZED in self._faults:
             return self._challenge()
-        body = _BROKEN_SDP if RtspFault.BAD_SDP in self._faults else self._sdp().encode()
-        headers = [("Content-Base", f"{self.url}/"), ("Content-Type", "application/sdp")]
+        backchannel = req.headers.get("require") is not None
+        body = (
+            _BROKEN_SDP
+            if RtspFault.BAD_SDP in self._faults
+            else self._sdp(backchannel=backchannel).encode()
+        )
+        headers = [("Content-Type", "application/sdp")]
+        base = self.url + ("/" if self._quirks.base_trailing_slash else "")
+        if self._quirks.content_base == "header":
+            headers.append(("Content-Base", base))
+        elif self._quirks.content_base == "location":
+            headers.append(("Content-Location", base))
         return _Response(200, headers, body)
 
-    def _sdp(self) -> str:
+    def _sdp(self, *, backchannel: bool = False) -> str:
         session_id = self._rng.getrandbits(32)
+        tracks = [
+            t for t in self._all_tracks if backchannel or t is not self._backchannel_track
+        ]
+        media = "".join(f"{t.sdp_media}a=control:{self._control(t)}\r\n" for t in tracks)
+        if not self._quirks.sprop:
+            media = _SPROP.sub("", media)
         return (
             "v=0\r\n"
             f"o=- {session_id} 1 IN IP4 {self._host}\r\n"
@@ -722,7 +895,7 @@ class RtspServer:
             "c=IN IP4 0.0.0.0\r\n"
             "t=0 0\r\n"
             "a=control:*\r\n"
-            "a=range:npt=0-\r\n" + self._timeline.sdp_media_sections()
+            "a=range:npt=0-\r\n" + media
         )
 
     async def _setup(self, conn: _Connection, req: _Request) -> _Response:
@@ -738,12 +911,18 @@ class RtspServer:
                 return _Response(455)
         else:
             session = _Session(secrets.token_hex(8), conn)
+            session.speed = self._speed
         try:
             sender = await self._make_sender(conn, track, req.headers.get("transport", ""))
         except _BadRequest:
             return _Response(400)
         if sender is None:
             return _Response(461)
+        if track is self._backchannel_track:
+            if sender.transport != "tcp":
+                sender.close()
+                return _Response(461)
+            session.back_channel = sender.rtp_channel
         old = session.senders.pop(track.index, None)
         if old is not None:
             old.close()
@@ -755,7 +934,7 @@ class RtspServer:
 
     def _track_for(self, path: str) -> RtpTrack | None:
         rest = path[len(self._base) :].strip("/") if self._path_matches(path) else None
-        tracks = self._timeline.tracks
+        tracks = self._all_tracks
         if rest == "" and len(tracks) == 1:
             return tracks[0]
         for track in tracks:
@@ -776,6 +955,10 @@ class RtspServer:
             ssrc = self._rng.getrandbits(32)
             seq = self._rng.getrandbits(16)
             base = self._rng.getrandbits(32)
+            if self._quirks.initial_seq is not None:
+                seq = self._quirks.initial_seq & 0xFFFF
+            if self._quirks.initial_rtptime is not None:
+                base = self._quirks.initial_rtptime & 0xFFFFFFFF
             if proto == "RTP/AVP/TCP":
                 rtp_ch, rtcp_ch = _port_pair(params.get("interleaved"), 2 * track.index, limit=255)
                 return _TrackSender(
@@ -787,7 +970,7 @@ class RtspServer:
                 rtp_t, _ = await loop.create_datagram_endpoint(_UdpSink, local_addr=(self._host, 0))
                 try:
                     rtcp_t, _ = await loop.create_datagram_endpoint(
-                        _UdpSink, local_addr=(self._host, 0)
+                        lambda: _UdpSink(self._count_rtcp), local_addr=(self._host, 0)
                     )
                 except BaseException:
                     rtp_t.close()
@@ -804,6 +987,9 @@ class RtspServer:
                     rtcp_addr=(conn.peer_host, rtcp_port),
                 )
         return None
+
+    def _count_rtcp(self, data: bytes) -> None:
+        self.rtcp_received += 1
 
     async def _play(self, conn: _Connection, req: _Request) -> _Response:
         session = self._session_for(conn, req)
@@ -860,51 +1046,15 @@ class RtspServer:
 
     # -- authentication ----------------------------------------------------
 
-    def _challenge(self) -> _Response:
-        realm = self._realm
-        digest = f'Digest realm="{realm}", nonce="{self._nonce}", algorithm=MD5, qop="auth"'
-        return _Response(
-            401, [("WWW-Authenticate", digest), ("WWW-Authenticate", f'Basic realm="{realm}"')]
-        )
+    def _challenge(self, *, stale: bool = False) -> _Response:
+        if self._auth is None:  # UNAUTHORIZED fault on a server without credentials
+            return _Response(401, [("WWW-Authenticate", f'Basic realm="{self._realm}"')])
+        return _Response(401, self._auth.challenge(stale=stale))
 
-    def _authorized(self, req: _Request) -> bool:
-        if self._username is None or self._password is None:
-            return True
-        scheme, _, rest = req.headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                return False
-            user, sep, password = decoded.partition(":")
-            return bool(sep) and _same(user, self._username) & _same(password, self._password)
-        if scheme.lower() == "digest":
-            return self._digest_ok(req.method, _auth_params(rest))
-        return False
-
-    def _digest_ok(self, method: str, params: dict[str, str]) -> bool:
-        assert self._username is not None and self._password is not None
-        try:
-            username, realm, nonce = params["username"], params["realm"], params["nonce"]
-            uri, response = params["uri"], params["response"]
-        except KeyError:
-            return False
-        if params.get("algorithm", "MD5").upper() != "MD5":
-            return False
-        if not (_same(username, self._username) and realm == self._realm):
-            return False
-        if not _same(nonce, self._nonce):
-            return False
-        ha1 = _md5(f"{username}:{realm}:{self._password}")
-        ha2 = _md5(f"{method}:{uri}")
-        qop = params.get("qop")
-        if qop is None:
-            expected = _md5(f"{ha1}:{nonce}:{ha2}")
-        elif qop == "auth" and "nc" in params and "cnonce" in params:
-            expected = _md5(f"{ha1}:{nonce}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
-        else:
-            return False
-        return _same(expected, response.lower())
+    def _authorized(self, req: _Request) -> str:
+        if self._auth is None:
+            return "ok"
+        return self._auth.check(req.method, req.headers.get("authorization", ""))
 
     # -- media pacing ----------------------------------------------------------
 
@@ -938,12 +1088,17 @@ class RtspServer:
         """Send the loop to one session until it ends; restart runs after stalls."""
         loop = asyncio.get_running_loop()
         while True:
+            if not any(t.index in session.senders for t in self._timeline.tracks):
+                # Only the backchannel or metadata: nothing to pace, live until ended.
+                await loop.create_future()
             await self._unstalled.wait()
             now = loop.time()
             start = session.pending_start
             session.pending_start = None
             session.run_media = start if start is not None else session.next_media_start(now)
             session.run_wall = now
+            if not session.unix_origin:
+                session.unix_origin = time.time() - float(session.run_media)
             if not await self._run(session):
                 return
 
@@ -958,7 +1113,9 @@ class RtspServer:
                 sender = session.senders.get(unit.track)
                 if sender is None:
                     continue
-                delay = session.run_wall + float(offset + unit.send_at) - loop.time()
+                delay = (
+                    session.run_wall + float(offset + unit.send_at) / self._speed - loop.time()
+                )
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if RtspFault.STALL in self._faults:
@@ -970,24 +1127,29 @@ class RtspServer:
                     conn.close()
                     return False
                 media_time = session.run_media + offset + unit.rtp_at
-                if not await self._send(conn, sender, unit, media_time):
+                if not await self._send(session, sender, unit, media_time):
                     return False
                 session.last_media = media_time
                 session.sent_since_drop += 1
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, conn: _Connection, sender: _TrackSender, unit: MediaUnit, media_time: Fraction
+        self,
+        session: _Session,
+        sender: _TrackSender,
+        unit: MediaUnit,
+        media_time: Fraction,
     ) -> bool:
+        conn = session.conn
         timestamp = sender.rtptime(media_time)
         rtcp: list[bytes] = []
         mono = time.monotonic()
         if mono - sender.last_report >= _REPORT_INTERVAL:
             sender.last_report = mono
+            # Running fast, the camera's clock is media time: the SR must agree with it.
+            wall = time.time() if self._speed == 1 else session.unix_origin + float(media_time)
             rtcp.append(
-                rtcp_sender_report(
-                    sender.ssrc, time.time(), timestamp, sender.packets, sender.octets
-                )
+                rtcp_sender_report(sender.ssrc, wall, timestamp, sender.packets, sender.octets)
             )
         rtp: list[bytes] = []
         last = len(unit.payloads) - 1
@@ -1007,20 +1169,14 @@ class RtspServer:
             sender.seq = (sender.seq + 1) & 0xFFFF
             sender.packets += 1
             sender.octets += len(payload)
-
-        if sender.transport == "udp":
-            assert sender.udp_rtp is not None and sender.udp_rtcp is not None
-            for packet in rtcp:
-                sender.udp_rtcp.sendto(packet, sender.rtcp_addr)
-            for packet in rtp:
-                sender.udp_rtp.sendto(packet, sender.rtp_addr)
-            return not conn.closing
-        assert sender.rtp_channel is not None and sender.rtcp_channel is not None
-        frames = [interleaved_frame(sender.rtcp_channel, p) for p in rtcp]
-        frames += [interleaved_frame(sender.rtp_channel, p) for p in rtp]
-        if not conn.write(b"".join(frames)):
+        if self._lose_fraction:
+            rtp = [p for p in rtp if self._rng.random() >= self._lose_fraction]
+        if self._reorder_fraction and len(rtp) > 1 and self._rng.random() < self._reorder_fraction:
+            i = self._rng.randrange(len(rtp) - 1)
+            rtp[i], rtp[i + 1] = rtp[i + 1], rtp[i]
+        if not self._write_packets(conn, sender, rtcp, rtp):
             return False
-        return await conn.drain()
+        return sender.transport == "udp" or await conn.drain()
 
     def _corrupt(self, track: RtpTrack, payload: bytes) -> bytes:
         skip = track.payload_header_length(payload)
@@ -1030,79 +1186,6 @@ class RtspServer:
         for _ in range(max(1, (len(payload) - skip) // 64)):
             damaged[self._rng.randrange(skip, len(payload))] ^= 0xFF
         return bytes(damaged)
-
-
-# Broken on purpose: a version that is not a number, lines without "=",
-# an attribute for a payload type nobody declared, binary junk, and no media
-# section a client could SET UP. Lenient clients (FFmpeg) then PLAY without a
-# session and fail on the 454.
-_BROKEN_SDP = b"v=zero\r\no=- garbage\r\ns\r\nthis is not SDP\r\na=rtpmap:96\r\n\x00\xff\xfe\r\n"
-
-
-def _render(response: _Response, cseq: str | None) -> bytes:
-    lines = [f"RTSP/1.0 {response.status} {_REASONS.get(response.status, 'Error')}"]
-    if cseq is not None:
-        lines.append(f"CSeq: {cseq}")
-    lines.append("Server: camsdk-testing")
-    lines.extend(f"{name}: {value}" for name, value in response.headers)
-    if response.body:
-        lines.append(f"Content-Length: {len(response.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + response.body
-
-
-def _parse_head(head: bytes) -> _Request:
-    """Parse a request line and headers; raise `_BadRequest` when malformed."""
-    text = head.decode("utf-8", "replace")
-    lines = text.split("\r\n")
-    headers: dict[str, str] = {}
-    malformed = False
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip() or name != name.strip():
-            malformed = True
-            continue
-        headers[name.lower()] = value.strip()
-    cseq = headers.get("cseq")
-    if cseq is not None and not _DIGITS.fullmatch(cseq):
-        cseq = None
-    parts = lines[0].split(" ")
-    if malformed or len(parts) != 3:
-        raise _BadRequest("malformed request", cseq=cseq)
-    method, uri, version = parts
-    if not _METHOD.fullmatch(method) or version not in ("RTSP/1.0", "RTSP/1.1"):
-        raise _BadRequest("bad request line", cseq=cseq)
-    if cseq is None:
-        raise _BadRequest("missing or invalid CSeq")
-    if uri == "*":
-        path = "*"
-    else:
-        try:
-            parsed = urlsplit(uri)
-        except ValueError:
-            raise _BadRequest("bad request URI", cseq=cseq) from None
-        if parsed.scheme.lower() not in ("rtsp", "rtspu", "rtsps", ""):
-            raise _BadRequest("bad request URI", cseq=cseq)
-        path = parsed.path or "/"
-    return _Request(method, uri, path, cseq, headers)
-
-
-def _port_pair(value: str | None, default: int | None, *, limit: int) -> tuple[int, int]:
-    """``"a-b"`` or ``"a"`` as two numbers; ``default`` (and +1) when absent."""
-    if value is None:
-        if default is None:
-            raise _BadRequest("missing port pair")
-        return default, default + 1
-    first, _, second = value.partition("-")
-    try:
-        a = int(first)
-        b = int(second) if second else a + 1
-    except ValueError:
-        raise _BadRequest("bad port pair") from None
-    if not (0 <= a <= limit and 0 <= b <= limit):
-        raise _BadRequest("port pair out of range")
-    return a, b
 
 
 def _transport_reply(sender: _TrackSender) -> str:
@@ -1119,188 +1202,3 @@ def _transport_reply(sender: _TrackSender) -> str:
         f"RTP/AVP;unicast;client_port={sender.rtp_addr[1]}-{sender.rtcp_addr[1]};"
         f"server_port={server_rtp}-{server_rtcp};ssrc={sender.ssrc:08X}"
     )
-
-
-def _auth_params(text: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for match in _AUTH_PARAM.finditer(text):
-        quoted = match.group(2)
-        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
-        params[match.group(1).lower()] = value
-    return params
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-# -- source generation -------------------------------------------------------
-
-
-def generate_source(
-    width: int = 320,
-    height: int = 240,
-    fps: int = 15,
-    gop: int = 15,
-    seconds: float = 2.0,
-    codec: Literal["h264", "h265", "hevc"] = "h264",
-    audio: bool = False,
-) -> EncodedLoop:
-    """Encode a short synthetic clip with PyAV, ready for `RtspServer`.
-
-    Video is a moving gradient with a sliding box, encoded with libx264 or
-    libx265 (ultrafast, zero latency, no B-frames, a keyframe every ``gop``
-    frames with parameter sets repeated in band, and global-header
-    extradata); timestamps are in 1/90000. ``audio=True`` adds a 440 Hz mono
-    AAC track at 48 kHz covering the same duration. CPU only; takes well
-    under a second at the defaults.
-    """
-    import av  # deferred: importing camsdk.testing must not require PyAV
-    from av.codec.context import Flags
-
-    if codec not in ("h264", "h265", "hevc"):
-        raise ValueError(f"codec must be 'h264' or 'h265', not {codec!r}")
-    if width <= 0 or height <= 0 or width % 2 or height % 2:
-        raise ValueError("width and height must be positive and even")
-    if fps <= 0 or gop <= 0 or seconds <= 0:
-        raise ValueError("fps, gop and seconds must be positive")
-    hevc = codec != "h264"
-    ticks = Fraction(90000, fps)
-    frame_count = max(1, round(seconds * fps))
-
-    ctx = av.CodecContext.create("libx265" if hevc else "libx264", "w")
-    ctx.width = width
-    ctx.height = height
-    ctx.pix_fmt = "yuv420p"
-    ctx.time_base = Fraction(1, 90000)
-    ctx.framerate = Fraction(fps)
-    ctx.gop_size = gop
-    ctx.max_b_frames = 0
-    ctx.flags |= int(Flags.global_header)
-    params = f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
-    if hevc:
-        ctx.options = {
-            "preset": "ultrafast",
-            "tune": "zerolatency",
-            "x265-params": params + ":log-level=error",
-        }
-    else:
-        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": params}
-    ctx.open()
-
-    ramp = bytes(range(256)) * (width // 256 + 3)
-    encoded: list[av.Packet[Any]] = []
-    for index in range(frame_count):
-        frame = av.VideoFrame(width, height, "yuv420p")
-        luma = frame.planes[0]
-        stride = luma.line_size
-        shift = (index * 4) % 256
-        box_x = (index * 8) % max(1, width - width // 4)
-        box = b"\xeb" * (width // 4)
-        rows = []
-        for y in range(height):
-            row = ramp[(y + shift) % 256 : (y + shift) % 256 + stride]
-            if height // 3 <= y < height // 3 + height // 4:
-                row = row[:box_x] + box + row[box_x + len(box) :]
-            rows.append(row)
-        luma.update(b"".join(rows))
-        frame.planes[1].update(bytes(((96 + index) % 256,)) * frame.planes[1].buffer_size)
-        frame.planes[2].update(bytes(((160 - index) % 256,)) * frame.planes[2].buffer_size)
-        frame.pts = round(index * ticks)
-        frame.time_base = Fraction(1, 90000)
-        encoded.extend(ctx.encode(frame))
-    encoded.extend(ctx.encode(None))
-
-    time_base = Fraction(1, 90000)
-    video = tuple(
-        MediaPacket(
-            data=bytes(p),
-            pts=p.pts,
-            dts=p.dts,
-            time_base=time_base,
-            keyframe=p.is_keyframe,
-            duration=round(ticks),
-        )
-        for p in encoded
-    )
-    extradata = ctx.extradata
-    info = StreamInfo(
-        codec="hevc" if hevc else "h264",
-        width=width,
-        height=height,
-        fps=float(fps),
-        time_base=time_base,
-        extradata=extradata,
-        profile="main" if hevc else _h264_profile(extradata),
-    )
-    if not audio:
-        return EncodedLoop(info, video)
-
-    audio_packets, audio_config = _encode_tone(seconds)
-    info = StreamInfo(
-        codec=info.codec,
-        width=width,
-        height=height,
-        fps=info.fps,
-        time_base=time_base,
-        extradata=extradata,
-        profile=info.profile,
-        audio_codec="aac",
-        audio_sample_rate=48000,
-        audio_channels=1,
-        audio_time_base=Fraction(1, 48000),
-        audio_extradata=audio_config,
-    )
-    return EncodedLoop(info, video, audio_packets)
-
-
-def _encode_tone(seconds: float) -> tuple[tuple[MediaPacket, ...], bytes | None]:
-    """A 440 Hz mono AAC tone at 48 kHz; pts start at 0 (encoder delay removed)."""
-    import av
-
-    rate = 48000
-    ctx = av.CodecContext.create("aac", "w")
-    ctx.sample_rate = rate
-    ctx.layout = "mono"
-    ctx.format = "fltp"
-    ctx.time_base = Fraction(1, rate)
-    ctx.bit_rate = 64000
-    ctx.open()
-    size = ctx.frame_size or 1024
-    total = max(size, round(seconds * rate))
-    step = 2 * math.pi * 440 / rate
-    encoded: list[av.Packet[Any]] = []
-    for start in range(0, total, size):
-        samples = array.array("f", (0.2 * math.sin(step * (start + k)) for k in range(size)))
-        frame = av.AudioFrame(format="fltp", layout="mono", samples=size)
-        frame.sample_rate = rate
-        frame.pts = start
-        frame.time_base = Fraction(1, rate)
-        frame.planes[0].update(samples.tobytes())
-        encoded.extend(ctx.encode(frame))
-    encoded.extend(ctx.encode(None))
-    first = next((p.pts for p in encoded if p.pts is not None), 0)
-    packets = tuple(
-        MediaPacket(
-            data=bytes(p),
-            pts=None if p.pts is None else p.pts - first,
-            dts=None if p.dts is None else p.dts - first,
-            time_base=Fraction(1, rate),
-            keyframe=True,
-            kind="audio",
-            duration=size,
-        )
-        for p in encoded
-    )
-    return packets, ctx.extradata
-
-
-def _h264_profile(extradata: bytes | None) -> str:
-    sps = next((n for n in split_annexb(extradata or b"") if n[0] & 0x1F == 7), None)
-    if sps is None or len(sps) < 2:
-        return "main"
-    return {66: "baseline", 77: "main", 88: "extended", 100: "high"}.get(sps[1], "high")

@@ -54,6 +54,12 @@ _SLACK = 3.0
 Hook = Callable[[], Awaitable[None]]
 
 
+def _scheme(url: str) -> str:
+    from camsdk.driver import CameraURL
+
+    return CameraURL.parse(url).scheme
+
+
 def _secrets(url: str, options: dict[str, Any]) -> list[str]:
     creds = options.get("credentials")
     found = [creds.password.get_secret_value()] if creds is not None else []
@@ -169,7 +175,7 @@ class CameraConformance:
                 await self._open(unreachable_url, options).connect()
         assert time.monotonic() - started < 1.0 + _SLACK
         assert isinstance(info.value, camsdk.CameraUnreachableError | camsdk.CameraTimeoutError)
-        assert info.value.scheme == camsdk.open(unreachable_url, **options).scheme
+        assert info.value.scheme == _scheme(unreachable_url)
 
     async def test_wrong_credentials_are_an_authentication_error_with_no_retry(
         self, camera_url: str, bad_credentials: dict[str, Any] | None
@@ -236,7 +242,7 @@ class CameraConformance:
         camera_options: dict[str, Any],
         trigger_event: Hook | None,
     ) -> None:
-        declared = camsdk.available_drivers()[camsdk.open(camera_url).scheme].capabilities
+        declared = camsdk.available_drivers()[_scheme(camera_url)].capabilities
         if Capability.EVENTS not in declared:
             pytest.skip("the driver declares no events")
         if trigger_event is None:

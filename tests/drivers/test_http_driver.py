@@ -1006,6 +1006,45 @@ async def test_hls_stream_source_keeps_the_credentials_beside_the_url(
     assert password not in repr(source) and "p%40ss" not in repr(source)
 
 
+@pytest.fixture(scope="module")
+def ts_segment() -> bytes:
+    """A short H.264 MPEG-TS segment, an HLS stream's media."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), "rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+async def test_hls_frames_come_through_camsdks_own_hls_client(
+    router: respx.MockRouter, ts_segment: bytes
+) -> None:
+    # Playlist and segment are fetched by camsdk (httpx, so respx serves them);
+    # FFmpeg only demuxes the bytes.
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    playlist += "#EXTINF:1.0,\nseg0.ts\n#EXT-X-ENDLIST\n"
+    router.get("http://cam.test/live.m3u8").mock(
+        return_value=httpx.Response(200, text=playlist,
+                                    headers={"content-type": "application/vnd.apple.mpegurl"})
+    )
+    segment = router.get("http://cam.test/seg0.ts").mock(
+        return_value=httpx.Response(200, content=ts_segment)
+    )
+    with anyio.fail_after(WAIT):
+        async with camsdk.open("http://cam.test/live.m3u8") as cam:
+            assert cam.info.extra["mode"] == "hls"
+            async with cam.stream() as s, s.frames(format="rgb24") as frames:
+                async for frame in frames:
+                    if isinstance(frame, VideoFrame):
+                        assert frame.to_ndarray().shape == (48, 64, 3)
+                        break
+    assert segment.called
+
+
 async def test_mjpeg_has_no_stream_url(router: respx.MockRouter, jpegs: tuple[bytes, ...]) -> None:
     serve(router, "http://cam.test/stream", FakeCamera(live_mjpeg(jpegs)))
     async with driver("http://cam.test/stream") as drv:

@@ -1,11 +1,19 @@
 """A small asyncio HTTP server that publishes HLS segments live, for the HLS tests.
 
-Segments are made once with the ffmpeg CLI (see ``make_segments``). The
-server reveals them on the clock: at start ``window`` segments are listed,
-one more every segment duration, and ``#EXT-X-ENDLIST`` appears once all are
-out (or at once with ``vod=True``). Paths: ``/live.m3u8`` (media playlist),
-``/master.m3u8`` (two variants, ``/hi/live.m3u8`` and ``/lo/live.m3u8``,
-serving the same segments) and ``/segNNN.ts``. Optional Basic auth.
+Segments are made once with the ffmpeg CLI (see ``make_segments``): MPEG-TS,
+or fMP4 (an ``init.mp4`` plus ``.m4s`` fragments). The server reveals them
+on the clock: at start ``window`` segments are listed, one more every
+segment duration, and ``#EXT-X-ENDLIST`` appears once all are out (or at
+once with ``vod=True``). With ``loop=True`` it never ends: segment ``i``
+serves file ``i % n`` and an ``#EXT-X-DISCONTINUITY`` precedes every lap
+(the timestamps jump back, as after a camera restart). With ``key=`` every
+segment is AES-128 encrypted (the media sequence number is the IV) and the
+key is served at ``/key.bin``.
+
+Paths: ``/live.m3u8`` (media playlist), ``/master.m3u8`` (two variants,
+``/hi/live.m3u8`` and ``/lo/live.m3u8``, serving the same segments),
+``/segNNN.ts`` or ``/segNNN.m4s`` (``NNN``: media sequence number),
+``/init.mp4``, ``/key.bin``. Optional Basic auth.
 """
 
 from __future__ import annotations
@@ -21,24 +29,54 @@ from types import TracebackType
 from typing import Self
 
 
-def make_segments(directory: Path, *, seconds: float = 8.0, audio: bool = False) -> Path:
-    """Encode a 320x240 30 fps clip into 0.5 s MPEG-TS segments; return the playlist."""
+def make_segments(
+    directory: Path,
+    *,
+    seconds: float = 8.0,
+    audio: bool = False,
+    fmp4: bool = False,
+    codec: str = "h264",
+    size: str = "320x240",
+    segment_seconds: float = 0.5,
+) -> Path:
+    """Encode a 30 fps clip into short HLS segments (GOP 0.5 s); return the playlist."""
     directory.mkdir(parents=True, exist_ok=True)
     playlist = directory / "index.m3u8"
     if playlist.exists():
         return playlist
     cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"]
+           "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30"]
     if audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    cmd += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "15",
-            "-keyint_min", "15", "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p"]
+    cmd += ["-t", str(seconds)]
+    if codec == "hevc":
+        cmd += ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params",
+                "log-level=error:keyint=15:min-keyint=15:scenecut=0:bframes=0"]
+    else:
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-keyint_min", "15",
+                "-sc_threshold", "0", "-bf", "0"]
+    cmd += ["-pix_fmt", "yuv420p"]
     if audio:
         cmd += ["-c:a", "aac", "-ac", "1"]
-    cmd += ["-f", "hls", "-hls_time", "0.5", "-hls_list_size", "0",
-            "-hls_segment_filename", str(directory / "seg%03d.ts"), str(playlist)]
-    subprocess.run(cmd, check=True)
+    cmd += ["-f", "hls", "-hls_time", str(segment_seconds), "-hls_list_size", "0"]
+    if fmp4:
+        cmd += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
+                "-hls_segment_filename", str(directory / "seg%03d.m4s")]
+    else:
+        cmd += ["-hls_segment_filename", str(directory / "seg%03d.ts")]
+    subprocess.run([*cmd, str(playlist)], check=True, timeout=120)
     return playlist
+
+
+def encrypt_aes128(data: bytes, key: bytes, sequence: int) -> bytes:
+    """AES-128-CBC with PKCS#7 padding, the media sequence number as IV (RFC 8216 5.2)."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(data) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(sequence.to_bytes(16, "big"))).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
 
 
 class HlsServer:
@@ -52,15 +90,22 @@ class HlsServer:
         window: int = 3,
         username: str | None = None,
         password: str | None = None,
+        loop: bool = False,
+        key: bytes | None = None,
     ) -> None:
         text = playlist.read_text()
         self._segments: list[tuple[float, bytes]] = []
         durations = [float(m) for m in re.findall(r"#EXTINF:([0-9.]+)", text)]
-        names = [line for line in text.splitlines() if line.endswith(".ts")]
+        names = [line for line in text.splitlines() if line and not line.startswith("#")]
         for duration, name in zip(durations, names, strict=True):
             self._segments.append((duration, (playlist.parent / name).read_bytes()))
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text)
+        self._init = (playlist.parent / init.group(1)).read_bytes() if init else None
+        self._extension = ".m4s" if self._init is not None else ".ts"
         self._vod = vod
         self._window = window
+        self._loop = loop
+        self._key = key
         self._auth = (
             "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
             if username is not None else None
@@ -105,18 +150,27 @@ class HlsServer:
             return len(self._segments)
         step = self._segments[0][0]
         due = self._window + int((time.monotonic() - self._started) / step)
-        return min(len(self._segments), due)
+        return due if self._loop else min(len(self._segments), due)
 
     def _media_playlist(self) -> bytes:
         count = self._published()
         first = 0 if self._vod else max(0, count - self._window)
-        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1",
-                 f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+        lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:1",
+                 f"#EXT-X-MEDIA-SEQUENCE:{first}",
+                 f"#EXT-X-DISCONTINUITY-SEQUENCE:{first // len(self._segments)}"]
         if self._vod:
             lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
+        if self._init is not None:
+            lines.append('#EXT-X-MAP:URI="/init.mp4"')
+        if self._key is not None:
+            lines.append('#EXT-X-KEY:METHOD=AES-128,URI="/key.bin"')
+        n = len(self._segments)
         for index in range(first, count):
-            lines += [f"#EXTINF:{self._segments[index][0]:.3f},", f"/seg{index:03d}.ts"]
-        if self._vod or count == len(self._segments):
+            if index % n == 0 and index > first:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines += [f"#EXTINF:{self._segments[index % n][0]:.3f},",
+                      f"/seg{index:03d}{self._extension}"]
+        if self._vod or (not self._loop and count == n):
             lines.append("#EXT-X-ENDLIST")
         return ("\n".join(lines) + "\n").encode()
 
@@ -128,9 +182,17 @@ class HlsServer:
                     '#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=320x240\nhi/live.m3u8\n'
                     '#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\nlo/live.m3u8\n')
             return 200, "application/vnd.apple.mpegurl", body.encode()
-        match = re.fullmatch(r"/seg(\d{3})\.ts", path)
-        if match and int(match.group(1)) < self._published():
-            return 200, "video/mp2t", self._segments[int(match.group(1))][1]
+        if path == "/init.mp4" and self._init is not None:
+            return 200, "video/mp4", self._init
+        if path == "/key.bin" and self._key is not None:
+            return 200, "application/octet-stream", self._key
+        match = re.fullmatch(r"/seg(\d{3,})(\.ts|\.m4s)", path)
+        if match and match.group(2) == self._extension and int(match.group(1)) < self._published():
+            index = int(match.group(1))
+            body = self._segments[index % len(self._segments)][1]
+            if self._key is not None:
+                body = encrypt_aes128(body, self._key, index)
+            return 200, "video/mp2t" if self._init is None else "video/iso.segment", body
         return 404, "text/plain", b"not found"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

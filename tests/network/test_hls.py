@@ -10,8 +10,8 @@ import pytest
 
 import camsdk
 from camsdk import Credentials, MediaPacket
-from camsdk._pipeline._reader import PyAVReader, ReaderSource
 from camsdk.drivers.hls import parse_playlist
+from camsdk.testing import HttpDevice, Request, Response
 
 from ._helpers import take_packets
 from ._hls_server import HlsServer
@@ -72,24 +72,35 @@ async def test_basic_auth_from_credentials(hls_playlist: Path) -> None:
             await camsdk.open(url, config=CONFIG, credentials=Credentials("viewer", "no")).connect()
 
 
-async def test_reader_follows_a_plain_live_playlist(hls_playlist: Path) -> None:
-    # What the generic http(s) driver hands over for https://.../index.m3u8.
-    async with HlsServer(hls_playlist) as server:
-        reader = PyAVReader(ReaderSource(server.url(), "hls", {"rw_timeout": "5000000"}))
-        try:
-            with anyio.fail_after(5):
-                info = await reader.start()
-            assert (info.codec, info.width) == ("h264", 320)
-            assert reader.live and not reader.finite
-            got: list[MediaPacket] = []
-            with anyio.fail_after(10):
-                async for packet in reader:
-                    got.append(packet)
-                    if len(got) >= 60:
-                        break
-        finally:
-            await reader.aclose()
-    assert _increasing([p for p in got if p.kind == "video"])
+@pytest.mark.parametrize("scheme", ["hls+http", "http"])
+async def test_segments_on_a_host_the_caller_did_not_name_are_never_fetched(
+    scheme: str,
+) -> None:
+    # Both entry points (hls+http:// and a plain http://...m3u8) go through
+    # camsdk's HLS client, which fetches only from the caller's host.
+    async with HttpDevice(host="127.0.0.2") as elsewhere, HttpDevice() as device:
+        elsewhere.route("GET", "/seg.ts", lambda request: _ts_segment())
+        playlist = (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            + "".join(f"#EXTINF:0.5,\n{elsewhere.url}/seg.ts\n" for _ in range(4))
+        )
+
+        async def serve(request: Request) -> Response:
+            return Response(200, playlist.encode(), content_type="application/vnd.apple.mpegurl")
+
+        device.route("GET", "/live.m3u8", serve)
+        url = device.url.replace("http://", f"{scheme}://") + "/live.m3u8"
+        config = {**CONFIG, "open_timeout": 2.0}
+        async with camsdk.open(url, config=config) as cam:
+            with pytest.raises(camsdk.CamError) as info:
+                async with cam.stream():
+                    pass
+        assert isinstance(info.value, camsdk.RedirectRefusedError), repr(info.value)
+        assert list(elsewhere.requests) == []
+
+
+async def _ts_segment() -> Response:
+    return Response(200, b"\x47" * 188, content_type="video/mp2t")
 
 
 def test_playlist_parser_tells_master_live_and_vod_apart() -> None:

@@ -11,8 +11,10 @@ import pytest
 
 import camsdk
 from camsdk import Capability, Credentials, MediaPacket
+from camsdk._rtsp._sdp import parse_sdp
+from camsdk._rtsp._urls import Origin
 from camsdk._url import CameraURL
-from camsdk.drivers.rtsp import RtspDriver, RtspOptions, derive_sub_stream, parse_sdp
+from camsdk.drivers.rtsp import RtspDriver, RtspOptions, derive_sub_stream, summarise
 from camsdk.testing import EncodedLoop, RtspServer
 
 from ._helpers import FAST, take_packets
@@ -94,7 +96,9 @@ async def test_profiles_option_names_paths_and_unknown_profiles_are_refused() ->
 def test_sdp_summary_names_codecs_and_frame_rate() -> None:
     sdp = ("v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\na=framerate:12.5\r\n"
            "m=audio 0 RTP/AVP 0\r\n")
-    summary = parse_sdp(sdp)
+    desc = parse_sdp(sdp.encode(), request_url="rtsp://cam/x", content_base=None,
+                     origin=Origin.parse("rtsp://cam/x"))
+    summary = summarise(desc)
     assert (summary.video_codec, summary.audio_codec, summary.fps) == ("hevc", "pcm_mulaw", 12.5)
 
 

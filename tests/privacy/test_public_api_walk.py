@@ -48,6 +48,7 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "events": [((), {}), ((), {"with_snapshot": True})],
     "publish_event": [((camsdk.CameraEvent(kind=camsdk.EventKind.MOTION),), {})],
     "talk": [((), {})],
+    "set_privacy_mode": [((True,), {}), ((False,), {})],
     "call_extension": [(("reboot",), {}), (("set_scene", "night"), {})],
     "motion": [((), {}), ((), {"keyframes_only": True, "profile": "main"})],
     # Hub

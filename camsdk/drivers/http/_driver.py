@@ -77,6 +77,9 @@ _VAGUE_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream",
 # A media playlist lists segments, not media: a few hundred KiB at most.
 _PLAYLIST_LIMIT = 1024 * 1024
 _MAX_REDIRECTS = 5
+_EOI = b"\xff\xd9"
+# Bytes some cameras put after a still's end-of-image marker.
+_PADDING = b"\r\n\t \x00"
 _MODELS: dict[HttpKind, str] = {
     "still": "HTTP JPEG still",
     "mjpeg": "HTTP MJPEG stream",
@@ -296,7 +299,7 @@ class HttpDriver(CameraDriver[HttpOptions]):
 
     @contextlib.asynccontextmanager
     async def _get(self, target: _Target, action: str) -> AsyncIterator[BodyReader]:
-        """A GET whose body is read within ``request_timeout`` per read; closed on exit."""
+        """A GET answered in full within ``request_timeout``; closed on exit."""
         timeout = self.config.request_timeout
 
         def idle() -> CamError:
@@ -306,11 +309,14 @@ class HttpDriver(CameraDriver[HttpOptions]):
                 url=self.url.redacted(),
             )
 
-        body = await self._open(target, action, timeout, idle)
-        try:
-            yield body
-        finally:
-            await body.aclose()
+        # The whole answer, not only each read, must come within request_timeout.
+        assert self._http is not None
+        async with self._http.errors.deadline(timeout, action):
+            body = await self._open(target, action, timeout, idle)
+            try:
+                yield body
+            finally:
+                await body.aclose()
 
     def _parser(self, response: Any) -> MultipartParser:
         boundary = boundary_from_content_type(response.headers.get("content-type", ""))
@@ -337,6 +343,13 @@ class HttpDriver(CameraDriver[HttpOptions]):
             jpeg = await body.read_all(
                 limit, f"{action}: picture", deadline=self.config.request_timeout
             )
+            if not jpeg.rstrip(_PADDING).endswith(_EOI):
+                # A body cut short (a hang-up, a Content-Length that lies) is no picture.
+                raise CameraProtocolError(
+                    f"{action}: the picture is cut short (no end-of-image marker)",
+                    scheme=self.url.scheme,
+                    url=self.url.redacted(),
+                )
             size = jpeg_size(jpeg)
             if size is None:
                 raise CameraProtocolError(
@@ -418,7 +431,9 @@ class HttpDriver(CameraDriver[HttpOptions]):
         body = await self._open(self._target, "open stream", stall, stalled)
         try:
             parser = self._parser(body.response)
-            first, size, arrived, pending = await first_picture(body, parser, deadline=stall)
+            first, size, arrived, pending = await first_picture(
+                body, parser, deadline=self.config.open_timeout
+            )
             stream = MjpegStream(
                 body=body,
                 parser=parser,

@@ -21,6 +21,7 @@ from fractions import Fraction
 from camsdk.driver import (
     BodyReader,
     CameraProtocolError,
+    CameraTimeoutError,
     CamError,
     MediaPacket,
     MultipartError,
@@ -56,7 +57,7 @@ async def first_picture(
     while True:
         remaining = end - time.monotonic()
         if remaining <= 0:
-            raise StreamStalledError(
+            raise CameraTimeoutError(
                 f"no whole picture within {deadline:g} s", scheme=errors.scheme, url=errors.url
             )
         chunk = await body.chunk(timeout=remaining)
@@ -159,7 +160,13 @@ class MjpegStream:
                 f"no whole picture for {self._stall:g} s",
                 scheme=self._errors.scheme, url=self._errors.url,
             )
-        chunk = await self._body.chunk(timeout=remaining)
+        try:
+            chunk = await self._body.chunk(timeout=remaining)
+        except CameraTimeoutError:
+            raise StreamStalledError(
+                f"no whole picture for {self._stall:g} s",
+                scheme=self._errors.scheme, url=self._errors.url,
+            ) from None
         arrived = time.monotonic()
         try:
             if chunk is None:
@@ -183,7 +190,12 @@ class MjpegStream:
             log.debug("skipping a %s part of %d bytes", part.content_type or "untyped", len(data))
             return None
         size = jpeg_size(data)
-        if size is not None and size != self._size:
+        if size is None:
+            # Starts like a JPEG but has no frame header: nothing a decoder could show.
+            self.skipped += 1
+            log.debug("skipping a part of %d bytes without a JPEG frame header", len(data))
+            return None
+        if size != self._size:
             # The decoder was set up for the first size: reopen to announce the new one.
             raise StreamEndedError(
                 f"picture size changed from {self._size[0]}x{self._size[1]} to {size[0]}x{size[1]}",

@@ -30,9 +30,13 @@ from camsdk.driver import (
     Snapshot,
     StreamProfile,
     StreamSource,
+    TalkChannel,
     UnsupportedCapabilityError,
     register_secret,
     require_jpeg,
+    rtsp_backchannel,
+    rtsp_describe,
+    rtsp_metadata,
 )
 
 from ._endpoint import OnvifEndpoint, open_session
@@ -60,6 +64,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         | Capability.PTZ_PRESETS
         | Capability.RECORD
         | Capability.DISCOVERY
+        | Capability.TWO_WAY_AUDIO
     )
     requires: ClassVar[str] = "pip install camsdk"
 
@@ -200,6 +205,16 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         services = endpoint.services
         if services.events and services.pullpoint is not False:
             caps |= Capability.EVENTS
+        if self.options.events == "metadata" and Capability.STREAM in caps:
+            caps |= Capability.EVENTS  # in-band, on the stream's metadata track
+        if self.options.backchannel and Capability.STREAM in caps:
+            try:
+                source = await self.stream_source(self._profiles[0].name or self._profiles[0].token)
+                described = await rtsp_describe(self, source, backchannel=True)
+            except (UnsupportedCapabilityError, CameraProtocolError):
+                described = None
+            if described is not None and described.backchannel is not None:
+                caps |= Capability.TWO_WAY_AUDIO
         self._ptz_profile = next((p for p in self._profiles if p.ptz_node), None)
         if services.ptz and self._ptz_profile is not None:
             node = endpoint.nodes.get(self._ptz_profile.ptz_node)
@@ -317,8 +332,10 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
     # -- events and PTZ ------------------------------------------------------------------
 
     def events(self) -> AsyncIterator[CameraEvent]:
-        """Raw events of a PullPoint subscription (opened on first iteration)."""
+        """Raw events: of a PullPoint subscription, or in-band (``events=metadata``)."""
         endpoint = self.endpoint
+        if self.options.events == "metadata":
+            return self._metadata_events()
         xaddr = endpoint.services.events
         if xaddr is None or Capability.EVENTS not in self.capabilities:
             raise UnsupportedCapabilityError(
@@ -338,6 +355,33 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
             request_timeout=self.config.request_timeout,
             channel_tokens=tokens,
         )
+
+    def _channel_tokens(self) -> set[str]:
+        tokens: set[str] = set()
+        if self.options.source is not None:
+            for p in self._profiles:
+                tokens.update(t for t in (p.video_source, p.video_source_configuration) if t)
+        return tokens
+
+    async def _metadata_events(self) -> AsyncIterator[CameraEvent]:
+        """Notifications on the default profile's RTSP metadata track, as events."""
+        from ._events import metadata_events
+
+        profile = self._profiles[0]
+        source = await self.stream_source(profile.name or profile.token)
+        async with rtsp_metadata(self, source) as documents:
+            async for event in metadata_events(documents, channel_tokens=self._channel_tokens()):
+                yield event
+
+    async def open_talk(self) -> TalkChannel:
+        """The ONVIF audio backchannel of the default profile's stream (``backchannel=1``)."""
+        if Capability.TWO_WAY_AUDIO not in self.capabilities:
+            raise UnsupportedCapabilityError(
+                "no ONVIF audio backchannel (open with backchannel=1 on a device that has one)",
+                scheme="onvif", url=self._shown,
+            )
+        profile = self._profiles[0]
+        return await rtsp_backchannel(self, await self.stream_source(profile.name or profile.token))
 
     def ptz(self) -> PTZDriver:
         """PTZ of the default profile (or the first profile with a PTZ configuration)."""

@@ -429,3 +429,25 @@ async def pull_events(
     finally:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
+
+
+async def metadata_events(
+    documents: AsyncIterator[bytes], *, channel_tokens: Collection[str] = ()
+) -> AsyncIterator[CameraEvent]:
+    """Events carried in-band by the ONVIF metadata track of an RTSP stream.
+
+    Each document is a ``tt:MetadataStream`` whose ``tt:Event`` holds the same
+    ``wsnt:NotificationMessage`` elements a PullPoint answer does; documents
+    that cannot be parsed are skipped (a camera's metadata is advisory).
+    """
+    async for document in documents:
+        try:
+            root = x.parse(document)
+        except x.XmlError:
+            log.debug("skipping a metadata document that is not XML")
+            continue
+        for note in parse_notifications(root):
+            if channel_tokens and not for_channel(note, channel_tokens):
+                continue
+            for event in to_events(note):
+                yield event

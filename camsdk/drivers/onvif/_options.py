@@ -15,29 +15,31 @@ __all__ = ["OnvifHubOptions", "OnvifOptions"]
 class OnvifHubOptions(DriverOptions):
     """Options shared by an ONVIF camera and an ONVIF NVR hub."""
 
-    path: str = Field("/onvif/device_service", description="path of the device service on the host")
-    https: bool = Field(False, description="talk to the device over HTTPS")
+    path: str = Field(
+        default="/onvif/device_service", description="path of the device service on the host"
+    )
+    https: bool = Field(default=False, description="talk to the device over HTTPS")
     auth: Literal["auto", "wsse", "digest", "both"] = Field(
-        "auto",
+        default="auto",
         description="auto: WS-Security, switching to HTTP Digest when the device answers 401",
     )
     media: Literal["auto", "1", "2"] = Field(
-        "auto", description="media service version; auto prefers Media2 when offered"
+        default="auto", description="media service version; auto prefers Media2 when offered"
     )
     pull_timeout: float = Field(
-        10.0, gt=0, le=300, description="seconds one PullMessages long poll may wait"
+        default=10.0, gt=0, le=300, description="seconds one PullMessages long poll may wait"
     )
     rtsp_port: int | None = Field(
-        None, ge=1, le=65535, description="port RTSP is forwarded to (devices behind NAT)"
+        default=None, ge=1, le=65535, description="port RTSP is forwarded to (devices behind NAT)"
     )
     move_timeout: float | None = Field(
-        None, gt=0, description="device-side timeout of continuous PTZ moves, seconds"
+        default=None, gt=0, description="device-side timeout of continuous PTZ moves, seconds"
     )
     transport: Literal["tcp", "udp", "auto", "http"] = Field(
-        "tcp", description="RTSP transport of the streams (TCP interleaving crosses NAT)"
+        default="tcp", description="RTSP transport of the streams (TCP interleaving crosses NAT)"
     )
     client: Literal["camsdk", "ffmpeg"] = Field(
-        "camsdk", description="RTSP client of the streams: camsdk's, or FFmpeg's"
+        default="camsdk", description="RTSP client of the streams: camsdk's, or FFmpeg's"
     )
 
     @field_validator("path")
@@ -61,9 +63,18 @@ class OnvifHubOptions(DriverOptions):
 class OnvifOptions(OnvifHubOptions):
     """Options of an ``onvif://host[:port]`` camera."""
 
+    events: Literal["pullpoint", "metadata"] = Field(
+        default="pullpoint",
+        description="where events come from: a PullPoint subscription, or the stream's "
+        "in-band ONVIF metadata track",
+    )
+    backchannel: bool = Field(
+        default=False, description="ask the stream for the ONVIF audio backchannel (talk)"
+    )
+
     profile: str | None = Field(
-        None, description="default profile, by name or token (else the device's first)"
+        default=None, description="default profile, by name or token (else the device's first)"
     )
     source: str | None = Field(
-        None, description="video source token: only this channel of a multi-channel device"
+        default=None, description="video source token: only this channel of a multi-channel device"
     )

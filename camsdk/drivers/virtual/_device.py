@@ -86,6 +86,8 @@ class VirtualDevice:
         #: ``time.monotonic()`` of each first frame of a scripted motion (``motion=``)
         #: that a stream of this device sent, oldest first (the last 1024).
         self.motion_onsets: deque[float] = deque(maxlen=1024)
+        #: Privacy mode ("lens covered"): streams end and nothing is captured while on.
+        self.privacy_mode = False
         self._streams: weakref.WeakSet[VirtualStream] = weakref.WeakSet()
         self._listeners: weakref.WeakSet[Any] = weakref.WeakSet()
         self._injections: list[Injection] = []

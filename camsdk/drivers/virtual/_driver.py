@@ -31,6 +31,7 @@ from camsdk.driver import (
     ConfigurationError,
     Credentials,
     PacketSource,
+    PrivacyModeError,
     PTZDriver,
     StreamOpenError,
     StreamProfile,
@@ -123,6 +124,7 @@ class VirtualDriver(CameraDriver[VirtualOptions]):
         | Capability.PTZ_PRESETS
         | Capability.RECORD
         | Capability.BATTERY
+        | Capability.PRIVACY_MODE
     )
     requires: ClassVar[str] = "pip install camsdk"
 
@@ -248,6 +250,16 @@ class VirtualDriver(CameraDriver[VirtualOptions]):
         if "timeout" in kinds:
             await forever()
 
+    # -- privacy mode ----------------------------------------------------------------------
+
+    async def privacy_mode(self) -> bool:
+        """Whether the simulated lens is covered."""
+        return self.device.privacy_mode
+
+    async def set_privacy_mode(self, on: bool) -> None:
+        """Cover or uncover the simulated lens (streams end while it is covered)."""
+        self.device.privacy_mode = bool(on)
+
     # -- media -----------------------------------------------------------------------------
 
     async def open_stream(self, profile: str) -> PacketSource:
@@ -255,6 +267,10 @@ class VirtualDriver(CameraDriver[VirtualOptions]):
         params = self.options.loop_params(profile)  # unknown profile: ConfigurationError
         device = self.device
         await self._gate()
+        if device.privacy_mode:
+            raise PrivacyModeError(
+                "the virtual camera is in privacy mode", scheme="virtual", url=self._redacted
+            )
         try:
             loop = await _encode(params)
         except CamError:

@@ -20,7 +20,13 @@ import math
 import time
 from fractions import Fraction
 
-from camsdk.driver import AuthenticationError, CameraUnreachableError, MediaPacket, StreamInfo
+from camsdk.driver import (
+    AuthenticationError,
+    CameraUnreachableError,
+    MediaPacket,
+    PrivacyModeError,
+    StreamInfo,
+)
 
 from ._device import Injection, VirtualDevice
 from ._options import Fault
@@ -152,6 +158,12 @@ class VirtualStream:
             self._burst += 1
         if self._closed:
             raise StopAsyncIteration
+        if self._device is not None and self._device.privacy_mode:
+            # A covered lens captures nothing: the stream ends with the reason.
+            self._finish()
+            raise PrivacyModeError(
+                "the virtual camera is in privacy mode", scheme="virtual", url=self._url
+            )
         corrupt = await self._apply_faults()
         return self._emit(packet, corrupt)
 

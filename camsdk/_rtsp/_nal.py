@@ -1,0 +1,172 @@
+"""Access-unit assembly shared by the H.264 and H.265 depacketisers.
+
+NAL units of one RTP timestamp are collected until the marker bit (or a new
+timestamp) ends the access unit, which then leaves as one Annex-B buffer. The
+rules that make that buffer safe for a decoder live here:
+
+- a lost packet breaks the unit, and a broken unit is dropped whole, never
+  delivered with a hole in it;
+- a unit without a picture (parameter sets or SEI only, as some cameras send
+  with their own marker bit) is not delivered alone: its NAL units open the
+  next unit;
+- a keyframe that lacks parameter sets gets the latest ones (from the SDP, or
+  in band) inserted before its first slice;
+- a unit larger than `MAX_ACCESS_UNIT` is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["MAX_ACCESS_UNIT", "START_CODE", "AccessUnitAssembler", "Emit", "split_annexb"]
+
+#: Largest access unit accepted (a 4K intra picture is a few MiB).
+MAX_ACCESS_UNIT = 8 * 1024 * 1024
+#: Largest number of NAL units in one access unit (slices, SEI, parameter sets).
+MAX_NALS = 1024
+START_CODE = b"\x00\x00\x00\x01"
+
+#: ``emit(data, rtp_timestamp, keyframe, duration)``: one access unit or audio frame
+#: (duration in clock ticks, 0 when unknown).
+Emit = Callable[[bytes, int, bool, int], None]
+
+
+def split_annexb(data: bytes) -> list[bytes]:
+    """NAL units of an Annex-B buffer (start codes and trailing zeros removed)."""
+    nals: list[bytes] = []
+    start = data.find(b"\x00\x00\x01")
+    while start != -1:
+        begin = start + 3
+        nxt = data.find(b"\x00\x00\x01", begin)
+        nal = data[begin : len(data) if nxt == -1 else nxt].rstrip(b"\x00")
+        if nal:
+            nals.append(nal)
+        start = nxt
+    return nals
+
+
+class AccessUnitAssembler:
+    """Collects NAL units into access units for one video track.
+
+    ``nal_type`` maps a NAL unit to its type; ``vcl``, ``keyframes``,
+    ``parameter_types`` (in decoding order, e.g. VPS, SPS, PPS) describe the
+    codec. `emit` gets each finished unit.
+    """
+
+    __slots__ = (
+        "_broken", "_check_start", "_has_vcl", "_keyframe", "_nals", "_size", "_ts", "_types",
+        "dropped", "emit", "first_slice", "keyframes", "nal_type", "parameter_sets",
+        "parameter_types", "vcl",
+    )
+
+    def __init__(
+        self,
+        emit: Emit,
+        nal_type: Callable[[bytes], int],
+        first_slice: Callable[[bytes], bool],
+        *,
+        vcl: frozenset[int],
+        keyframes: frozenset[int],
+        parameter_types: tuple[int, ...],
+        parameter_sets: list[bytes],
+    ) -> None:
+        self.emit = emit
+        self.nal_type = nal_type
+        self.first_slice = first_slice
+        self.vcl = vcl
+        self.keyframes = keyframes
+        self.parameter_types = parameter_types
+        #: type -> the latest parameter sets of that type (SDP first, then in band).
+        self.parameter_sets: dict[int, list[bytes]] = {}
+        for nal in parameter_sets:
+            kind = nal_type(nal) if nal else -1
+            if kind in parameter_types:
+                self.parameter_sets.setdefault(kind, []).append(nal)
+        self._nals: list[bytes] = []
+        self._types: list[int] = []
+        self._ts: int | None = None
+        self._size = 0
+        self._broken = False
+        self._has_vcl = False
+        self._keyframe = False
+        self._check_start = False
+        #: Access units dropped because a packet was lost or they were malformed.
+        self.dropped = 0
+
+    def begin(self, timestamp: int) -> None:
+        """Called for every packet: a new timestamp ends the unit being collected."""
+        if timestamp != self._ts:
+            if self._has_vcl or self._broken:
+                self.finish()
+            self._ts = timestamp
+
+    def add(self, nal: bytes) -> None:
+        """Append one complete NAL unit to the current access unit."""
+        if not nal:
+            return
+        kind = self.nal_type(nal)
+        if self._check_start:
+            # The first NAL unit after a loss: a slice that does not start its
+            # picture means the loss took this unit's beginning.
+            self._check_start = False
+            if not self._has_vcl and kind in self.vcl and not self.first_slice(nal):
+                self._broken = True
+        self._size += len(nal) + 4
+        if self._size > MAX_ACCESS_UNIT or len(self._nals) >= MAX_NALS:
+            self._broken = True
+            return
+        self._nals.append(nal)
+        self._types.append(kind)
+        if kind in self.vcl:
+            self._has_vcl = True
+            if kind in self.keyframes:
+                self._keyframe = True
+
+    def damage(self) -> None:
+        """Mark the current access unit broken (a packet of it was malformed)."""
+        self._broken = True
+
+    def lost(self) -> None:
+        """Packets were lost: the unit being collected is broken, and the next one is
+        checked for a missing beginning."""
+        if self._nals:
+            self._broken = True
+        self._check_start = True
+
+    def finish(self) -> None:
+        """End the current access unit (marker bit): deliver it, drop it, or keep it
+        as the prefix of the next one when it carries no picture."""
+        if not self._has_vcl and not self._broken:
+            return  # parameter sets or SEI alone: they open the next unit
+        nals, types, ts = self._nals, self._types, self._ts
+        broken, keyframe = self._broken, self._keyframe
+        self._nals, self._types = [], []
+        self._size = 0
+        self._broken = self._has_vcl = self._keyframe = False
+        if broken or ts is None:
+            if nals or broken:
+                self.dropped += 1
+            return
+        self._remember_parameter_sets(nals, types)
+        if keyframe:
+            nals = self._with_parameter_sets(nals, types)
+        self.emit(START_CODE + START_CODE.join(nals), ts, keyframe, 0)
+
+    def _remember_parameter_sets(self, nals: list[bytes], types: list[int]) -> None:
+        fresh: dict[int, list[bytes]] = {}
+        for nal, kind in zip(nals, types, strict=True):
+            if kind in self.parameter_types:
+                fresh.setdefault(kind, []).append(nal)
+        self.parameter_sets.update(fresh)
+
+    def _with_parameter_sets(self, nals: list[bytes], types: list[int]) -> list[bytes]:
+        missing = [
+            nal
+            for kind in self.parameter_types
+            if kind not in types
+            for nal in self.parameter_sets.get(kind, ())
+        ]
+        if not missing:
+            return nals
+        first_vcl = next(i for i, kind in enumerate(types) if kind in self.vcl)
+        return nals[:first_vcl] + missing + nals[first_vcl:]
