@@ -228,7 +228,13 @@ class _AnalysisThread:
             self._job = None
             self._cond.notify()
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited), _STOP_TIMEOUT)
+            async with asyncio.timeout(_STOP_TIMEOUT):
+                await asyncio.shield(self._exited)
+                # The thread posted its last word and has only to return; wait for
+                # that without blocking the loop (a join here would), so no
+                # thread outlives `aclose`.
+                while self._thread.is_alive():
+                    await asyncio.sleep(0.001)
         except TimeoutError:
             log.warning("motion analysis thread did not stop within %s s", _STOP_TIMEOUT)
 
