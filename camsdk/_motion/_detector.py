@@ -456,6 +456,7 @@ class MotionDetector:
             if self._state == "running":
                 self._state = "stopped"
             await self._publish(tracker.close())
+            await thread.stop()  # also when the camera closed under a detector left open
 
     async def _publish(self, events: Iterable[CameraEvent]) -> None:
         for event in events:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -183,6 +184,4 @@ class MotionTracker:
 
 def _wall_from_monotonic(at: float) -> datetime:
     """The UTC time at which ``time.monotonic()`` read ``at``."""
-    import time
-
     return datetime.now(UTC) - timedelta(seconds=time.monotonic() - at)

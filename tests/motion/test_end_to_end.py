@@ -25,6 +25,10 @@ pytestmark = pytest.mark.anyio
 MOTION = {EventKind.MOTION}
 
 
+def motion_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("camsdk-motion")]
+
+
 async def test_scripted_motion_reaches_event_subscribers_labelled_and_in_its_zone() -> None:
     async with open_camera("mo-labelled", MOVING) as cam:
         async with cam.events(kinds=MOTION) as events:
@@ -103,8 +107,20 @@ async def test_nothing_runs_once_the_detector_is_closed() -> None:
             assert device.streams_open == 1
         assert not detector.running
         assert detector.stats.state == "closed"
-        assert not [t for t in threading.enumerate() if t.name.startswith("camsdk-motion")]
+        assert not motion_threads()
         await wait_until(lambda: device.streams_open == 0, timeout=WAIT)
+
+
+async def test_closing_the_camera_stops_a_detector_left_running() -> None:
+    cam = open_camera("mo-camera-closed", STILL)
+    async with cam:
+        detector = cam.motion(fps=5.0)
+        await detector.start()
+        await wait_until(lambda: detector.stats.frames >= 1, timeout=WAIT)
+    await wait_until(lambda: not detector.running, timeout=WAIT)
+    await wait_until(lambda: not motion_threads(), timeout=WAIT)
+    await detector.aclose()
+    assert detector.error is None
 
 
 async def test_the_detector_opens_no_stream_until_it_is_started() -> None:
