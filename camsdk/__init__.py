@@ -29,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "EventStream": "._event_stream",
     "Hub": "._hub",
     "MediaStream": "._stream",
+    "MotionDetector": "._motion",
+    "MotionStats": "._motion",
+    "MotionZone": "._motion",
     "PTZControl": "._ptz",
     "Speaker": "._talk",
     "available_drivers": "._registry",
@@ -371,6 +374,15 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._models import (
         StreamStats as StreamStats,
+    )
+    from ._motion import (
+        MotionDetector as MotionDetector,
+    )
+    from ._motion import (
+        MotionStats as MotionStats,
+    )
+    from ._motion import (
+        MotionZone as MotionZone,
     )
     from ._ptz import (
         PTZControl as PTZControl,

@@ -51,6 +51,7 @@ from ._url import CameraURL, redact_text
 if TYPE_CHECKING:  # pragma: no cover
     from ._event_stream import EventStream
     from ._events import EventPipeline
+    from ._motion import MotionDetector, MotionZone
     from ._pipeline._session import StreamSession, Upstream
     from ._ptz import PTZControl
     from ._stream import MediaStream
@@ -614,6 +615,43 @@ class Camera:
         if not isinstance(event, CameraEvent):
             raise ConfigurationError("publish_event takes a camsdk.CameraEvent", url=self.url)
         await self._event_pipeline().publish(event)
+
+    # -- software motion (camsdk._motion) ----------------------------------------------
+
+    def motion(
+        self,
+        *,
+        sensitivity: float = 0.5,
+        zones: Collection[MotionZone] | None = None,
+        fps: float | None = None,
+        keyframes_only: bool = False,
+        min_area: float | None = None,
+        hold: float = 5.0,
+        profile: str | None = None,
+        purpose: str = "software motion",
+    ) -> MotionDetector:
+        """Software motion detection: ``async with cam.motion(...) as detector``.
+
+        While the block is open, grey frames of ``profile`` (default: the
+        smallest) are read through this facade (``stream.open`` and
+        ``frames`` pass the access policy and are audited) at ``fps``
+        (default 2) or ``keyframes_only``, compared with a slowly adapting
+        background in a worker thread, and per-zone MOTION events (start,
+        updates, end ``hold`` seconds after the last motion) are published
+        to every `events` subscriber with ``vendor="camsdk"`` and
+        ``extra["detector"] == "software"``. ``sensitivity`` (0..1) lowers
+        the luma threshold and, unless ``min_area`` (the fraction of a zone
+        that must change) is given, the area. ``zones=None`` watches the
+        whole picture (events without a zone). Every argument is checked
+        here (`ConfigurationError`). See ``docs/motion.md``.
+        """
+        from ._motion import detector_for
+
+        self._require(Capability.STREAM)
+        return detector_for(
+            self, sensitivity=sensitivity, zones=zones, fps=fps, keyframes_only=keyframes_only,
+            min_area=min_area, hold=hold, profile=profile, purpose=purpose,
+        )
 
     # -- control -------------------------------------------------------------------------
 

@@ -31,15 +31,20 @@ log = get_logger("camsdk.pipeline")
 FrameTransform = Callable[["av.VideoFrame"], "av.VideoFrame"]
 
 
-def new_decoder(info: StreamInfo, *, threads: int = 0) -> Any:
-    """A PyAV video decoder for ``info`` (``threads=0``: FFmpeg picks)."""
+def new_decoder(info: StreamInfo, *, threads: int = 0, frame_threads: bool = True) -> Any:
+    """A PyAV video decoder for ``info`` (``threads=0``: FFmpeg picks).
+
+    ``frame_threads=False`` keeps to slice threading, which returns each
+    picture as soon as its packet is decoded (frame threading lags by a
+    frame per thread).
+    """
     import av
 
     ctx = av.CodecContext.create(info.codec, "r")
     if info.extradata:
         ctx.extradata = info.extradata
     if threads != 1:
-        ctx.thread_type = "AUTO"
+        ctx.thread_type = "AUTO" if frame_threads else "SLICE"
         ctx.thread_count = threads
     return ctx
 

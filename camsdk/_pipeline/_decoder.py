@@ -200,6 +200,7 @@ class SharedDecoder:
 
         ctx: Any = None  # made with the first packet, so a restart waits for media
         key_only_mode = False
+        frame_threaded = True
         pending_times: dict[int | None, tuple[float, bool]] = {}
         broken = False  # after a decode error, drop frames until a clean keyframe
         try:
@@ -214,6 +215,7 @@ class SharedDecoder:
                 if ctx is None or isinstance(item, Discontinuity):
                     ctx = new_decoder(self._info, threads=self._threads)
                     key_only_mode = False
+                    frame_threaded = True
                 if isinstance(item, Discontinuity):
                     pending_times.clear()
                     for consumer in self._consumers:
@@ -224,11 +226,23 @@ class SharedDecoder:
                 if want_key_only != key_only_mode:
                     ctx.skip_frame = "NONKEY" if want_key_only else "DEFAULT"
                     key_only_mode = want_key_only
+                leftover: list[Any] = []
+                if frame_threaded == key_only_mode and item.keyframe:
+                    # Frame threading holds each picture back until more packets
+                    # arrive: fed keyframes only, that is whole GOPs. Key-only
+                    # decoding gets a decoder without it, switched at a keyframe
+                    # once the old one has given back the pictures it held.
+                    leftover = _drain(ctx)
+                    ctx = new_decoder(
+                        self._info, threads=self._threads, frame_threads=not key_only_mode
+                    )
+                    ctx.skip_frame = "NONKEY" if key_only_mode else "DEFAULT"
+                    frame_threaded = not key_only_mode
                 pending_times[item.pts] = (item.received_at, item.keyframe)
                 if len(pending_times) > 64:
                     pending_times.pop(next(iter(pending_times)))
                 try:
-                    frames = ctx.decode(to_av_packet(item))
+                    frames = [*leftover, *ctx.decode(to_av_packet(item))]
                 except av.error.FFmpegError as exc:
                     log.debug("decode error: %s", exc)
                     broken = True
@@ -305,6 +319,16 @@ class SharedDecoder:
         except RuntimeError:  # loop closed
             with self._cond:
                 self._quit = True
+
+
+def _drain(ctx: Any) -> list[Any]:
+    """The pictures a decoder still holds (it is finished after this)."""
+    import av
+
+    try:
+        return list(ctx.decode(None))
+    except av.error.FFmpegError:
+        return []
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -50,6 +50,7 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "talk": [((), {})],
     "set_privacy_mode": [((True,), {}), ((False,), {})],
     "call_extension": [(("reboot",), {}), (("set_scene", "night"), {})],
+    "motion": [((), {}), ((), {"keyframes_only": True, "profile": "main"})],
     # Hub
     "listing": [((), {})],
     "cameras": [((), {}), ((), {"include_offline": True})],

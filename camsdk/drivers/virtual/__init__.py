@@ -11,13 +11,14 @@ tests. See ``docs/drivers/virtual.md``.
 from ._device import VirtualDevice, live_device_names, virtual_device
 from ._driver import VirtualDriver
 from ._hub import VirtualHub
-from ._options import Fault, ScriptedEvent, VirtualHubOptions, VirtualOptions
+from ._options import Fault, ScriptedEvent, ScriptedMotion, VirtualHubOptions, VirtualOptions
 from ._ptz import VirtualPTZ
 from ._stream import VirtualStream
 
 __all__ = [
     "Fault",
     "ScriptedEvent",
+    "ScriptedMotion",
     "VirtualDevice",
     "VirtualDriver",
     "VirtualHub",

@@ -15,6 +15,7 @@ import itertools
 import re
 import threading
 import weakref
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,9 @@ class VirtualDevice:
         self.connects = 0
         #: Streams ever opened (``open_stream`` calls that returned).
         self.streams_opened = 0
+        #: ``time.monotonic()`` of each first frame of a scripted motion (``motion=``)
+        #: that a stream of this device sent, oldest first (the last 1024).
+        self.motion_onsets: deque[float] = deque(maxlen=1024)
         #: Privacy mode ("lens covered"): streams end and nothing is captured while on.
         self.privacy_mode = False
         self._streams: weakref.WeakSet[VirtualStream] = weakref.WeakSet()

@@ -287,6 +287,7 @@ class VirtualDriver(CameraDriver[VirtualOptions]):
             faults=self.options.fail,
             url=self._redacted,
             realtime=self.options.realtime,
+            motion_onset=params.motion_onset,
         )
         self._streams.add(stream)
         return stream

@@ -19,12 +19,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from camsdk.driver import ConfigurationError, DriverOptions, EventKind
 
-from ._scene import LoopParams
+from ._scene import LoopParams, ScriptedMotion
 
 __all__ = [
     "Fault",
     "FaultKind",
     "ScriptedEvent",
+    "ScriptedMotion",
     "VirtualHubOptions",
     "VirtualOptions",
     "parse_duration",
@@ -154,6 +155,27 @@ def _event_kind(name: str | EventKind) -> EventKind:
         raise ValueError(f"unknown event kind {name!r}; known: {known}") from None
 
 
+def _parse_motion(value: object) -> object:
+    """``"1s-3s"`` or ``"1s-3s@0,0,0.5,1"`` -> `ScriptedMotion`; other values pass through."""
+    if not isinstance(value, str):
+        return value
+    window, sep, box_text = value.strip().partition("@")
+    start, dash, end = window.partition("-")
+    if not dash:
+        raise ValueError(f"motion must look like 1s-3s or 1s-3s@0,0,0.5,1, got {value!r}")
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    if sep:
+        parts = box_text.split(",")
+        try:
+            numbers = tuple(float(p) for p in parts)
+        except ValueError:
+            numbers = ()
+        if len(numbers) != 4:
+            raise ValueError(f"motion box must be four numbers x0,y0,x1,y1, got {box_text!r}")
+        box = (numbers[0], numbers[1], numbers[2], numbers[3])
+    return ScriptedMotion(parse_duration(start), parse_duration(end), box)
+
+
 def _parse_size(value: object) -> object:
     if isinstance(value, str):
         width, sep, height = value.strip().lower().partition("x")
@@ -184,6 +206,14 @@ class VirtualOptions(DriverOptions):
     realtime: bool = Field(
         default=True,
         description="pace packets in real time; 0 replays as fast as consumers take them",
+    )
+    scene: Literal["demo", "still"] = Field(
+        default="demo",
+        description="demo: moving shapes and counters; still: nothing moves, sensor noise",
+    )
+    motion: ScriptedMotion | None = Field(
+        default=None,
+        description="a square crossing the picture in each loop: START-END[@x0,y0,x1,y1]",
     )
 
     @field_validator("size", mode="before")
@@ -236,6 +266,16 @@ class VirtualOptions(DriverOptions):
             )
         return value
 
+    @field_validator("motion", mode="before")
+    @classmethod
+    def _motion_text(cls, value: object) -> object:
+        return _parse_motion(value)
+
+    @field_validator("scene", mode="before")
+    @classmethod
+    def _scene_text(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("fail", mode="before")
     @classmethod
     def _fail_text(cls, value: object) -> object:
@@ -281,6 +321,8 @@ class VirtualOptions(DriverOptions):
             bitrate=self.bitrate if profile == "main" else max(1_000, self.bitrate // 4),
             audio=self.audio,
             seconds=self.loop_seconds,
+            scene=self.scene,
+            motion=self.motion,
         )
 
     def to_query(self, *, exclude: Iterable[str] = ()) -> dict[str, str]:

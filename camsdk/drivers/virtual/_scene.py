@@ -10,6 +10,12 @@ further encoding cost. The scene is
 * a large frame counter and loop timestamp drawn with a built-in 7-segment
   font (no font files), and a progress bar along the bottom edge.
 
+``scene="still"`` renders a view where nothing moves instead: the gradient
+and the shapes frozen where they start, no counters, and fresh sensor-like
+noise on the luma of every frame (so the encoder adds real compression
+artefacts). A `ScriptedMotion` adds a bright square that crosses a box of
+the picture during a window of each loop, to either scene.
+
 Frames are rendered straight into ``yuv420p`` numpy buffers (BT.601 limited
 range) and encoded with PyAV: libx264 or libx265 at ``ultrafast``/``zerolatency``,
 no B-frames (decode order == presentation order), an IDR exactly every
@@ -52,7 +58,7 @@ from av.video.frame import PictureType
 
 from camsdk.driver import MediaPacket, StreamInfo, get_logger
 
-__all__ = ["EncodedLoop", "LoopParams", "encoded_loop"]
+__all__ = ["SCENES", "EncodedLoop", "LoopParams", "ScriptedMotion", "encoded_loop"]
 
 _log = get_logger(__name__)
 
@@ -76,7 +82,55 @@ _MAX_FPS = 240
 # Bump whenever the scene, the encoder settings or the file layout change.
 _FORMAT_VERSION = 1
 _MAGIC = b"CAMSDK-LOOP\n"
+
+#: The scenes `LoopParams.scene` may name.
+SCENES = ("demo", "still")
+# Luma noise of the still scene: a little more than a good camera in daylight.
+_STILL_NOISE_SIGMA = 3.0
+_MOTION_Y = 220  # the scripted square: bright on the mid-grey gradient
+_MOTION_SIZE = 0.3  # its side, as a fraction of the box height
 _HEADER_LEN = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedMotion:
+    """A square crossing ``box`` from left to right, from ``start`` to ``end`` s of each loop.
+
+    ``box`` is ``(x0, y0, x1, y1)`` in normalised picture coordinates. Written
+    ``START-END[@x0,y0,x1,y1]`` in a URL, e.g. ``1s-3s@0,0,0.5,1``.
+    """
+
+    start: float
+    end: float
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        numbers = (self.start, self.end, *self.box)
+        if len(self.box) != 4 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in numbers
+        ):
+            raise ValueError("scripted motion needs finite numbers: start, end and a 4-number box")
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"scripted motion must start >= 0 and end after it starts: {self}")
+        x0, y0, x1, y1 = self.box
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise ValueError(
+                f"scripted motion box must be x0,y0,x1,y1 with 0 <= x0 < x1 <= 1 "
+                f"and 0 <= y0 < y1 <= 1, got {self.box}"
+            )
+
+    def frames(self, fps: int) -> range:
+        """Indices of the loop frames that show the square."""
+        first = math.ceil(Fraction(str(float(self.start))) * fps)
+        last = math.ceil(Fraction(str(float(self.end))) * fps)
+        return range(first, last)
+
+    def __str__(self) -> str:
+        text = f"{self.start:g}s-{self.end:g}s"
+        if self.box != (0.0, 0.0, 1.0, 1.0):
+            text += "@" + ",".join(f"{v:g}" for v in self.box)
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +154,10 @@ class LoopParams:
     audio: bool = False
     #: Loop length in seconds, rounded up to whole GOPs.
     seconds: float = 4.0
+    #: ``"demo"`` (moving shapes, counters) or ``"still"`` (nothing moves; sensor noise).
+    scene: str = "demo"
+    #: A square that crosses part of the picture during a window of each loop.
+    motion: ScriptedMotion | None = None
 
     def __post_init__(self) -> None:
         for name in ("width", "height"):
@@ -125,6 +183,16 @@ class LoopParams:
             or self.seconds <= 0
         ):
             raise ValueError(f"seconds must be a positive finite number, got {self.seconds!r}")
+        if self.scene not in SCENES:
+            raise ValueError(f"scene must be one of {', '.join(SCENES)}, got {self.scene!r}")
+        if self.motion is not None:
+            if not isinstance(self.motion, ScriptedMotion):
+                raise ValueError(f"motion must be a ScriptedMotion, got {self.motion!r}")
+            if self.motion.frames(self.fps).stop > self.frame_count:
+                loop = Fraction(self.frame_count, self.fps)
+                raise ValueError(
+                    f"scripted motion {self.motion} ends after the loop ({float(loop):g} s)"
+                )
 
     @property
     def frame_count(self) -> int:
@@ -132,6 +200,14 @@ class LoopParams:
         # str() first so 0.1 s means exactly 1/10 s, not the nearest binary float.
         wanted = Fraction(str(float(self.seconds))) * self.fps
         return max(1, math.ceil(wanted / self.gop)) * self.gop
+
+    @property
+    def motion_onset(self) -> int | None:
+        """Index of the first loop frame showing the scripted motion, if there is one."""
+        if self.motion is None:
+            return None
+        frames = self.motion.frames(self.fps)
+        return frames.start if frames else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +347,20 @@ def _fill(plane: _Plane, x0: int, y0: int, x1: int, y1: int, value: int) -> None
 class _SceneRenderer:
     """Renders frame ``i`` of an ``n``-frame loop into a yuv420p buffer."""
 
-    def __init__(self, width: int, height: int, fps: int, frames: int) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        fps: int,
+        frames: int,
+        *,
+        scene: str = "demo",
+        motion: ScriptedMotion | None = None,
+    ) -> None:
         self._w, self._h, self._fps, self._n = width, height, fps, frames
+        self._still = scene == "still"
+        self._motion = motion
+        self._motion_frames = motion.frames(fps) if motion is not None else range(0)
         # Gradient phase indices: uint8 so adding the drift offset wraps for free.
         ys, xs = np.mgrid[0:height, 0:width]
         self._ramp_y = ((xs * 160 // width + ys * 96 // height) % 256).astype(np.uint8)
@@ -298,17 +386,43 @@ class _SceneRenderer:
         v = flat[h * w + chroma :].reshape(h // 2, w // 2)
 
         # One full gradient cycle per loop for luma, two for chroma.
-        drift = i * 256 // self._n
+        drift = 0 if self._still else i * 256 // self._n
         np.take(self._lut_y, self._ramp_y + np.uint8(drift), out=y)
         idx = self._ramp_c + np.uint8((2 * drift) % 256)
         np.take(self._lut_u, idx, out=u)
         np.take(self._lut_v, idx, out=v)
 
-        for shape in _SHAPES:
-            self._draw_shape(y, u, v, shape, i)
-        self._draw_text(y, u, v, i)
-        self._draw_progress(y, u, v, i)
+        if self._still:
+            for shape in _SHAPES:
+                self._draw_shape(y, u, v, shape, 0)
+            # Seeded per frame: the encode (and so the disk cache) stays reproducible.
+            noise = np.random.default_rng(i).normal(0.0, _STILL_NOISE_SIGMA, y.shape)
+            np.copyto(y, np.clip(y + noise, 0, 255).astype(np.uint8))
+        else:
+            for shape in _SHAPES:
+                self._draw_shape(y, u, v, shape, i)
+            self._draw_text(y, u, v, i)
+            self._draw_progress(y, u, v, i)
+        if i in self._motion_frames:
+            self._draw_motion(y, u, v, i)
         return buf
+
+    def _draw_motion(self, y: _Plane, u: _Plane, v: _Plane, i: int) -> None:
+        """The scripted square, its progress across the box proportional to time."""
+        assert self._motion is not None
+        frames = self._motion_frames
+        x0, y0, x1, y1 = (
+            round(c * s)
+            for c, s in zip(self._motion.box, (self._w, self._h, self._w, self._h), strict=True)
+        )
+        side = max(4, round(_MOTION_SIZE * (y1 - y0)) // 2 * 2)
+        side = min(side, (x1 - x0) // 2 * 2, (y1 - y0) // 2 * 2)
+        progress = (i - frames.start) / max(1, len(frames) - 1)
+        left = (x0 + round((x1 - x0 - side) * progress)) // 2 * 2
+        top = (y0 + (y1 - y0 - side) // 2) // 2 * 2
+        _fill(y, left, top, left + side, top + side, _MOTION_Y)
+        _fill(u, left // 2, top // 2, (left + side) // 2, (top + side) // 2, _NEUTRAL_C)
+        _fill(v, left // 2, top // 2, (left + side) // 2, (top + side) // 2, _NEUTRAL_C)
 
     def _draw_shape(self, y: _Plane, u: _Plane, v: _Plane, shape: _Shape, i: int) -> None:
         w, h = self._w, self._h
@@ -427,7 +541,9 @@ def _encode(params: LoopParams) -> EncodedLoop:
     ctx.open()
     extradata = bytes(ctx.extradata or b"")
 
-    renderer = _SceneRenderer(params.width, params.height, params.fps, frames)
+    renderer = _SceneRenderer(
+        params.width, params.height, params.fps, frames, scene=params.scene, motion=params.motion
+    )
     encoded: list[av.Packet[Any]] = []
     for i in range(frames):
         frame = av.VideoFrame.from_ndarray(renderer.render(i), format="yuv420p")
@@ -538,7 +654,16 @@ def _cache_dir() -> Path:
 
 def _params_json(params: LoopParams) -> dict[str, Any]:
     # float() so seconds=4 and seconds=4.0 (equal params) share one file.
-    return {**asdict(params), "seconds": float(params.seconds)}
+    out = {**asdict(params), "seconds": float(params.seconds)}
+    # The scene options only when set: the files of the default scene keep their names.
+    if params.scene == "demo":
+        del out["scene"]
+    motion = out.pop("motion")
+    if motion is not None:
+        m = params.motion
+        assert m is not None
+        out["motion"] = [float(m.start), float(m.end), *(float(c) for c in m.box)]
+    return out
 
 
 def _cache_path(params: LoopParams) -> Path:

@@ -69,6 +69,7 @@ class VirtualStream:
         faults: tuple[Fault, ...],
         url: str,
         realtime: bool = True,
+        motion_onset: int | None = None,
     ) -> None:
         self._device: VirtualDevice | None = device
         # Without pacing this is a non-live source: the pipeline holds it back
@@ -86,6 +87,13 @@ class VirtualStream:
         entries += [(Fraction(p.pts or 0) * p.time_base, 1, p) for p in loop.audio]
         entries.sort(key=lambda e: (e[0], e[1]))
         self._schedule = tuple((float(t), p) for t, _, p in entries)
+        # Where in the timetable the scripted motion's first frame is (video packet
+        # number ``motion_onset``), so its send time can be noted on the device.
+        self._onset_index: int | None = None
+        if motion_onset is not None:
+            video = [i for i, (_, p) in enumerate(self._schedule) if p.kind == "video"]
+            if 0 <= motion_onset < len(video):
+                self._onset_index = video[motion_onset]
         fps = loop.info.fps or 1.0
         self._corrupt_step = round(_CORRUPT_FRAMES / fps / loop.info.time_base)
         # Faults from the URL apply to every connection, counted from its first packet.
@@ -168,11 +176,15 @@ class VirtualStream:
             if corrupt and self._video_sent % _CORRUPT_EVERY == 0:
                 pts = None if pts is None else pts - self._corrupt_step
                 dts = None if dts is None else dts - self._corrupt_step
+        onset = self._index == self._onset_index
         self._advance()
         self._sent += 1
+        now = time.monotonic()
         if self._device is not None:
             self._device.packets_sent += 1
-        return dataclasses.replace(packet, pts=pts, dts=dts, received_at=time.monotonic())
+            if onset:
+                self._device.motion_onsets.append(now)
+        return dataclasses.replace(packet, pts=pts, dts=dts, received_at=now)
 
     def _advance(self) -> None:
         self._index += 1
