@@ -397,10 +397,10 @@ class CameraLink:
                 reason = f"{type(exc).__name__}: {exc}"
             self.set_camera_online(False)
             delay = self.bridge._backoff(attempt)
+            # Warn once per outage; the retries after it are INFO (``-v``).
+            log, what = (_log.warning, "lost") if attempt == 0 else (_log.info, "still failing")
             attempt += 1
-            _log.warning(
-                "events of %s lost (%s); retrying in %.1fs", self.slug, scrub(reason), delay
-            )
+            log("events of %s %s (%s); retrying in %.1fs", self.slug, what, scrub(reason), delay)
             await asyncio.sleep(delay)
 
     def on_event(self, event: CameraEvent) -> None:
@@ -562,10 +562,12 @@ class CameraLink:
                 attempt = 0
             self.reconnects += 1
             delay = bridge._backoff(attempt)
+            # Warn once per outage; the retries after it are INFO (``-v``).
+            log, what = (_log.warning, "lost") if attempt == 0 else (_log.info, "still down")
             attempt += 1
-            _log.warning(
-                "MQTT connection of %s to %s:%s lost (%s); retrying in %.1fs",
-                self.slug, bridge.hostname, bridge.port, scrub(reason), delay,
+            log(
+                "MQTT connection of %s to %s:%s %s (%s); retrying in %.1fs",
+                self.slug, bridge.hostname, bridge.port, what, scrub(reason), delay,
             )  # fmt: skip
             await asyncio.sleep(delay)
 
