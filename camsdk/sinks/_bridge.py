@@ -251,6 +251,15 @@ class _OpeningEventStream:
         return None
 
 
+def _supervise(
+    settings: CameraSettings, principal: Principal, audit: AuditSink | None
+) -> _SupervisedCamera:
+    """The supervised camera for ``settings``: with the motion switch when ``frames`` is allowed."""
+    if Action.FRAMES in settings.allow:
+        return _SupervisedMotionCamera(settings, principal, audit)
+    return _SupervisedCamera(settings, principal, audit)
+
+
 def _tls_context(broker: BrokerSettings) -> ssl.SSLContext | None:
     if not broker.tls:
         return None
@@ -344,12 +353,7 @@ async def run_bridge(
         _log.warning("bridge config %s: no cameras for shard %s", source or "", shard)
     client_id = _client_id(config, shard)
     principal = Principal(f"mqtt:{client_id}", "MQTT bridge")
-    cameras = [
-        (_SupervisedMotionCamera if Action.FRAMES in entry.allow else _SupervisedCamera)(
-            entry, principal, audit
-        )
-        for entry in entries
-    ]
+    cameras = [_supervise(entry, principal, audit) for entry in entries]
     try:
         # Connect up front so HA discovery carries vendor and model; a camera
         # that is down now is retried by the bridge.

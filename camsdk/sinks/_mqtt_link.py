@@ -143,7 +143,9 @@ class CameraLink:
         self.camera_online = False
         self._changed = asyncio.Event()
         self.announced: set[EventKind] = set()
-        self.config_topics: set[str] = set()
+        #: Discovery configs announced so far (topic -> payload), for removal
+        #: and to re-announce only what changed.
+        self.configs: dict[str, bytes] = {}
         self.discovery_removed = False
         self.active: dict[EventKind, set[str]] = {}
         self.stream_state: str | None = None
@@ -187,10 +189,12 @@ class CameraLink:
         self.notify()
         self.put(self.t_availability, b"online" if online else b"offline", qos=1, retain=True)
         if online:
-            # Connected now: announce again with what the device told us (vendor,
-            # model, capabilities); an unchanged config is a no-op for HA.
+            # Connected now: announce what the device told us (vendor, model,
+            # capabilities) where it changes a config announced before.
+            announced = dict(self.configs)
             for topic, payload in self.discovery_messages():
-                self.put(topic, payload, qos=1, retain=True)
+                if announced.get(topic) != payload:
+                    self.put(topic, payload, qos=1, retain=True)
             return
         # Ends may be lost while the camera is away: say "off", not a stale "on".
         for kind, ids in self.active.items():
@@ -312,8 +316,9 @@ class CameraLink:
         if streams and self.motion is not None:
             configs.append(motion_switch_config(**where, device=device))
         for topic, payload in configs:
-            self.config_topics.add(topic)
-            yield topic, json.dumps(payload).encode()
+            data = json.dumps(payload).encode()
+            self.configs[topic] = data
+            yield topic, data
         for kind in self.announced & EVENT_ENTITY_KINDS.keys():
             # Earlier versions announced these as binary sensors: remove those.
             yield config_topic(prefix, "binary_sensor", self.slug, kind.value), b""
@@ -327,11 +332,11 @@ class CameraLink:
             configuration_url=self._configuration_url(), hub=self.options.hub,
         )  # fmt: skip
         topic, payload = self._kind_config(kind, device)
-        self.config_topics.add(topic)
-        self.put(topic, json.dumps(payload).encode(), qos=1, retain=True)
+        self.configs[topic] = data = json.dumps(payload).encode()
+        self.put(topic, data, qos=1, retain=True)
 
     def remove_discovery(self, *, purge: bool) -> None:
-        for topic in sorted(self.config_topics):
+        for topic in sorted(self.configs):
             self.put(topic, b"", qos=1, retain=True)
         self.discovery_removed = True
         if purge:

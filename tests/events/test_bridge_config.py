@@ -80,6 +80,15 @@ def test_config_loads_with_defaults(tmp_path: Path) -> None:
             "share topic",
         ),
         ('[broker]\nhostname = "h"\nsurprise = 1\n', "surprise"),
+        (
+            '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\n'
+            "watch_stream = true\n",
+            "stream.open",
+        ),
+        (
+            '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\nhub = "!!"\n',
+            "hub",
+        ),
         ("[broker\n", "cannot read"),
     ],
 )
@@ -175,3 +184,30 @@ async def test_a_shard_bridges_only_its_cameras(
             await sub.wait_payload(f"{topic_prefix}/garden/availability", b"offline")
     topics = {m.topic.value for m in sub.received}
     assert f"{topic_prefix}/front_door/availability" not in topics
+
+
+def test_camera_settings_become_bridge_options(tmp_path: Path) -> None:
+    text = (
+        '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "rtsp://10.0.0.9/s"\n'
+        'hub = "NVR"\nmotion_sensitivity = 0.7\nwatch_stream = true\nstats_interval = 5\n'
+        'allow = ["events.subscribe", "stream.open", "frames"]\n'
+    )
+    (camera,) = load_bridge_config(write(tmp_path, text)).cameras
+    options = camera.bridge_options()
+    assert (options.hub, options.motion_sensitivity, options.motion_fps) == ("NVR", 0.7, 2.0)
+    assert options.watch_stream and options.stats_interval == 5.0
+
+
+def test_only_cameras_allowed_frames_get_the_software_motion_switch(tmp_path: Path) -> None:
+    from camsdk.sinks._bridge import _supervise
+    from camsdk.sinks._types import has_software_motion
+
+    text = (
+        '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\n'
+        'allow = ["events.subscribe", "frames"]\n'
+        '[[cameras]]\nname = "b"\nurl = "virtual://b"\n'
+    )
+    with_frames, without = load_bridge_config(write(tmp_path, text)).cameras
+    bridge = Principal("mqtt:b")
+    assert has_software_motion(_supervise(with_frames, bridge, None))
+    assert not has_software_motion(_supervise(without, bridge, None))

@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from camsdk._errors import ConfigurationError
-from camsdk._models import EventKind, StreamState
+from camsdk._errors import CameraConnectionError, ConfigurationError
+from camsdk._models import Capability, EventKind, StreamState
 from camsdk.sinks._ha_discovery import (
     DEVICE_CLASSES,
     binary_sensor_config,
@@ -288,3 +288,52 @@ async def test_watching_the_stream_publishes_its_stats(
                 await sub.wait_payload(f"{base}/stream/state", b"streaming")
                 await sub.wait_payload(f"{base}/stream/fps", b"12.5")
     assert doorbell.streams_open == 0  # released when the bridge stopped
+
+
+class LateCamera(FakeMotionCamera):
+    """Unreachable (and so of unknown vendor and capabilities) until ``reachable``."""
+
+    def __init__(self) -> None:
+        super().__init__("late")
+        self.reachable = False
+
+    @property
+    def info(self) -> Any:
+        if not self.reachable:
+            raise CameraConnectionError("not connected")
+        return super().info
+
+    @property
+    def capabilities(self) -> Capability:
+        return super().capabilities if self.reachable else Capability.EVENTS | Capability.SNAPSHOT
+
+    def events(self) -> Any:
+        if not self.reachable:
+            self.events_called.set()
+            raise CameraConnectionError("not connected")
+        return super().events()
+
+
+@needs_mosquitto
+@pytest.mark.external
+async def test_a_camera_that_connects_late_is_announced_again_with_what_it_reports(
+    mosquitto: Any, topic_prefix: str
+) -> None:
+    cam = LateCamera()
+    ha = f"{topic_prefix}_ha"
+    image = f"{ha}/image/camsdk_late/snapshot/config"
+    stream = f"{ha}/sensor/camsdk_late/stream_state/config"
+    try:
+        async with Listener(mosquitto.port, f"{ha}/#") as sub:
+            async with bridge_for(cam, mosquitto, topic_prefix) as bridge:
+                with anyio.fail_after(10):
+                    await bridge.wait_connected()
+                    before = await sub.wait_json(image)
+                    cam.reachable = True
+                    after = await sub.wait_json(image, lambda c: "manufacturer" in c["device"])
+                    await sub.wait_for(stream)
+    finally:
+        await cam.aclose()
+    assert "manufacturer" not in before["device"] and after["device"]["manufacturer"] == "Acme"
+    # Before it connected, its stream was unknown: no stream sensors then.
+    assert stream not in {m.topic.value for m in sub.received if m is not sub.received[-1]}
