@@ -20,9 +20,16 @@ only the names of environment variables that hold them::
 Every camera is opened with the bridge's principal (``mqtt:<client_id>``)
 and a policy that allows exactly the actions in its ``allow`` list (default:
 events and snapshots, no PTZ), so MQTT commands pass the same access check
-and audit as any other caller. ``--shard i/N`` bridges only the cameras whose
-stable hash (SHA-256 of the camera name, mod N) is ``i``, so N processes
-split a fleet without coordinating.
+and audit as any other caller. Cameras allowed ``frames`` get the "software
+motion" switch; ``hub``, ``configuration_url``, ``watch_stream`` and the
+motion settings are the `BridgeCameraOptions` (see docs/mqtt.md).
+``--shard i/N`` bridges only the cameras whose stable hash (SHA-256 of the
+camera name, mod N) is ``i``, so N processes split a fleet without
+coordinating.
+
+The command prints a one-screen summary at start (broker, TLS, cameras,
+shard, discovery; never a credential) and logs warnings by default, INFO
+with ``-v``, camsdk's DEBUG with ``-vv`` and everyone's with ``-vvv``.
 """
 
 from __future__ import annotations
