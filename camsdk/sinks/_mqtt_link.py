@@ -7,7 +7,6 @@ module docstring there describes the topics.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .._errors import AccessDeniedError, UnsupportedCapabilityError
@@ -37,7 +35,8 @@ from ._ha_discovery import (
     stream_state_config,
 )
 from ._mqtt_controls import MotionSwitch, StreamWatch, error_code
-from ._queue import AckQueue, OutgoingMessage
+from ._mqtt_session import BrokerSession
+from ._queue import AckQueue
 from ._types import BridgeCamera, BridgeCameraOptions, has_software_motion
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,14 +95,6 @@ class InvalidCommand(ValueError):
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _payload_bytes(payload: object) -> bytes:
-    if payload is None:
-        return b""
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    return str(payload).encode()
 
 
 def _event_json(event: CameraEvent) -> bytes:
@@ -370,7 +361,7 @@ class CameraLink:
             self.snapshot_wanted.set()  # give HA a picture before the first event
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._camera_loop())
-            tg.create_task(self._broker_loop())
+            tg.create_task(BrokerSession(self).run())
             tg.create_task(self._snapshot_loop())
             tg.create_task(self._command_loop())
             if self.motion is not None:
@@ -536,163 +527,3 @@ class CameraLink:
             await ptz.goto_preset(command.preset)
         else:
             await ptz.move(command.pan or 0.0, command.tilt or 0.0, command.zoom or 0.0)
-
-    # -- the broker session ------------------------------------------------------------------
-
-    async def _broker_loop(self) -> None:
-        attempt = 0
-        bridge = self.bridge
-        while True:
-            established = False
-            try:
-                client = bridge._new_client(self)
-                async with client:
-                    try:
-                        await self._open_session(client)
-                        established = True
-                        await self._pump(client)
-                    except asyncio.CancelledError:
-                        await self._goodbye(client)
-                        raise
-                reason = "session ended"
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the bridge must outlive any broker trouble
-                raise_if_cancelling(exc)
-                reason = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.connected.clear()
-                self.queue.requeue_inflight()
-            if established:
-                attempt = 0
-            self.reconnects += 1
-            delay = bridge._backoff(attempt)
-            # Warn once per outage; the retries after it are INFO (``-v``).
-            log, what = (_log.warning, "lost") if attempt == 0 else (_log.info, "still down")
-            attempt += 1
-            log(
-                "MQTT connection of %s to %s:%s %s (%s); retrying in %.1fs",
-                self.slug, bridge.hostname, bridge.port, what, scrub(reason), delay,
-            )  # fmt: skip
-            await asyncio.sleep(delay)
-
-    async def _open_session(self, client: aiomqtt.Client) -> None:
-        topics = [(topic, 1) for topic in self.commands]
-        if self.t_ha_status is not None:
-            topics.append((self.t_ha_status, 1))
-        await client.subscribe(topics)
-        # Current availability first, then discovery: HA may only create the
-        # entities now (a broker without persistence lost the retained configs).
-        await client.publish(
-            self.t_availability,
-            b"online" if self.camera_online else b"offline",
-            qos=1,
-            retain=True,
-        )
-        for topic, payload in self.discovery_messages():
-            await client.publish(topic, payload, qos=1, retain=True)
-        self.connected.set()
-        _log.info(
-            "MQTT session of %s up at %s:%s; subscribed to %s",
-            self.slug, self.bridge.hostname, self.bridge.port,
-            ", ".join(topic for topic, _ in topics),
-        )  # fmt: skip
-
-    async def _pump(self, client: aiomqtt.Client) -> None:
-        loop = asyncio.get_running_loop()
-        failure: asyncio.Future[None] = loop.create_future()
-        tasks = (
-            loop.create_task(self._sender(client, failure)),
-            loop.create_task(self._receiver(client)),
-            loop.create_task(self._watchdog()),
-        )
-        try:
-            done, _ = await asyncio.wait({*tasks, failure}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if not failure.done():
-                failure.cancel()
-        for fut in done:
-            exc = fut.exception()
-            if exc is not None:
-                raise exc
-        raise aiomqtt.MqttError("session ended")
-
-    async def _sender(self, client: aiomqtt.Client, failure: asyncio.Future[None]) -> None:
-        slots = asyncio.Semaphore(self.bridge.inflight)
-        tasks: set[asyncio.Task[None]] = set()
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                # Take a window slot before a message, so nothing sits "in
-                # flight" in our accounting without being handed to the client.
-                await slots.acquire()
-                msg = await self.queue.get()
-                task = loop.create_task(self._publish_one(client, msg, slots, failure))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        finally:
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _watchdog(self) -> None:
-        # One periodic check instead of a timer per publish: a broker that
-        # stops acknowledging (but keeps the socket open) ends the session.
-        limit = self.bridge.publish_timeout
-        while True:
-            await asyncio.sleep(max(0.05, limit / 4))
-            age = self.queue.oldest_inflight_age()
-            if age is not None and age > limit:
-                raise aiomqtt.MqttError(f"no acknowledgement from the broker within {limit:g} s")
-
-    async def _publish_one(
-        self,
-        client: aiomqtt.Client,
-        msg: OutgoingMessage[Publish],
-        slots: asyncio.Semaphore,
-        failure: asyncio.Future[None],
-    ) -> None:
-        item = msg.item
-        try:
-            await client.publish(
-                item.topic,
-                item.payload,
-                qos=item.qos,
-                retain=item.retain,
-                # No per-message timer (it costs a quarter of the CPU per
-                # message); `_watchdog` bounds how long an ack may take.
-                timeout=math.inf,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # any failure ends this session
-            if not failure.done():
-                failure.set_exception(exc)
-            return
-        finally:
-            slots.release()
-        self.queue.ack(msg)
-
-    async def _receiver(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            topic = message.topic.value
-            payload = _payload_bytes(message.payload)
-            if topic in self.commands:
-                self.on_command(topic, payload, bool(message.retain))
-            elif topic == self.t_ha_status and payload == b"online":
-                # Home Assistant restarted: announce again, with current states.
-                _log.info("Home Assistant came online: announcing %s again", self.slug)
-                for config_topic_, config in self.discovery_messages():
-                    self.put(config_topic_, config, qos=1, retain=True)
-                self.republish_states()
-
-    async def _goodbye(self, client: aiomqtt.Client) -> None:
-        # A clean stop says "offline" itself; the will only covers crashes.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                client.publish(self.t_availability, b"offline", qos=1, retain=True), timeout=2.0
-            )
