@@ -184,7 +184,7 @@ class CameraLink:
             # capabilities) where it changes a config announced before.
             announced = dict(self.configs)
             for topic, payload in self.discovery_messages():
-                if announced.get(topic) != payload:
+                if announced.get(topic, b"") != payload:  # (b"": a removal, already sent)
                     self.put(topic, payload, qos=1, retain=True)
             return
         # Ends may be lost while the camera is away: say "off", not a stale "on".

@@ -17,7 +17,7 @@ from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 from ._fakes import FakeCamera, FakeMotionCamera, Listener
 from .conftest import needs_mosquitto
 
-pytestmark = [pytest.mark.anyio, pytest.mark.external, needs_mosquitto]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
@@ -36,6 +36,8 @@ def bridge_for(mosquitto: Any, topic_prefix: str, *cams: Any, **options: Any) ->
     return MqttBridge(list(cams), **(settings | options))
 
 
+@needs_mosquitto
+@pytest.mark.external
 async def test_motion_switch_on_enters_cam_motion_and_off_exits_it(
     mosquitto: Any, cam: FakeMotionCamera, topic_prefix: str
 ) -> None:
@@ -58,6 +60,8 @@ async def test_motion_switch_on_enters_cam_motion_and_off_exits_it(
     assert settings["purpose"]  # the audit log says why frames were read
 
 
+@needs_mosquitto
+@pytest.mark.external
 async def test_motion_switch_pauses_while_the_camera_is_offline(
     mosquitto: Any, cam: FakeMotionCamera, topic_prefix: str
 ) -> None:
@@ -78,6 +82,8 @@ async def test_motion_switch_pauses_while_the_camera_is_offline(
     assert cam.detectors_running == 0  # stopped with the bridge
 
 
+@needs_mosquitto
+@pytest.mark.external
 async def test_motion_switch_refused_by_the_policy_reports_and_stays_off(
     mosquitto: Any, topic_prefix: str
 ) -> None:
@@ -98,6 +104,8 @@ async def test_motion_switch_refused_by_the_policy_reports_and_stays_off(
     assert b"ON" not in states
 
 
+@needs_mosquitto
+@pytest.mark.external
 async def test_every_error_report_names_the_topic_of_its_command(
     mosquitto: Any, topic_prefix: str
 ) -> None:
