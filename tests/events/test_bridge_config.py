@@ -211,3 +211,35 @@ def test_only_cameras_allowed_frames_get_the_software_motion_switch(tmp_path: Pa
     bridge = Principal("mqtt:b")
     assert has_software_motion(_supervise(with_frames, bridge, None))
     assert not has_software_motion(_supervise(without, bridge, None))
+
+
+@needs_mosquitto
+@pytest.mark.external
+async def test_watch_stream_publishes_a_virtual_cameras_live_state_and_fps(
+    tmp_path: Path, mosquitto: Any, topic_prefix: str
+) -> None:
+    text = f"""
+[broker]
+hostname = "127.0.0.1"
+port = {mosquitto.port}
+prefix = "{topic_prefix}"
+discovery = false
+publish_snapshots = false
+
+[[cameras]]
+name = "porch"
+url = "virtual://bridge-porch?fps=10&size=160x120&gop=10"
+allow = ["events.subscribe", "stream.open"]
+watch_stream = true
+stats_interval = 1
+"""
+    stop = asyncio.Event()
+    base = f"{topic_prefix}/porch"
+    async with Listener(mosquitto.port, f"{base}/stream/#") as sub:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: run_bridge_from_config(write(tmp_path, text), stop=stop))
+                await sub.wait_payload(f"{base}/stream/state", b"streaming")
+                fps = await sub.wait_for(f"{base}/stream/fps", lambda m: m.payload != b"0")
+                stop.set()
+    assert float(fps.payload) > 0  # type: ignore[arg-type]  # a rate measured on the stream
