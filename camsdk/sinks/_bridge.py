@@ -20,9 +20,10 @@ only the names of environment variables that hold them::
 Every camera is opened with the bridge's principal (``mqtt:<client_id>``)
 and a policy that allows exactly the actions in its ``allow`` list (default:
 events and snapshots, no PTZ), so MQTT commands pass the same access check
-and audit as any other caller. Cameras allowed ``frames`` get the "software
-motion" switch; ``hub``, ``configuration_url``, ``watch_stream`` and the
-motion settings are the `BridgeCameraOptions` (see docs/mqtt.md).
+and audit as any other caller. Cameras allowed ``stream.open`` and
+``frames`` get the "software motion" switch; ``hub``, ``configuration_url``,
+``watch_stream`` and the motion settings are the `BridgeCameraOptions` (see
+docs/mqtt.md).
 ``--shard i/N`` bridges only the cameras whose stable hash (SHA-256 of the
 camera name, mod N) is ``i``, so N processes split a fleet without
 coordinating.
@@ -219,10 +220,11 @@ class _SupervisedCamera:
 
 
 class _SupervisedMotionCamera(_SupervisedCamera):
-    """A `_SupervisedCamera` whose allow list lets the software motion detector read frames.
+    """A `_SupervisedCamera` whose allow list lets the software motion detector run.
 
     Only these get the "software motion" switch: offering it where the
-    policy refuses ``frames`` would give HA a switch that always fails.
+    policy refuses ``frames`` or ``stream.open`` would give HA a switch that
+    always fails.
     """
 
     def motion(self, *, sensitivity: float = 0.5, fps: float = 2.0, purpose: str = "") -> MotionRun:
@@ -261,8 +263,11 @@ class _OpeningEventStream:
 def _supervise(
     settings: CameraSettings, principal: Principal, audit: AuditSink | None
 ) -> _SupervisedCamera:
-    """The supervised camera for ``settings``: with the motion switch when ``frames`` is allowed."""
-    if Action.FRAMES in settings.allow:
+    """The supervised camera for ``settings``: with the motion switch when the detector may run.
+
+    The detector opens the stream and reads frames: both must be allowed.
+    """
+    if {Action.FRAMES, Action.STREAM_OPEN} <= set(settings.allow):
         return _SupervisedMotionCamera(settings, principal, audit)
     return _SupervisedCamera(settings, principal, audit)
 

@@ -76,7 +76,7 @@ class CameraSettings(BaseModel):
     hub: str | None = Field(None, min_length=1)
     #: The device page HA links to; default ``http://<host of url>``, "" for none.
     configuration_url: str | None = None
-    #: Settings of the "software motion" switch (needs ``frames`` in ``allow``).
+    #: Settings of the "software motion" switch (needs ``stream.open`` and ``frames``).
     motion_sensitivity: float = Field(0.5, ge=0.0, le=1.0)
     motion_fps: float = Field(2.0, gt=0.0, le=30.0)
     #: Keep the stream open and publish its state and fps (needs ``stream.open``).

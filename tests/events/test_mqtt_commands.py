@@ -71,8 +71,10 @@ async def test_motion_switch_pauses_while_the_camera_is_offline(
             with anyio.fail_after(10):
                 await bridge.wait_connected()
                 await cam.subscribed.wait()
+                await sub.wait_payload(f"{base}/software_motion", b"OFF")
                 await sub.client.publish(f"{base}/software_motion/set", b"ON", qos=1)
                 await cam.wait_detectors(1)
+                await sub.wait_payload(f"{base}/software_motion", b"ON")
                 await cam.emit(EventKind.CONNECTION, active=False, extra={"reason": "lost"})
                 await cam.wait_detectors(0)
                 await sub.wait_payload(f"{base}/software_motion", b"OFF")
