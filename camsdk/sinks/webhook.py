@@ -9,8 +9,8 @@ automations written for Frigate's ``frigate/events`` work unchanged.
 Headers:
 
 - ``X-Camsdk-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body bytes
-  (snapshot included) with the shared secret. Receivers check it with `WebhookSink.verify`
-  (constant-time) before trusting anything in the body.
+  (snapshot included) with the shared secret. Receivers check it with
+  `WebhookSink.verify` (constant-time) before trusting anything in the body.
 - ``X-Camsdk-Event-Id`` and ``X-Camsdk-Event-Kind``: for routing and as an
   idempotency key (retries can deliver an event twice);
 - ``X-Camsdk-Format``: ``camsdk`` or ``frigate``.
