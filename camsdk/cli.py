@@ -200,7 +200,12 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``camsdk`` command."""
     parser = argparse.ArgumentParser(prog="camsdk", description="Talk to any camera.")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log debug output")
+    parser.add_argument(
+        "--verbose", "-v", action="count", default=0,
+        help="more log output: -v what connects and subscribes, -vv camsdk debug, "
+        "-vvv also third-party libraries (MQTT packets, HTTP)",
+    )  # fmt: skip
+    parser.add_argument("--quiet", "-q", action="store_true", help="log errors only")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def camera_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -212,28 +217,31 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     demo = sub.add_parser("demo", help="run on the built-in virtual camera")
-    demo.add_argument("--url", default=DEMO_URL)
-    demo.add_argument("--seconds", type=float, default=5.0)
+    demo.add_argument("--url", default=DEMO_URL, help="camera to run on (default: a virtual one)")
+    demo.add_argument("--seconds", type=float, default=5.0,
+                      help="how long to watch the stream and events")
     demo.add_argument("--out", default="camsdk-demo", help="directory for the snapshot and clip")
     demo.set_defaults(func=_cmd_demo)
 
     drivers = sub.add_parser("drivers", help="list installed drivers and what they can do")
-    drivers.add_argument("--json", action="store_true")
+    drivers.add_argument("--json", action="store_true", help="print the drivers as JSON")
     drivers.set_defaults(func=_cmd_drivers)
 
     info = camera_cmd("info", "connect and print what the camera says about itself")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="print the camera's info as JSON")
     info.set_defaults(func=_cmd_info)
 
     snap = camera_cmd("snapshot", "save a JPEG snapshot")
-    snap.add_argument("-o", "--output", default="snapshot.jpg")
-    snap.add_argument("--max-age", type=float, default=None)
+    snap.add_argument("-o", "--output", default="snapshot.jpg", help="JPEG file to write")
+    snap.add_argument("--max-age", type=float, default=None,
+                      help="reuse a picture at most this many seconds old")
     snap.set_defaults(func=_cmd_snapshot)
 
     rec = camera_cmd("record", "record a clip (remux, no transcoding)")
-    rec.add_argument("-o", "--output", default="clip.mp4")
-    rec.add_argument("--duration", type=float, default=10.0)
-    rec.add_argument("--pre-roll", type=float, default=0.0)
+    rec.add_argument("-o", "--output", default="clip.mp4", help="file to write (.mp4, .mkv)")
+    rec.add_argument("--duration", type=float, default=10.0, help="seconds to record")
+    rec.add_argument("--pre-roll", type=float, default=0.0,
+                     help="seconds from before the start (from the stream's buffer)")
     rec.set_defaults(func=_cmd_record)
 
     ev = camera_cmd("events", "print the camera's events as they happen")
@@ -252,14 +260,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``camsdk`` command."""
+def log_levels(verbose: int, quiet: bool) -> tuple[int, int]:
+    """``(camsdk level, root level)`` for ``-v`` counted ``verbose`` times, or ``-q``.
+
+    Warnings by default; ``-v`` INFO and ``-vv`` DEBUG for camsdk's own
+    loggers only; ``-vvv`` DEBUG everywhere (the MQTT client's packets, httpx).
+    """
     import logging
 
+    if quiet:
+        return logging.ERROR, logging.ERROR
+    if verbose >= 3:
+        return logging.DEBUG, logging.DEBUG
+    camsdk_level = (logging.WARNING, logging.INFO, logging.DEBUG)[verbose]
+    return camsdk_level, logging.WARNING
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    import logging
+
+    camsdk_level, root_level = log_levels(verbose, quiet)
+    logging.basicConfig(level=root_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("camsdk").setLevel(camsdk_level)
+    if verbose >= 3:
+        # camsdk.sinks.mqtt quietens the MQTT client's logger below -vvv.
+        logging.getLogger("camsdk.sinks.mqtt.client").setLevel(logging.DEBUG)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``camsdk`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose, args.quiet)
     try:
         result = args.func(args)
         if asyncio.iscoroutine(result):

@@ -3,7 +3,8 @@
 - `camsdk.sinks.mqtt.MqttBridge` publishes events, states and snapshots to an
   MQTT broker (with Home Assistant discovery) and takes PTZ and snapshot
   commands back; it needs the ``mqtt`` extra (aiomqtt).
-- `camsdk.sinks.webhook.WebhookSink` POSTs signed event JSON to a URL.
+- `camsdk.sinks.webhook.WebhookSink` POSTs signed event JSON (with the
+  event's snapshot and clip, or in Frigate's event format) to a URL.
 - `camsdk.sinks._bridge` backs the ``camsdk bridge CONFIG.toml`` command.
 
 Names are imported on first use, so ``import camsdk.sinks`` never imports
@@ -18,14 +19,24 @@ from typing import TYPE_CHECKING, Any
 from .._errors import DriverUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._types import BridgeCamera
+    from ._types import BridgeCamera, BridgeCameraOptions, SoftwareMotionCamera
     from .mqtt import BridgeStats, MqttBridge, PtzCommand
     from .webhook import WebhookSink
 
-__all__ = ["BridgeCamera", "BridgeStats", "MqttBridge", "PtzCommand", "WebhookSink"]
+__all__ = [
+    "BridgeCamera",
+    "BridgeCameraOptions",
+    "BridgeStats",
+    "MqttBridge",
+    "PtzCommand",
+    "SoftwareMotionCamera",
+    "WebhookSink",
+]
 
 _LAZY = {
     "BridgeCamera": ("._types", ""),
+    "BridgeCameraOptions": ("._types", ""),
+    "SoftwareMotionCamera": ("._types", ""),
     "BridgeStats": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "MqttBridge": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "PtzCommand": (".mqtt", "pip install 'camsdk[mqtt]'"),

@@ -20,9 +20,17 @@ only the names of environment variables that hold them::
 Every camera is opened with the bridge's principal (``mqtt:<client_id>``)
 and a policy that allows exactly the actions in its ``allow`` list (default:
 events and snapshots, no PTZ), so MQTT commands pass the same access check
-and audit as any other caller. ``--shard i/N`` bridges only the cameras whose
-stable hash (SHA-256 of the camera name, mod N) is ``i``, so N processes
-split a fleet without coordinating.
+and audit as any other caller. Cameras allowed ``stream.open`` and
+``frames`` get the "software motion" switch; ``hub``, ``configuration_url``,
+``watch_stream`` and the motion settings are the `BridgeCameraOptions` (see
+docs/mqtt.md).
+``--shard i/N`` bridges only the cameras whose stable hash (SHA-256 of the
+camera name, mod N) is ``i``, so N processes split a fleet without
+coordinating.
+
+The command prints a one-screen summary at start (broker, TLS, cameras,
+shard, discovery; never a credential) and logs warnings by default, INFO
+with ``-v``, camsdk's DEBUG with ``-vv`` and everyone's with ``-vvv``.
 """
 
 from __future__ import annotations
@@ -30,28 +38,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 import ssl
-import tomllib
 from collections.abc import AsyncIterator, Sequence
+from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import SecretStr
 
 from .._access import AccessPolicy, AccessRequest, Action, AuditSink, Decision, Principal
 from .._errors import (
     CameraConnectionError,
     ConfigurationError,
     DriverUnavailableError,
+    UnsupportedCapabilityError,
 )
 from .._log import get_logger, scrub
 from .._models import CameraEvent, CameraInfo, Capability, Credentials, Snapshot
+from .._url import redact_url
+from ._bridge_config import (
+    BridgeConfig,
+    BrokerSettings,
+    CameraSettings,
+    load_bridge_config,
+    parse_shard,
+    shard_of,
+)
 from ._ha_discovery import topic_slug
-from ._types import BridgeCamera, EventStream, PTZControl
+from ._types import BridgeCamera, EventStream, MotionRun, PTZControl, StreamHandle
 
 __all__ = [
     "BridgeConfig",
@@ -59,118 +76,18 @@ __all__ = [
     "CameraSettings",
     "ActionPolicy",
     "add_bridge_command",
+    "bridge_summary",
     "load_bridge_config",
     "parse_shard",
+    "run_bridge",
     "run_bridge_from_config",
     "shard_of",
 ]
 
 _log = get_logger(__name__)
 
-_DEFAULT_ALLOW = (Action.EVENTS_SUBSCRIBE, Action.SNAPSHOT)
-
-
-class BrokerSettings(BaseModel):
-    """The ``[broker]`` table."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    hostname: str
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
-    password_env: str | None = None
-    client_id: str | None = None
-    prefix: str = "camsdk"
-    discovery_prefix: str = Field(default="homeassistant", min_length=1)
-    #: Publish Home Assistant discovery configs.
-    discovery: bool = True
-    publish_snapshots: bool = True
-    keepalive: int = Field(default=30, ge=5)
-    queue_size: int = Field(default=1000, ge=16)
-    tls: bool = False
-    ca_file: Path | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_plaintext_password(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError("put the broker password in an environment variable (password_env)")
-        return data
-
-
-class CameraSettings(BaseModel):
-    """One ``[[cameras]]`` entry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    url: str
-    username: str | None = None
-    password_env: str | None = None
-    allow: tuple[Action, ...] = _DEFAULT_ALLOW
-    #: Driver options, as for ``camsdk.open(url, **options)``.
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    #: `camsdk.CameraConfig` fields (timeouts, backoff ...).
-    config: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_plaintext_password(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError("put camera passwords in environment variables (password_env)")
-        return data
-
-
-class BridgeConfig(BaseModel):
-    """A whole bridge config file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    broker: BrokerSettings
-    cameras: tuple[CameraSettings, ...] = ()
-
-    @model_validator(mode="after")
-    def _unique_topics(self) -> BridgeConfig:
-        seen: dict[str, str] = {}
-        for cam in self.cameras:
-            slug = topic_slug(cam.name)
-            if slug in seen:
-                raise ValueError(f"cameras {seen[slug]!r} and {cam.name!r} share topic {slug!r}")
-            seen[slug] = cam.name
-        return self
-
-
-def load_bridge_config(path: Path) -> BridgeConfig:
-    """Read and validate a bridge TOML file; raise `ConfigurationError` when invalid."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"cannot read bridge config {path}: {exc}") from exc
-    try:
-        return BridgeConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"invalid bridge config {path}: {problems}") from None
-
-
-def shard_of(name: str, count: int) -> int:
-    """The shard (0..count-1) of camera ``name``: stable across processes and hosts."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % count
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """Parse ``"i/N"`` (0 <= i < N) for ``--shard``."""
-    try:
-        index_text, count_text = text.split("/", 1)
-        index, count = int(index_text), int(count_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"shard must look like i/N, not {text!r}") from None
-    if count < 1 or not 0 <= index < count:
-        raise argparse.ArgumentTypeError(f"shard {text!r}: need 0 <= i < N")
-    return index, count
+#: How many cameras the start summary lists before "... and N more".
+_SUMMARY_CAMERAS = 20
 
 
 class ActionPolicy:
@@ -257,6 +174,10 @@ class _SupervisedCamera:
         return self.settings.name
 
     @property
+    def url(self) -> str:
+        return redact_url(self.settings.url)
+
+    @property
     def info(self) -> CameraInfo:
         try:
             info: CameraInfo = self._current().info
@@ -286,10 +207,32 @@ class _SupervisedCamera:
         control: PTZControl = self._current().ptz
         return control
 
+    def stream(
+        self, profile: str | None = None, *, audio: bool = True, purpose: str = ""
+    ) -> StreamHandle:
+        handle: StreamHandle = self._current().stream(profile, audio=audio, purpose=purpose)
+        return handle
+
     async def aclose(self) -> None:
         cam, self._cam = self._cam, None
         if cam is not None:
             await cam.aclose()
+
+
+class _SupervisedMotionCamera(_SupervisedCamera):
+    """A `_SupervisedCamera` whose allow list lets the software motion detector run.
+
+    Only these get the "software motion" switch: offering it where the
+    policy refuses ``frames`` or ``stream.open`` would give HA a switch that
+    always fails.
+    """
+
+    def motion(self, *, sensitivity: float = 0.5, fps: float = 2.0, purpose: str = "") -> MotionRun:
+        cam = self._current()
+        if not hasattr(cam, "motion"):
+            raise UnsupportedCapabilityError("this camsdk has no software motion detector")
+        run: MotionRun = cam.motion(sensitivity=sensitivity, fps=fps, purpose=purpose)
+        return run
 
 
 class _OpeningEventStream:
@@ -317,10 +260,70 @@ class _OpeningEventStream:
         return None
 
 
+def _supervise(
+    settings: CameraSettings, principal: Principal, audit: AuditSink | None
+) -> _SupervisedCamera:
+    """The supervised camera for ``settings``: with the motion switch when the detector may run.
+
+    The detector opens the stream and reads frames: both must be allowed.
+    """
+    if {Action.FRAMES, Action.STREAM_OPEN} <= set(settings.allow):
+        return _SupervisedMotionCamera(settings, principal, audit)
+    return _SupervisedCamera(settings, principal, audit)
+
+
 def _tls_context(broker: BrokerSettings) -> ssl.SSLContext | None:
     if not broker.tls:
         return None
     return ssl.create_default_context(cafile=str(broker.ca_file) if broker.ca_file else None)
+
+
+def _shard_entries(config: BridgeConfig, shard: tuple[int, int] | None) -> list[CameraSettings]:
+    entries = list(config.cameras)
+    if shard is not None:
+        index, count = shard
+        entries = [c for c in entries if shard_of(c.name, count) == index]
+    return entries
+
+
+def _client_id(config: BridgeConfig, shard: tuple[int, int] | None) -> str:
+    return config.broker.client_id or f"camsdk-bridge-{shard[0] if shard else 0}"
+
+
+def bridge_summary(
+    config: BridgeConfig, *, shard: tuple[int, int] | None = None, source: Path | None = None
+) -> str:
+    """The start summary ``camsdk bridge`` prints: one screen, no credentials."""
+    broker = config.broker
+    entries = _shard_entries(config, shard)
+    try:
+        version = metadata.version("camsdk")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    login = "with a password" if broker.password_env else "without a password"
+    lines = [
+        f"camsdk {version} bridge" + (f" from {source}" if source is not None else ""),
+        f"  broker     {broker.hostname}:{broker.port}, TLS {'on' if broker.tls else 'off'}, "
+        f"{login}, client id {_client_id(config, shard)}",
+        f"  topics     {broker.prefix}/<camera>/...",
+        "  discovery  "
+        + (f"Home Assistant, under {broker.discovery_prefix}/" if broker.discovery else "off"),
+    ]
+    total = len(config.cameras)
+    if shard is None:
+        lines.append(f"  shard      none (all {total} cameras)")
+    else:
+        lines.append(f"  shard      {shard[0]}/{shard[1]}: {len(entries)} of {total} cameras")
+    lines.append(f"  cameras    {len(entries)}" + (":" if entries else ""))
+    width = max((len(topic_slug(c.name)) for c in entries[:_SUMMARY_CAMERAS]), default=0)
+    for cam in entries[:_SUMMARY_CAMERAS]:
+        slug = topic_slug(cam.name)
+        allowed = ", ".join(a.value for a in cam.allow)
+        via = f" via {cam.hub}" if cam.hub else ""
+        lines.append(f"    {slug:<{width}}  {cam.name!r}{via}  {redact_url(cam.url)}  [{allowed}]")
+    if len(entries) > _SUMMARY_CAMERAS:
+        lines.append(f"    ... and {len(entries) - _SUMMARY_CAMERAS} more")
+    return "\n".join(lines)
 
 
 async def run_bridge_from_config(
@@ -337,23 +340,32 @@ async def run_bridge_from_config(
     of every camera.
     """
     config = load_bridge_config(path)
+    await run_bridge(config, shard=shard, stop=stop, audit=audit, source=path)
+
+
+async def run_bridge(
+    config: BridgeConfig,
+    *,
+    shard: tuple[int, int] | None = None,
+    stop: asyncio.Event | None = None,
+    audit: AuditSink | None = None,
+    source: Path | None = None,
+) -> None:
+    """Run the bridge of an already loaded ``config`` (see `run_bridge_from_config`)."""
     try:
         from .mqtt import MqttBridge
     except ImportError as exc:
         raise DriverUnavailableError(
             "the MQTT bridge needs aiomqtt", hint="pip install 'camsdk[mqtt]'"
         ) from exc
-    entries = list(config.cameras)
-    if shard is not None:
-        index, count = shard
-        entries = [c for c in entries if shard_of(c.name, count) == index]
+    entries = _shard_entries(config, shard)
     broker = config.broker
     password = _secret_from_env(broker.password_env, "broker")
     if not entries:
-        _log.warning("bridge config %s: no cameras for shard %s", path, shard)
-    client_id = broker.client_id or f"camsdk-bridge-{shard[0] if shard else 0}"
+        _log.warning("bridge config %s: no cameras for shard %s", source or "", shard)
+    client_id = _client_id(config, shard)
     principal = Principal(f"mqtt:{client_id}", "MQTT bridge")
-    cameras = [_SupervisedCamera(entry, principal, audit) for entry in entries]
+    cameras = [_supervise(entry, principal, audit) for entry in entries]
     try:
         # Connect up front so HA discovery carries vendor and model; a camera
         # that is down now is retried by the bridge.
@@ -365,6 +377,12 @@ async def run_bridge_from_config(
                     cam.settings.name,
                     scrub(f"{type(result).__name__}: {result}"),
                 )
+            else:
+                info = cam.info
+                _log.info(
+                    "camera %r connected: %s", cam.settings.name,
+                    " ".join(filter(None, (info.vendor, info.model))) or cam.url,
+                )  # fmt: skip
         bridge = MqttBridge(
             cameras,
             hostname=broker.hostname,
@@ -378,6 +396,7 @@ async def run_bridge_from_config(
             principal=principal,
             # The config's names are what people call their cameras (and HA shows).
             topic_names={c.id: c.settings.name for c in cameras},
+            camera_options={c.id: c.settings.bridge_options() for c in cameras},
             keepalive=broker.keepalive,
             queue_size=broker.queue_size,
             tls_context=_tls_context(broker),
@@ -387,6 +406,7 @@ async def run_bridge_from_config(
                 await asyncio.Event().wait()
             else:
                 await stop.wait()
+            _log.info("bridge stopping")
     finally:
         for cam in cameras:
             with contextlib.suppress(Exception):
@@ -394,12 +414,15 @@ async def run_bridge_from_config(
 
 
 async def _cmd_bridge(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    config = load_bridge_config(path)
+    print(bridge_summary(config, shard=args.shard, source=path), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await run_bridge_from_config(Path(args.config), shard=args.shard, stop=stop)
+    await run_bridge(config, shard=args.shard, stop=stop, source=path)
     return 0
 
 
@@ -410,7 +433,7 @@ def add_bridge_command(subparsers: Any) -> None:
         help="bridge cameras to MQTT (Home Assistant discovery included)",
         description="Publish camera events, states and snapshots to MQTT and take commands.",
     )
-    parser.add_argument("config", help="bridge config file (TOML)")
+    parser.add_argument("config", help="bridge config file (TOML; see docs/mqtt.md)")
     parser.add_argument(
         "--shard",
         type=parse_shard,
@@ -418,11 +441,25 @@ def add_bridge_command(subparsers: Any) -> None:
         metavar="i/N",
         help="bridge only shard i of N (stable hash of the camera name)",
     )
+    # Also accepted after the subcommand (``camsdk bridge conf.toml -v``);
+    # SUPPRESS keeps the top-level value when they are not given here.
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        help="more log output: -v connections and subscriptions, -vv debug, "
+        "-vvv also the MQTT client's packets",
+    )  # fmt: skip
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+        help="log errors only",
+    )  # fmt: skip
     parser.set_defaults(func=_cmd_bridge)
 
 
 if TYPE_CHECKING:  # pragma: no cover - keeps the protocol honest for mypy
     from .._camera import Camera
+    from ._types import SoftwareMotionCamera
 
     _supervised: type[BridgeCamera] = _SupervisedCamera
+    _supervised_motion: type[SoftwareMotionCamera] = _SupervisedMotionCamera
     _facade: type[BridgeCamera] = Camera
+    _facade_motion: type[SoftwareMotionCamera] = Camera

@@ -1,12 +1,19 @@
 """Webhook sink: POST each event as signed JSON to an HTTP endpoint.
 
-Each request carries the event JSON as its body and these headers:
+Each request carries one JSON body (see `camsdk.sinks._webhook_payload`):
+with ``format="camsdk"`` (the default) the `CameraEvent` JSON plus, when
+the event has them, its ``snapshot`` (JPEG in base64, with size and time)
+and a ``clip`` reference; with ``format="frigate"`` a Frigate-style
+``{"type": "new"|"update"|"end", "before": ..., "after": ...}`` object, so
+automations written for Frigate's ``frigate/events`` work unchanged.
+Headers:
 
 - ``X-Camsdk-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body bytes
-  with the shared secret. Receivers check it with `WebhookSink.verify`
-  (constant-time) before trusting anything in the body.
+  (snapshot included) with the shared secret. Receivers check it with
+  `WebhookSink.verify` (constant-time) before trusting anything in the body.
 - ``X-Camsdk-Event-Id`` and ``X-Camsdk-Event-Kind``: for routing and as an
-  idempotency key (retries can deliver an event twice).
+  idempotency key (retries can deliver an event twice);
+- ``X-Camsdk-Format``: ``camsdk`` or ``frigate``.
 
 Delivery runs in one background task, in order, from a bounded queue
 (drop-oldest, counted): a slow or dead endpoint never slows the camera.
@@ -25,7 +32,7 @@ import hmac
 import ssl
 from collections.abc import AsyncIterable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Literal, Self
 
 import httpx
 from pydantic import SecretStr
@@ -37,6 +44,7 @@ from .._log import get_logger, register_secret, scrub
 from .._models import CameraEvent
 from .._url import redact_url
 from ._queue import AckQueue
+from ._webhook_payload import FrigateMapper, camsdk_payload, encode_body
 
 __all__ = ["WebhookSink"]
 
@@ -51,8 +59,12 @@ class WebhookSink:
 
     ``secret`` signs every body (a `SecretStr` is fine; it is never logged),
     ``timeout`` bounds each request, ``retries`` is how many times a failed
-    delivery is tried again. Use ``async with WebhookSink(...) as sink:`` and
-    feed it with `send` (never blocks) or `run` (pumps an event iterator).
+    delivery is tried again. ``format`` picks the body: ``"camsdk"`` (event
+    JSON) or ``"frigate"`` (Frigate's event payload). ``with_snapshot=False``
+    leaves pictures out even when events carry one (subscribe with
+    ``cam.events(with_snapshot=True)`` to have them). Use ``async with
+    WebhookSink(...) as sink:`` and feed it with `send` (never blocks) or
+    `run` (pumps an event iterator).
     """
 
     def __init__(
@@ -68,12 +80,16 @@ class WebhookSink:
         headers: Mapping[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
         client: httpx.AsyncClient | None = None,
+        format: Literal["camsdk", "frigate"] = "camsdk",
+        with_snapshot: bool = True,
     ) -> None:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ConfigurationError("webhook URL must be http(s)://host/...", url=redact_url(url))
         if retries < 0 or timeout <= 0:
             raise ConfigurationError("webhook needs retries >= 0 and timeout > 0")
+        if format not in ("camsdk", "frigate"):
+            raise ConfigurationError(f"webhook format {format!r}: use 'camsdk' or 'frigate'")
         self._url = url
         self.redacted_url = redact_url(url)
         key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
@@ -89,6 +105,9 @@ class WebhookSink:
         self._verify = verify
         self._client = client
         self._owns_client = client is None
+        self.format = format
+        self.with_snapshot = with_snapshot
+        self._frigate = FrigateMapper() if format == "frigate" else None
         self.queue: AckQueue[CameraEvent] = AckQueue(queue_size)
         self._task: asyncio.Task[None] | None = None
         #: Events the endpoint accepted (2xx).
@@ -113,6 +132,19 @@ class WebhookSink:
     def verify(secret: str | bytes, body: bytes, signature: str) -> bool:
         """Check a received signature in constant time (for webhook receivers)."""
         return hmac.compare_digest(WebhookSink.sign(secret, body), signature)
+
+    def body(self, event: CameraEvent) -> bytes:
+        """The exact bytes `deliver` sends (and signs) for ``event``.
+
+        With ``format="frigate"`` this advances the activity's ``new`` /
+        ``update`` / ``end`` sequence: call it once per event, in order.
+        """
+        payload: dict[str, Any]
+        if self._frigate is not None:
+            payload = self._frigate.payload(event, with_snapshot=self.with_snapshot)
+        else:
+            payload = camsdk_payload(event, with_snapshot=self.with_snapshot)
+        return encode_body(payload)
 
     # -- feeding ------------------------------------------------------------------
 
@@ -190,7 +222,7 @@ class WebhookSink:
         """POST one event now, with retries; return whether the endpoint accepted it."""
         if self._client is None:
             raise RuntimeError("use 'async with WebhookSink(...)' before delivering")
-        body = event.model_dump_json().encode()
+        body = self.body(event)
         headers = {
             **self._headers,
             "Content-Type": "application/json",
@@ -198,6 +230,7 @@ class WebhookSink:
             SIGNATURE_HEADER: self.sign(self._key, body),
             "X-Camsdk-Event-Id": event.event_id,
             "X-Camsdk-Event-Kind": event.kind.value,
+            "X-Camsdk-Format": self.format,
         }
         for attempt in range(self.retries + 1):
             retry_after: float | None = None
@@ -237,7 +270,7 @@ class WebhookSink:
         return False  # pragma: no cover - the loop always returns
 
     def __repr__(self) -> str:
-        return f"<WebhookSink {self.redacted_url} queued={len(self.queue)}>"
+        return f"<WebhookSink {self.redacted_url} format={self.format} queued={len(self.queue)}>"
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,4 +1,4 @@
-"""A fake camera implementing the bridge's `BridgeCamera` protocol, and an MQTT listener."""
+"""Fake cameras implementing the bridge's protocols, and an MQTT listener."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ import aiomqtt
 from camsdk._access import Action
 from camsdk._errors import AccessDeniedError, UnsupportedCapabilityError
 from camsdk._events import EventPipeline, EventSubscription
-from camsdk._models import CameraEvent, CameraInfo, Capability, EventKind, PTZPreset, Snapshot
+from camsdk._models import (
+    CameraEvent,
+    CameraInfo,
+    Capability,
+    EventKind,
+    PTZPreset,
+    Snapshot,
+    StreamState,
+    StreamStats,
+)
 
 JPEG_HEAD = b"\xff\xd8\xff\xe0"
 
@@ -42,6 +51,25 @@ class FakePTZ:
         return [PTZPreset(token="1", name="gate")]
 
 
+class FakeStream:
+    """``cam.stream()``: counts entries and reports the stats a test sets."""
+
+    def __init__(self, cam: FakeCamera) -> None:
+        self.cam = cam
+
+    async def __aenter__(self) -> FakeStream:
+        self.cam.check(Action.STREAM_OPEN)
+        self.cam.streams_open += 1
+        self.cam.stream_opened.set()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cam.streams_open -= 1
+
+    def stats(self) -> StreamStats:
+        return self.cam.stream_stats
+
+
 class FakeCamera:
     """Events come from `emit`; access is refused for the actions in ``denied``."""
 
@@ -52,12 +80,21 @@ class FakeCamera:
         capabilities: Capability = Capability.EVENTS | Capability.SNAPSHOT | Capability.PTZ,
         denied: set[Action] | None = None,
         event_kinds: str = "",
+        url: str = "virtual://fake",
     ) -> None:
         self._id = camera_id
+        self._url = url
+        self.streams_open = 0
+        self.stream_opened = asyncio.Event()
+        self.stream_stats = StreamStats(
+            state=StreamState.STREAMING, consumers=1, packets=0, bytes=0, keyframes=0,
+            reconnects=0, dropped=0, fps=12.5,
+        )  # fmt: skip
         self._caps = capabilities
         self.denied = denied or set()
         self.pipeline = EventPipeline(camera_id=camera_id, source=None)
         self.subscribed = asyncio.Event()
+        self.events_called = asyncio.Event()
         self.ptz_calls: list[tuple[Any, ...]] = []
         self.ptz_called = asyncio.Event()
         self.snapshots = 0
@@ -82,6 +119,10 @@ class FakeCamera:
         return self._id
 
     @property
+    def url(self) -> str:
+        return self._url
+
+    @property
     def info(self) -> CameraInfo:
         return self._info
 
@@ -102,6 +143,7 @@ class FakeCamera:
         )
 
     def events(self) -> EventSubscription:
+        self.events_called.set()
         if Capability.EVENTS not in self._caps:
             raise UnsupportedCapabilityError("no events")
         self.check(Action.EVENTS_SUBSCRIBE)
@@ -115,11 +157,63 @@ class FakeCamera:
             raise UnsupportedCapabilityError("no PTZ")
         return FakePTZ(self)
 
+    def stream(
+        self, profile: str | None = None, *, audio: bool = True, purpose: str = ""
+    ) -> FakeStream:
+        if Capability.STREAM not in self._caps:
+            raise UnsupportedCapabilityError("no stream")
+        return FakeStream(self)
+
     async def emit(self, kind: EventKind = EventKind.MOTION, **fields: Any) -> None:
         await self.pipeline.publish(CameraEvent(kind=kind, **fields))
 
     async def aclose(self) -> None:
         await self.pipeline.aclose()
+
+
+class FakeDetector:
+    """``cam.motion(...)``: records when it is entered and exited."""
+
+    def __init__(self, cam: FakeMotionCamera, settings: dict[str, Any]) -> None:
+        self.cam = cam
+        self.settings = settings
+
+    async def __aenter__(self) -> FakeDetector:
+        self.cam.check(Action.FRAMES)
+        self.cam.detectors_running += 1
+        self.cam.detector_calls.append(("enter", self.settings))
+        self.cam.detector_changed.set()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cam.detectors_running -= 1
+        self.cam.detector_calls.append(("exit", self.settings))
+        self.cam.detector_changed.set()
+
+
+class FakeMotionCamera(FakeCamera):
+    """A `FakeCamera` with a stream and ``motion(...)``, like `SoftwareMotionCamera`."""
+
+    def __init__(self, camera_id: str = "cam-1", **options: Any) -> None:
+        options.setdefault(
+            "capabilities",
+            Capability.EVENTS | Capability.SNAPSHOT | Capability.PTZ | Capability.STREAM,
+        )
+        super().__init__(camera_id, **options)
+        self.detectors_running = 0
+        self.detector_calls: list[tuple[str, dict[str, Any]]] = []
+        self.detector_changed = asyncio.Event()
+
+    def motion(
+        self, *, sensitivity: float = 0.5, fps: float = 2.0, purpose: str = ""
+    ) -> FakeDetector:
+        return FakeDetector(self, {"sensitivity": sensitivity, "fps": fps, "purpose": purpose})
+
+    async def wait_detectors(self, running: int) -> None:
+        """Wait until ``running`` detectors are entered (bound it with ``fail_after``)."""
+        while self.detectors_running != running:
+            self.detector_changed.clear()
+            await self.detector_changed.wait()
 
 
 class Listener:
@@ -172,6 +266,15 @@ class Listener:
             if msg.topic.value == topic and predicate(msg):
                 return msg
             self._backlog.append(msg)
+        raise AssertionError("message stream ended")
+
+    async def wait_for_any(self) -> aiomqtt.Message:
+        """The next not yet returned message, on any topic."""
+        if self._backlog:
+            return self._backlog.pop(0)
+        async for msg in self.client.messages:
+            self.received.append(msg)
+            return msg
         raise AssertionError("message stream ended")
 
     async def wait_payload(self, topic: str, payload: bytes) -> aiomqtt.Message:

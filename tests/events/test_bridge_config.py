@@ -80,6 +80,15 @@ def test_config_loads_with_defaults(tmp_path: Path) -> None:
             "share topic",
         ),
         ('[broker]\nhostname = "h"\nsurprise = 1\n', "surprise"),
+        (
+            '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\n'
+            "watch_stream = true\n",
+            "stream.open",
+        ),
+        (
+            '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\nhub = "!!"\n',
+            "hub",
+        ),
         ("[broker\n", "cannot read"),
     ],
 )
@@ -175,3 +184,108 @@ async def test_a_shard_bridges_only_its_cameras(
             await sub.wait_payload(f"{topic_prefix}/garden/availability", b"offline")
     topics = {m.topic.value for m in sub.received}
     assert f"{topic_prefix}/front_door/availability" not in topics
+
+
+def test_camera_settings_become_bridge_options(tmp_path: Path) -> None:
+    text = (
+        '[broker]\nhostname = "h"\n[[cameras]]\nname = "a"\nurl = "rtsp://10.0.0.9/s"\n'
+        'hub = "NVR"\nmotion_sensitivity = 0.7\nwatch_stream = true\nstats_interval = 5\n'
+        'allow = ["events.subscribe", "stream.open", "frames"]\n'
+    )
+    (camera,) = load_bridge_config(write(tmp_path, text)).cameras
+    options = camera.bridge_options()
+    assert (options.hub, options.motion_sensitivity, options.motion_fps) == ("NVR", 0.7, 2.0)
+    assert options.watch_stream and options.stats_interval == 5.0
+
+
+def test_only_cameras_allowed_stream_and_frames_get_the_software_motion_switch(
+    tmp_path: Path,
+) -> None:
+    from camsdk.sinks._bridge import _supervise
+    from camsdk.sinks._types import has_software_motion
+
+    text = (
+        '[broker]\nhostname = "h"\n'
+        '[[cameras]]\nname = "a"\nurl = "virtual://a"\n'
+        'allow = ["events.subscribe", "stream.open", "frames"]\n'
+        '[[cameras]]\nname = "b"\nurl = "virtual://b"\nallow = ["events.subscribe", "frames"]\n'
+        '[[cameras]]\nname = "c"\nurl = "virtual://c"\n'
+    )
+    cameras = load_bridge_config(write(tmp_path, text)).cameras
+    bridge = Principal("mqtt:b")
+    assert [has_software_motion(_supervise(c, bridge, None)) for c in cameras] == [
+        True, False, False,
+    ]  # fmt: skip
+
+
+@needs_mosquitto
+@pytest.mark.external
+async def test_watch_stream_publishes_a_virtual_cameras_live_state_and_fps(
+    tmp_path: Path, mosquitto: Any, topic_prefix: str
+) -> None:
+    text = f"""
+[broker]
+hostname = "127.0.0.1"
+port = {mosquitto.port}
+prefix = "{topic_prefix}"
+discovery = false
+publish_snapshots = false
+
+[[cameras]]
+name = "porch"
+url = "virtual://bridge-porch?fps=10&size=160x120&gop=10"
+allow = ["events.subscribe", "stream.open"]
+watch_stream = true
+stats_interval = 1
+"""
+    stop = asyncio.Event()
+    base = f"{topic_prefix}/porch"
+    async with Listener(mosquitto.port, f"{base}/stream/#") as sub:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: run_bridge_from_config(write(tmp_path, text), stop=stop))
+                await sub.wait_payload(f"{base}/stream/state", b"streaming")
+                fps = await sub.wait_for(f"{base}/stream/fps", lambda m: m.payload != b"0")
+                stop.set()
+    assert float(fps.payload) > 0  # type: ignore[arg-type]  # a rate measured on the stream
+
+
+@needs_mosquitto
+@pytest.mark.external
+@pytest.mark.skipif(
+    not hasattr(__import__("camsdk").Camera, "motion"), reason="camsdk.Camera has no motion()"
+)
+async def test_motion_switch_runs_a_virtual_cameras_software_detector(
+    tmp_path: Path, mosquitto: Any, topic_prefix: str
+) -> None:
+    text = f"""
+[broker]
+hostname = "127.0.0.1"
+port = {mosquitto.port}
+prefix = "{topic_prefix}"
+discovery_prefix = "{topic_prefix}_ha"
+publish_snapshots = false
+
+[[cameras]]
+name = "yard"
+url = "virtual://bridge-yard?fps=10&size=160x120&gop=10"
+allow = ["events.subscribe", "stream.open", "frames"]
+motion_fps = 2
+"""
+    stop = asyncio.Event()
+    base = f"{topic_prefix}/yard"
+    ha = f"{topic_prefix}_ha"
+    async with Listener(mosquitto.port, f"{base}/#", f"{ha}/switch/#") as sub:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: run_bridge_from_config(write(tmp_path, text), stop=stop))
+                await sub.wait_for(f"{ha}/switch/camsdk_yard/software_motion/config")
+                await sub.wait_payload(f"{base}/availability", b"online")
+                await sub.wait_payload(f"{base}/software_motion", b"OFF")
+                await sub.client.publish(f"{base}/software_motion/set", b"ON", qos=1)
+                await sub.wait_payload(f"{base}/software_motion", b"ON")
+                await sub.client.publish(f"{base}/software_motion/set", b"OFF", qos=1)
+                await sub.wait_payload(f"{base}/software_motion", b"OFF")
+                stop.set()
+    errors = [m for m in sub.received if m.topic.value == f"{base}/error"]
+    assert errors == []

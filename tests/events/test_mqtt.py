@@ -20,19 +20,13 @@ from camsdk._models import Capability, EventKind
 from camsdk.sinks.mqtt import MqttBridge
 
 from ._fakes import JPEG_HEAD, FakeCamera, Listener
+from ._ha_schema import HA_BINARY_SENSOR_CLASSES, ha_config_problems
 from .conftest import needs_mosquitto
 
 pytestmark = [pytest.mark.anyio, pytest.mark.external, needs_mosquitto]
 
 MakeBridge = Callable[..., Awaitable[MqttBridge]]
 
-# HA's binary_sensor device classes (developers.home-assistant.io, BinarySensorDeviceClass).
-HA_BINARY_SENSOR_CLASSES = {
-    "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door",
-    "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving", "occupancy",
-    "opening", "plug", "power", "presence", "problem", "running", "safety", "smoke", "sound",
-    "tamper", "update", "vibration", "window",
-}  # fmt: skip
 
 
 @pytest.fixture
@@ -137,6 +131,7 @@ async def test_discovery_configs_carry_home_assistant_required_keys(
         assert device["identifiers"] == ["camsdk_cam-1"]
         assert device["manufacturer"] == "Acme" and device["model"] == "X1"
         assert config["origin"]["name"] == "camsdk"
+        assert ha_config_problems(msg.topic.value.split("/")[1], config) == []
     img = json.loads(image.payload)  # type: ignore[arg-type]
     # HA image platform: exactly one of image_topic / url_topic; content_type with image_topic.
     assert img["image_topic"] == f"{base}/snapshot" and "url_topic" not in img

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import httpx
@@ -14,7 +17,8 @@ import respx
 from pydantic import SecretStr
 
 from camsdk._errors import ConfigurationError
-from camsdk._models import CameraEvent, EventKind
+from camsdk._models import CameraEvent, EventKind, Snapshot
+from camsdk.sinks._webhook_payload import FrigateMapper
 from camsdk.sinks.webhook import WebhookSink
 
 pytestmark = pytest.mark.anyio
@@ -135,3 +139,150 @@ def test_only_http_urls_and_a_secret_are_accepted() -> None:
         WebhookSink("ftp://example.test/x", secret=SECRET)
     with pytest.raises(ConfigurationError):
         WebhookSink(URL, secret="")
+
+
+# -- snapshot, clip, formats -------------------------------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
+
+
+def snapshot(width: int = 640, height: int = 480) -> Snapshot:
+    taken = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
+    return Snapshot(jpeg=JPEG, width=width, height=height, captured_at=taken, source="stream")
+
+
+@respx.mock
+async def test_event_snapshot_is_sent_as_base64_json_and_covered_by_the_signature() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    with_picture = event(1).model_copy(update={"snapshot": snapshot()})
+    async with sink() as hook:
+        assert await hook.deliver(with_picture)
+    request = route.calls.last.request
+    body = json.loads(request.content)
+    picture = body["snapshot"]
+    assert base64.b64decode(picture["jpeg_base64"]) == JPEG
+    assert (picture["content_type"], picture["width"], picture["height"]) == (
+        "image/jpeg", 640, 480,
+    )  # fmt: skip
+    assert picture["captured_at"].startswith("2026-05-01T12:00:00")
+    assert WebhookSink.verify(SECRET, request.content, request.headers["X-Camsdk-Signature"])
+    tampered = request.content.replace(picture["jpeg_base64"].encode()[:8], b"AAAAAAAA")
+    assert not WebhookSink.verify(SECRET, tampered, request.headers["X-Camsdk-Signature"])
+
+
+@respx.mock
+async def test_with_snapshot_false_leaves_the_picture_out() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    async with sink(with_snapshot=False) as hook:
+        assert await hook.deliver(event(1).model_copy(update={"snapshot": snapshot()}))
+    assert "snapshot" not in json.loads(route.calls.last.request.content)
+
+
+@respx.mock
+async def test_clip_reference_in_the_event_extra_is_sent() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    clipped = CameraEvent(
+        kind=EventKind.PERSON, camera_id="cam", event_id="e1", active=False,
+        extra={"clip": "footage/cam/2026-05-01/clip-e1.mp4"},
+    )  # fmt: skip
+    async with sink() as hook:
+        assert await hook.deliver(clipped)
+        assert await hook.deliver(event(2))
+    with_clip, without = (json.loads(c.request.content) for c in route.calls)
+    assert with_clip["clip"] == "footage/cam/2026-05-01/clip-e1.mp4"
+    assert "clip" not in without and "snapshot" not in without
+
+
+@respx.mock
+async def test_a_virtual_cameras_event_snapshot_reaches_the_webhook() -> None:
+    import camsdk
+    from camsdk.testing import virtual_device
+
+    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    async with camsdk.open("virtual://hooksnap?size=160x120&fps=30&gop=30") as cam:
+        async with sink() as hook, cam.events(with_snapshot=True) as events:
+            virtual_device("hooksnap").inject_event(EventKind.DOORBELL)
+            with anyio.fail_after(10):
+                hook.send(await anext(events))
+                await hook.flush()
+    body = json.loads(route.calls.last.request.content)
+    assert body["kind"] == "doorbell"
+    assert base64.b64decode(body["snapshot"]["jpeg_base64"])[:2] == b"\xff\xd8"
+    assert body["snapshot"]["width"] == 160
+
+
+def person(**fields: Any) -> CameraEvent:
+    base: dict[str, Any] = {"kind": EventKind.PERSON, "camera_id": "front", "event_id": "p1"}
+    return CameraEvent(**(base | fields))
+
+
+@respx.mock
+async def test_frigate_format_sends_new_update_end_for_one_event() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    start = person(score=0.6, zone="yard", region=(0.25, 0.5, 0.25, 0.25), snapshot=snapshot())
+    update = person(score=0.9, zone="driveway", started_at=start.started_at)
+    end = person(
+        active=False, started_at=start.started_at,
+        ended_at=start.started_at + timedelta(seconds=7), extra={"clip": "clips/p1.mp4"},
+    )  # fmt: skip
+    async with sink(format="frigate") as hook:
+        for item in (start, update, end):
+            assert await hook.deliver(item)
+    new, upd, fin = (json.loads(c.request.content) for c in route.calls)
+    assert [m["type"] for m in (new, upd, fin)] == ["new", "update", "end"]
+    assert route.calls.last.request.headers["X-Camsdk-Format"] == "frigate"
+    # before is the previous after (new: itself)
+    assert new["before"] == new["after"]
+    assert upd["before"] == new["after"] and fin["before"] == upd["after"]
+    first, second, last = new["after"], upd["after"], fin["after"]
+    assert {first["id"], second["id"], last["id"]} == {"p1"}
+    assert first["camera"] == "front" and first["label"] == "person"
+    assert first["start_time"] == second["start_time"] == start.started_at.timestamp()
+    assert first["end_time"] is None and second["end_time"] is None
+    assert last["end_time"] == start.started_at.timestamp() + 7
+    assert (first["score"], second["score"], second["top_score"]) == (0.6, 0.9, 0.9)
+    assert first["current_zones"] == ["yard"] and second["current_zones"] == ["driveway"]
+    assert last["current_zones"] == [] and last["entered_zones"] == ["yard", "driveway"]
+    # The region (normalised x, y, w, h) in pixels of the 640x480 snapshot.
+    assert first["box"] == [160, 240, 320, 360] and first["area"] == 160 * 120
+    assert first["has_snapshot"] and last["has_snapshot"] and not second["has_clip"]
+    assert last["has_clip"] and fin["clip"] == "clips/p1.mp4"
+    assert base64.b64decode(new["snapshot"]["jpeg_base64"]) == JPEG and "snapshot" not in upd
+    for key in ("false_positive", "stationary", "sub_label", "thumbnail", "frame_time"):
+        assert key in first
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "score"),
+    [
+        (EventKind.VEHICLE, "car", 0.8),
+        (EventKind.FACE_DETECTED, "face", 0.7),
+        (EventKind.DOORBELL, "doorbell", None),
+        (EventKind.MOTION, "motion", None),
+    ],
+)
+def test_frigate_labels_and_scores_of_kinds(
+    kind: EventKind, label: str, score: float | None
+) -> None:
+    mapper = FrigateMapper()
+    after = mapper.payload(CameraEvent(kind=kind, event_id="x", score=score))["after"]
+    assert after["label"] == label
+    assert after["score"] == (1.0 if score is None else score)  # a plain trigger is certain
+    assert after["box"] is None  # no region: no box
+
+
+def test_frigate_mapper_forgets_ended_and_bounds_open_activities() -> None:
+    mapper = FrigateMapper(max_open=3)
+    for i in range(10):
+        mapper.payload(person(event_id=f"p{i}"))
+    assert len(mapper) == 3
+    # The oldest were forgotten: their next event starts over as "new".
+    assert mapper.payload(person(event_id="p0"))["type"] == "new"
+    assert mapper.payload(person(event_id="p9"))["type"] == "update"
+    assert mapper.payload(person(event_id="p9", active=False))["type"] == "end"
+    assert mapper.payload(person(event_id="p9"))["type"] == "new"
+
+
+def test_only_known_formats_are_accepted() -> None:
+    with pytest.raises(ConfigurationError, match="format"):
+        WebhookSink(URL, secret=SECRET, format="xml")  # type: ignore[arg-type]

@@ -1,0 +1,161 @@
+"""Long-running controls of a bridged camera: the software motion switch and stream stats.
+
+Both run as workers of the camera's `CameraLink` and act only while the
+camera is online; both go through the camera's own API, so its access
+policy decides them (``frames`` for the motion detector, ``stream.open``
+for the stats) and its audit log records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from .._errors import AccessDeniedError, CamError, UnsupportedCapabilityError
+from .._events import raise_if_cancelling
+from .._log import get_logger, scrub
+from ._types import SoftwareMotionCamera
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._mqtt_link import CameraLink
+
+__all__ = ["MotionSwitch", "StreamWatch", "error_code"]
+
+_log = get_logger("camsdk.sinks.mqtt")
+
+_ON = frozenset({b"ON", b"on", b"On"})
+_OFF = frozenset({b"OFF", b"off", b"Off"})
+
+
+def error_code(exc: BaseException) -> str:
+    """The ``error`` value reported for a failed command."""
+    if isinstance(exc, UnsupportedCapabilityError):
+        return "unsupported"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, CamError):
+        return "camera_error"
+    return "internal_error"
+
+
+class MotionSwitch:
+    """The "software motion" switch: ``ON`` holds ``cam.motion(...)`` open, ``OFF`` closes it.
+
+    The state topic says whether the detector is running, not what was asked:
+    it turns ``OFF`` while the camera is offline (and back ``ON`` when the
+    detector restarts), and stays ``OFF`` after a start that failed (the
+    reason goes to ``error``); switch it on again to retry.
+    """
+
+    def __init__(self, link: CameraLink, cam: SoftwareMotionCamera) -> None:
+        self.link = link
+        self.cam = cam
+        #: Asked for by the last command.
+        self.wanted = False
+        #: The detector is running.
+        self.running = False
+        #: Detector starts that succeeded (for tests and stats).
+        self.starts = 0
+
+    def command(self, payload: bytes) -> None:
+        """Handle a ``software_motion/set`` payload (``ON`` or ``OFF``)."""
+        text = payload.strip()
+        if text in _ON:
+            self.wanted = True
+        elif text in _OFF:
+            self.wanted = False
+        else:
+            self.link.report_error(
+                "software_motion/set", "invalid_command", 'payload must be "ON" or "OFF"'
+            )
+            return
+        self.link.notify()
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.link.publish_motion_state(running)
+
+    async def run(self) -> None:
+        """Start and stop the detector as asked, until cancelled."""
+        link = self.link
+        options = link.options
+        self._set_running(False)
+        while True:
+            await link.wait_until(lambda: self.wanted and link.camera_online)
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    detector = self.cam.motion(
+                        sensitivity=options.motion_sensitivity,
+                        fps=options.motion_fps,
+                        purpose="mqtt software motion",
+                    )
+                    async with asyncio.timeout(link.bridge.command_timeout):
+                        await stack.enter_async_context(detector)
+                    self.starts += 1
+                    self._set_running(True)
+                    _log.info("software motion of %s: on", link.slug)
+                    await link.wait_until(lambda: not self.wanted or not link.camera_online)
+            except AccessDeniedError as exc:
+                self.wanted = False
+                link.refused("software_motion/set", exc)
+            except Exception as exc:  # a failing detector must not stop the bridge
+                raise_if_cancelling(exc)
+                self.wanted = False
+                link.report_error("software_motion/set", error_code(exc), str(exc))
+                _log.info(
+                    "software motion of %s failed: %s: %s",
+                    link.slug, type(exc).__name__, scrub(str(exc)),
+                )  # fmt: skip
+            finally:
+                if self.running:
+                    self._set_running(False)
+                    _log.info("software motion of %s: off", link.slug)
+
+
+class StreamWatch:
+    """Holds the camera's stream open and publishes its state and fps periodically.
+
+    Opt-in (``BridgeCameraOptions.watch_stream``): it keeps the upstream
+    connected, which costs the camera's bandwidth all the time (and keeps a
+    battery camera awake), but gives fresh snapshots from the keyframe cache
+    and a live frame rate.
+    """
+
+    def __init__(self, link: CameraLink) -> None:
+        self.link = link
+
+    async def run(self) -> None:
+        """Watch until cancelled, or until the policy refuses the stream."""
+        link = self.link
+        options = link.options
+        attempt = 0
+        while True:
+            await link.wait_until(lambda: link.camera_online)
+            try:
+                handle = link.cam.stream(
+                    options.stream_profile, audio=False, purpose="mqtt stream stats"
+                )
+                async with handle:
+                    attempt = 0
+                    _log.info("stream of %s: watching", link.slug)
+                    while link.camera_online:
+                        link.on_stream_stats(handle.stats())
+                        # Periodic sampling, not synchronisation: the sensor is a rate.
+                        await asyncio.sleep(options.stats_interval)
+                continue
+            except AccessDeniedError as exc:
+                link.refused("stream/state", exc)
+                return
+            except UnsupportedCapabilityError:
+                return
+            except Exception as exc:  # the stream comes back; so do we
+                raise_if_cancelling(exc)
+                reason = f"{type(exc).__name__}: {exc}"
+            delay = link.bridge._backoff(attempt)
+            attempt += 1
+            _log.info(
+                "stream stats of %s unavailable (%s); retrying in %.1fs",
+                link.slug, scrub(reason), delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
