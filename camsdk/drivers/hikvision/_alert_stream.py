@@ -33,7 +33,6 @@ from camsdk.driver import (
     CameraConfig,
     CamError,
     MultipartError,
-    MultipartParser,
     StreamStalledError,
     boundary_from_content_type,
     get_logger,
@@ -43,6 +42,7 @@ from camsdk.driver import xml as x
 
 from ._alerts import Alert, parse_alert
 from ._api import SCHEME, HikSession, IsapiClient
+from ._framing import AlertFramer
 from ._options import HikvisionHubOptions
 
 __all__ = ["AlertHub", "Connection", "Inbox", "alert_hub"]
@@ -211,7 +211,7 @@ class AlertHub:
             await asyncio.sleep(ceiling * random.random())
 
     async def _read(self) -> AsyncIterator[None]:
-        """One connection; yields after each chunk received (the stream is alive)."""
+        """One connection; yields once it is accepted, then after each chunk received."""
         body = await self._client.open_stream(
             ALERT_PATH, idle_timeout=self.idle_timeout,
             on_idle=lambda: StreamStalledError(
@@ -221,9 +221,10 @@ class AlertHub:
         )
         self.connects += 1
         try:
+            yield None  # the device accepted: the stream is up
             boundary = boundary_from_content_type(
                 body.response.headers.get("content-type", ""))
-            parser = MultipartParser(boundary, max_part_bytes=MAX_PART)
+            parser = AlertFramer(boundary, max_part=MAX_PART)
             while True:
                 chunk = await body.chunk()
                 if chunk is None:

@@ -291,9 +291,11 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         if stream.proxy or (catalog is not None and catalog.proxies):
             attempts.append(f"/ISAPI/ContentMgmt/StreamingProxy/channels/{stream.id}/picture")
         failure: CamError | None = None
+        error_body = False
         for index, path in enumerate(attempts):
-            if index == 1 and not isinstance(failure, CameraProtocolError):
+            if index == 1 and not error_body:
                 continue  # retry only an error body, not a missing endpoint or a dead link
+            error_body = False
             try:
                 response = await client.request(
                     "GET", path, max_bytes=MAX_SNAPSHOT_BYTES,
@@ -315,15 +317,14 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
                                 captured_at=datetime.now(UTC), source="device",
                                 camera_id=self.camera_id)
             if 200 <= response.status < 300:
+                error_body = True
                 failure = CameraProtocolError(
                     f"{path}: the device sent {response.media_type or 'an untyped body'!r} "
                     f"({len(response.content)} bytes), not a JPEG",
                     scheme=SCHEME, url=self._shown)
             else:
                 failure = client.device_error(response)
-                if response.status >= 500 or "busy" in str(failure).lower():
-                    failure = CameraProtocolError(str(failure.message), scheme=SCHEME,
-                                                  url=self._shown)
+                error_body = response.status >= 500 or "busy" in str(failure).lower()
         assert failure is not None
         raise failure
 

@@ -138,6 +138,8 @@ class HikvisionDevice:
         #: Alert-stream connections ever accepted, and refused for the session cap.
         self.alert_connects = 0
         self.alert_refusals = 0
+        #: Heartbeats (``videoloss`` inactive) sent on alert streams.
+        self.heartbeats_sent = 0
         self.sadp_probes = 0
         self._silent = asyncio.Event()
         self._streams: set[asyncio.Queue[bytes]] = set()
@@ -330,6 +332,9 @@ class HikvisionDevice:
                         first = heartbeat
                     if self._silent.is_set():
                         continue  # a device that went quiet: nothing, not even heartbeats
+                    if first is heartbeat:
+                        self.heartbeats_sent += 1
+                        self._notify()
                     parts = [first]
                     while not queue.empty() and len(parts) < 512:
                         parts.append(queue.get_nowait())
