@@ -151,3 +151,32 @@ async def test_two_way_audio_encodes_pcm_for_the_device(camera: HikvisionDevice)
             await speaker.send(b"\x00\x00" * 800, sample_rate=8000)
             await camera.wait_until(lambda d: len(d.talk_audio) >= 800)
     assert len(camera.talk_audio) == 800  # one byte per G.711 sample
+
+
+async def test_a_wrong_password_is_one_failed_login_however_often_it_is_tried() -> None:
+    async with HikvisionDevice(username=USER, password=PASSWORD, lockout_after=3) as device:
+        wrong = camsdk.Credentials(USER, "not-" + PASSWORD)
+        for _ in range(5):
+            with pytest.raises(camsdk.AuthenticationError):
+                await camsdk.open(device.camera_url(1), credentials=wrong, config=FAST).connect()
+        assert device.failed_logins == 1 and not device.locked
+
+
+async def test_a_device_lockout_is_reported_and_respected_for_the_right_password_too() -> None:
+    async with HikvisionDevice(username=USER, password=PASSWORD, lockout_after=2,
+                               lockout_seconds=900) as device:
+        wrong = camsdk.Credentials(USER, "not-" + PASSWORD)
+        url = device.camera_url(1) + "?auth_cooldown=0"  # an app that insists
+        errors = []
+        for _ in range(2):
+            with pytest.raises(camsdk.AuthenticationError) as info:
+                await camsdk.open(url, credentials=wrong, config=FAST).connect()
+            errors.append(str(info.value))
+        assert device.locked
+        assert "locked this account for 900 s" in errors[-1]
+        asked = len(device.http.requests)
+        with pytest.raises(camsdk.AuthenticationError, match="not asking the device again"):
+            await camsdk.open(url, credentials=CREDS, config=FAST).connect()
+        assert len(device.http.requests) == asked
+        for error in errors:
+            assert PASSWORD not in error
