@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import camsdk
@@ -95,3 +97,13 @@ async def test_a_single_camera_is_a_hub_of_one(camera: HikvisionDevice) -> None:
     async with camsdk.hub(camera.url, credentials=CREDS, config=FAST) as hub:
         [only] = await hub.listing()
     assert (only.name, only.online, only.extra["proxy"]) == ("Camera 01", True, False)
+
+
+async def test_cameras_connecting_at_once_answer_stale_nonces_not_refusals() -> None:
+    async with HikvisionDevice(username="admin", password="Hik-s3cret-Pw", kind="nvr",
+                               channels=16, ptz=False, talk=None) as nvr:
+        async with camsdk.hub(nvr.url, credentials=CREDS, config=FAST) as hub:
+            cams = await hub.cameras()
+            await asyncio.gather(*(cam.connect() for cam in cams))
+            assert all(cam.state is camsdk.CameraState.OPEN for cam in cams)
+        assert nvr.failed_logins == 0
