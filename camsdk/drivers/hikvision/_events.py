@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,13 +49,14 @@ class ActivityTracker:
     def __init__(self, *, timeout: float, prefix: str = "hik") -> None:
         self.timeout = timeout
         self._prefix = prefix
-        self._open: dict[tuple[str, str, int | None], _Activity] = {}
+        # Least recently seen first, so the next to time out is always at the front.
+        self._open: OrderedDict[tuple[str, str, int | None], _Activity] = OrderedDict()
 
     def next_expiry(self, now: float) -> float | None:
         """Seconds until the next activity times out (None: none open)."""
         if not self._open:
             return None
-        first = min(a.last_seen for a in self._open.values())
+        first = next(iter(self._open.values())).last_seen
         return max(0.0, first + self.timeout - now)
 
     def feed(self, alert: Alert, now: float) -> list[CameraEvent]:
@@ -64,6 +66,7 @@ class ActivityTracker:
             activity = self._open.get(key)
             if activity is not None:
                 activity.last_seen = now
+                self._open.move_to_end(key)
                 return []
             start = self._start(alert)
             self._open[key] = _Activity(start, now)
@@ -78,8 +81,13 @@ class ActivityTracker:
 
     def expire(self, now: float) -> list[CameraEvent]:
         """Ends of the activities not repeated for ``timeout`` seconds."""
-        stale = [k for k, a in self._open.items() if now - a.last_seen >= self.timeout]
-        return [self._end(self._open.pop(k), None, "timeout") for k in stale]
+        ended = []
+        while self._open:
+            key, activity = next(iter(self._open.items()))
+            if now - activity.last_seen < self.timeout:
+                break
+            ended.append(self._end(self._open.pop(key), None, "timeout"))
+        return ended
 
     def _start(self, alert: Alert) -> CameraEvent:
         extra: dict[str, Any] = {"event_type": alert.event_type, "event_state": "active"}
