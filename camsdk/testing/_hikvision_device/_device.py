@@ -8,7 +8,6 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -16,6 +15,8 @@ from camsdk.testing._http_device import Request, Response, StreamingResponse
 from camsdk.testing._http_device._auth import AuthMode
 
 from . import _documents as doc
+from ._ptz import PTZHead, answer_ptz
+from ._sadp import SadpResponder
 from ._talk import IsapiHttpDevice, TalkUpload
 
 __all__ = ["HikvisionDevice", "PTZHead"]
@@ -33,28 +34,6 @@ def _cached_source(codec: str) -> Any:
         _SOURCES[codec] = generate_source(width=160, height=120, fps=15, gop=15, seconds=1.0,
                                           codec="h265" if codec == "h265" else "h264")
     return _SOURCES[codec]
-
-
-@dataclass(slots=True)
-class PTZHead:
-    """One channel's simulated PTZ: position (ISAPI units), speeds, presets."""
-
-    azimuth: float = 1800.0
-    elevation: float = 0.0
-    zoom: float = 10.0
-    speeds: tuple[int, int, int] = (0, 0, 0)
-    since: float = field(default_factory=time.monotonic)
-    presets: dict[int, str] = field(default_factory=dict)
-    moves: int = 0
-
-    def settle(self, now: float) -> None:
-        """Apply the running speeds up to ``now`` (100 = 90 degrees a second)."""
-        dt = now - self.since
-        self.since = now
-        pan, tilt, zoom = self.speeds
-        self.azimuth = (self.azimuth + pan * 9.0 * dt) % 3600
-        self.elevation = max(-900.0, min(900.0, self.elevation - tilt * 9.0 * dt))
-        self.zoom = max(10.0, min(320.0, self.zoom + zoom * 1.0 * dt))
 
 
 class HikvisionDevice:
@@ -175,7 +154,7 @@ class HikvisionDevice:
             loop = asyncio.get_running_loop()
             self._udp_closed = loop.create_future()
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _SadpResponder(self), local_addr=(self.host, 0))
+                lambda: SadpResponder(self), local_addr=(self.host, 0))
             self._udp = transport
         except BaseException:
             await self.aclose()
@@ -428,49 +407,7 @@ class HikvisionDevice:
     # -- PTZ ------------------------------------------------------------------------------
 
     async def _ptz(self, request: Request) -> Response:
-        assert request.match is not None
-        channel, rest = int(request.match.group(1)), request.match.group(2)
-        head = self.heads.get(channel)
-        if head is None:
-            return self._not_supported(request.path)
-        head.settle(time.monotonic())
-        from camsdk.driver import xml as x
-
-        payload = x.parse(request.body) if request.body.strip() else None
-        if rest == "capabilities" and request.method == "GET":
-            return self._xml(doc.ptz_capabilities(self.ns))
-        if rest == "status" and request.method == "GET":
-            return self._xml(doc.ptz_status(self.ns, round(head.azimuth), round(head.elevation),
-                                            round(head.zoom)))
-        if rest == "continuous" and request.method == "PUT":
-            speeds = tuple(int(x.text(payload, n) or 0) for n in ("pan", "tilt", "zoom"))
-            if any(abs(s) > 100 for s in speeds):
-                return self._status(request.path, 6, "Invalid XML Content", "badParameters", 400)
-            head.speeds = speeds  # type: ignore[assignment]
-            head.moves += 1
-            return self._status(request.path)
-        if rest == "absolute" and request.method == "PUT":
-            high = x.find(payload, "AbsoluteHigh")
-            head.azimuth = float(x.text(high, "azimuth") or head.azimuth)
-            head.elevation = float(x.text(high, "elevation") or head.elevation)
-            head.zoom = float(x.text(high, "absoluteZoom") or head.zoom)
-            return self._status(request.path)
-        if rest == "presets" and request.method == "GET":
-            return self._xml(doc.presets(self.ns, head.presets))
-        found = re.fullmatch(r"presets/(\d+)(/goto)?", rest)
-        if found and request.method == "PUT":
-            number = int(found.group(1))
-            if found.group(2):
-                if number not in head.presets:
-                    return self._status(request.path, 4, "Invalid Operation", "presetNotSet",
-                                        400)
-                return self._status(request.path)
-            head.presets[number] = x.text(payload, "presetName") or f"Preset {number}"
-            return self._status(request.path)
-        if rest == "homeposition/goto" and request.method == "PUT":
-            head.azimuth, head.elevation = 1800.0, 0.0
-            return self._status(request.path)
-        return self._not_supported(request.path)
+        return answer_ptz(self, request)
 
     # -- two-way audio --------------------------------------------------------------------
 
@@ -501,47 +438,3 @@ class HikvisionDevice:
     def _received_audio(self, data: bytes) -> None:
         self.talk_audio += data
         self._notify()
-
-
-class _SadpResponder(asyncio.DatagramProtocol):
-    """Answers SADP inquiries with a ``ProbeMatch`` (loopback only)."""
-
-    def __init__(self, device: HikvisionDevice) -> None:
-        self.device = device
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        from camsdk.driver import xml as x
-
-        try:
-            root = x.parse(data)
-        except x.XmlError:
-            return
-        if x.local(root.tag) != "Probe" or self.transport is None:
-            return
-        device = self.device
-        device.sadp_probes += 1
-        device._notify()
-        answer = (
-            '<?xml version="1.0" encoding="UTF-8"?><ProbeMatch>'
-            f"<Uuid>{x.text(root, 'Uuid')}</Uuid><Types>inquiry</Types>"
-            f"<DeviceType>{'NVR' if device.kind == 'nvr' else 'IPC'}</DeviceType>"
-            f"<DeviceDescription>{device.model}</DeviceDescription>"
-            f"<DeviceSN>{device.serial}</DeviceSN><CommandPort>8000</CommandPort>"
-            f"<HttpPort>{device.http.port}</HttpPort><MAC>44-19-b6-00-00-01</MAC>"
-            f"<IPv4Address>{device.host}</IPv4Address><IPv4SubnetMask>255.0.0.0</IPv4SubnetMask>"
-            "<IPv4Gateway>0.0.0.0</IPv4Gateway><DHCP>false</DHCP>"
-            f"<AnalogChannelNum>0</AnalogChannelNum>"
-            f"<DigitalChannelNum>{len(device.channels)}</DigitalChannelNum>"
-            f"<SoftwareVersion>{device.firmware}build 231110</SoftwareVersion>"
-            "<Activated>true</Activated></ProbeMatch>"
-        )
-        self.transport.sendto(answer.encode(), addr)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        closed = self.device._udp_closed
-        if closed is not None and not closed.done():
-            closed.set_result(None)
