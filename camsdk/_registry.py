@@ -36,6 +36,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "file": ("camsdk.drivers.file:FileDriver", _CORE),
     "hls+http": ("camsdk.drivers.hls:HlsDriver", _CORE),
     "hls+https": ("camsdk.drivers.hls:HlsDriver", _CORE),
+    "hikvision": ("camsdk.drivers.hikvision:HikvisionDriver", _CORE),
     "http": ("camsdk.drivers.http:HttpDriver", _CORE),
     "https": ("camsdk.drivers.http:HttpDriver", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
@@ -45,6 +46,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
 }
 
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
+    "hikvision": ("camsdk.drivers.hikvision:HikvisionHub", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
