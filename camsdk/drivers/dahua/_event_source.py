@@ -36,14 +36,13 @@ from camsdk.driver import (
     CameraTimeoutError,
     CamError,
     DeviceError,
-    MultipartError,
-    MultipartParser,
     boundary_from_content_type,
     get_logger,
 )
 
 from ._api import is_unsupported
 from ._events import DahuaEvent, JsonObjects, channel_of, parse_event_text, parse_notify, to_events
+from ._framing import EventFramingError, EventParts
 from ._text import error_reason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -223,21 +222,21 @@ class EventSource:
             boundary = boundary_from_content_type(body.response.headers.get("content-type", ""))
             if boundary is None:
                 await self._check_error_body(body)
-            parser = MultipartParser(boundary, max_part_bytes=MAX_PART)
+            parser = EventParts(boundary, max_part=MAX_PART)
             while True:
                 chunk = await body.chunk()
                 if chunk is None:
                     return
                 try:
                     parts = parser.feed(chunk)
-                except MultipartError as exc:
+                except EventFramingError as exc:
                     raise CameraProtocolError(
                         f"event stream: broken multipart framing ({exc})",
                         scheme="dahua", url=self._session.shown,
                     ) from exc
                 found: list[DahuaEvent] = []
                 for part in parts:
-                    text = part.body.decode("utf-8", "replace")
+                    text = part.decode("utf-8", "replace")
                     if text.strip() != "Heartbeat":
                         found += parse_event_text(text)
                 yield found

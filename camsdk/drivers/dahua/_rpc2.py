@@ -40,8 +40,6 @@ log = get_logger("camsdk.dahua.rpc2")
 
 #: Error codes of a refused login: bad user or password, account locked, no such user.
 LOGIN_FAILED_CODES = frozenset({268632085, 268632081, 268632071, 268632073})
-#: The code that answers the first login step (the challenge).
-_CHALLENGE_CODE = 268632079
 #: Codes that say the session is gone (expired, or the device restarted).
 SESSION_GONE_CODES = frozenset({287637505, 287637504, 268894209})
 _MAX_ANSWER = 1024 * 1024
@@ -132,7 +130,7 @@ class Rpc2Client:
         if second.get("result") is not True:
             error = self._error("RPC2 login", second)
             numeric = int(error.code) if error.code and error.code.isdigit() else None
-            if numeric in LOGIN_FAILED_CODES or numeric == _CHALLENGE_CODE:
+            if numeric in LOGIN_FAILED_CODES:
                 locked = "locked" in str(second.get("error", "")).lower()
                 detail = ("the device refused the login and reports the account locked"
                           if locked else "the device refused the credentials")
