@@ -164,9 +164,11 @@ class EventParts:
             self.resyncs += 1
             self._length = None  # the declared length is wrong: frame by the boundary
             return True
-        if length is not None and length <= self._max:
-            return False
         found = self._find_boundary(0)
+        if length is not None and length <= self._max and found is None:
+            return False  # the declared length is not met yet, and no boundary says it lies
+        if length is not None:
+            self.resyncs += 1
         if found is None:
             if len(buf) > self._max:
                 raise EventFramingError(f"event part larger than {self._max} bytes")
