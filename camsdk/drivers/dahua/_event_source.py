@@ -225,10 +225,8 @@ class EventSource:
             parser = EventParts(boundary, max_part=MAX_PART)
             while True:
                 chunk = await body.chunk()
-                if chunk is None:
-                    return
                 try:
-                    parts = parser.feed(chunk)
+                    parts = parser.feed(chunk) if chunk is not None else parser.finish()
                 except EventFramingError as exc:
                     raise CameraProtocolError(
                         f"event stream: broken multipart framing ({exc})",
@@ -240,6 +238,8 @@ class EventSource:
                     if text.strip() != "Heartbeat":
                         found += parse_event_text(text)
                 yield found
+                if chunk is None:
+                    return
         finally:
             await body.aclose()
 

@@ -115,6 +115,13 @@ class EventParts:
             raise EventFramingError(f"no complete event part in {len(self._buf)} bytes")
         return out
 
+    def finish(self) -> list[bytes]:
+        """The end of the stream: a last part that is whole (no boundary after it) counts."""
+        pending = bytes(self._buf).strip(b"\r\n") if self._state == "body" else b""
+        self._buf.clear()
+        self._state, self._length = "seek", None
+        return [pending] if pending and looks_whole(pending) else []
+
     def _step(self, out: list[bytes]) -> bool:
         buf = self._buf
         if self._state == "seek":
