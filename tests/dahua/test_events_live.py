@@ -123,7 +123,7 @@ async def test_rpc2_session_loss_logs_in_again_and_resumes() -> None:
 async def test_a_wrong_rpc2_password_stops_at_once_without_retries() -> None:
     async with DahuaDevice(cgi_events=False, auth="basic") as device:
         # The CGI accepts the account (Basic); the RPC2 login is what fails.
-        device.rpc2._password = "changed-on-the-device"  # noqa: SLF001
+        device.rpc2.set_password("changed-on-the-device")
         async with camsdk.open(device.camera_url(), credentials=device.credentials,
                                config=FAST) as cam:
             with anyio.fail_after(10):

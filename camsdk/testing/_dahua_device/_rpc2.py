@@ -66,6 +66,10 @@ class Rpc2Service:
         """Logged-in sessions."""
         return sum(1 for s in self.sessions.values() if s.logged_in)
 
+    def set_password(self, password: str) -> None:
+        """Change the account's password as RPC2 checks it (a password changed elsewhere)."""
+        self._password = password
+
     def drop_sessions(self) -> None:
         """Forget every session (a device restart): the next call answers invalid session."""
         self.sessions.clear()
