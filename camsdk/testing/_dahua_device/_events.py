@@ -69,6 +69,10 @@ class EventBus:
         """Streams open now (``cgi``, ``rpc2`` or both)."""
         return sum(1 for listener in self._listeners if kind in (None, listener.kind))
 
+    def backlog(self) -> int:
+        """Events queued and not yet written, on the busiest stream (benchmarks pace by it)."""
+        return max((listener.queue.qsize() for listener in self._listeners), default=0)
+
     def emit(self, event: EmittedEvent) -> None:
         """Send ``event`` on every stream (a full stream queue drops it)."""
         self.emitted += 1
