@@ -33,6 +33,7 @@ _CORE = "pip install camsdk"
 
 #: scheme -> (target, install hint)
 BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
+    "dahua": ("camsdk.drivers.dahua:DahuaDriver", _CORE),
     "file": ("camsdk.drivers.file:FileDriver", _CORE),
     "hls+http": ("camsdk.drivers.hls:HlsDriver", _CORE),
     "hls+https": ("camsdk.drivers.hls:HlsDriver", _CORE),
@@ -47,6 +48,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
 
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "hikvision": ("camsdk.drivers.hikvision:HikvisionHub", _CORE),
+    "dahua": ("camsdk.drivers.dahua:DahuaHub", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
