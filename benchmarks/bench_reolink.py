@@ -34,10 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import camsdk  # noqa: E402
-from camsdk import EventKind  # noqa: E402
-from camsdk.drivers.reolink import _api  # noqa: E402
-from camsdk.testing._reolink_device import ReolinkDevice  # noqa: E402
+import camsdk
+from camsdk import EventKind
+from camsdk.drivers.reolink import _api
+from camsdk.testing._reolink_device import ReolinkDevice
 
 USER, PASSWORD = "admin", "bench-pw"
 CREDS = camsdk.Credentials(USER, PASSWORD)

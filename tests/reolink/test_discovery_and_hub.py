@@ -144,3 +144,23 @@ def test_ptz_velocities_pick_a_direction_and_a_speed(
     velocity: tuple[float, float, float], expected: tuple[str, int]
 ) -> None:
     assert direction(*velocity) == expected
+
+
+async def test_tokens_and_passwords_stay_out_of_debug_logs(
+    camera: ReolinkDevice, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    tokens: set[str] = set()
+    with anyio.fail_after(10):
+        async with camsdk.open(camera.url, **options()) as cam:
+            tokens.update(camera.account.tokens)
+            camera.snapshot_errors = 1
+            await cam.snapshot()
+            camera.forget_tokens()
+            await cam.snapshot()
+            tokens.update(camera.account.tokens)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert len(tokens) == 2 and "Snap" in text
+    assert not [t for t in tokens if t in text] and PASSWORD not in text
