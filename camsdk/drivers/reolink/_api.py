@@ -46,13 +46,13 @@ from camsdk.driver import (
 from ._model import as_dict, as_int, as_str
 
 if TYPE_CHECKING:  # pragma: no cover
-    from camsdk.driver import Snapshot
+    from camsdk.driver import CameraDriver, HubDriver, Snapshot
 
     from ._device import DeviceState
     from ._events import EventHub
     from ._wake import WakeBudget
 
-__all__ = ["API_PATH", "SESSIONS", "Answer", "ReolinkSession", "session_key"]
+__all__ = ["API_PATH", "SESSIONS", "Answer", "ReolinkSession", "session_key", "take_session"]
 
 log = get_logger("camsdk.reolink")
 # httpx logs every request URL at INFO, and ours carry the session token in the
@@ -410,3 +410,39 @@ class ReolinkSession:
             self._closed = True
             await self.http.aclose()
 
+
+
+SessionKey = tuple[str, str, str]
+
+
+async def take_session(owner: CameraDriver[Any] | HubDriver[Any],
+                       base_url: str) -> tuple[SessionKey, ReolinkSession]:
+    """``owner``'s device session: this process's shared one, or a new login.
+
+    Give it back with ``await SESSIONS.release(key)``; the last user logs out.
+    """
+    creds = owner.login()
+    if creds is None:
+        raise AuthenticationError(
+            "Reolink devices need a user and password (credentials= or user:pw@ in the URL)",
+            scheme="reolink", url=owner.url.without_credentials().redacted(),
+        )
+    password = creds.password.get_secret_value()
+    key = session_key(base_url, creds.username, password)
+
+    async def open_session() -> ReolinkSession:
+        http = DeviceHttpClient.for_driver(owner, base_url=base_url, auth="none")
+        session = ReolinkSession(http, username=creds.username, password=password,
+                                 request_timeout=owner.config.request_timeout)
+        try:
+            await session.login()
+        except BaseException:
+            await http.aclose()
+            raise
+        return session
+
+    return key, await SESSIONS.acquire(key, open=open_session, close=_close_session)
+
+
+async def _close_session(session: ReolinkSession) -> None:
+    await session.aclose()

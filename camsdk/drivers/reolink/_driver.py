@@ -29,7 +29,6 @@ from camsdk.driver import (
     CameraUnreachableError,
     Capability,
     ConfigurationError,
-    DeviceHttpClient,
     DeviceUrlPolicy,
     DiscoveredCamera,
     PTZDriver,
@@ -45,7 +44,7 @@ from camsdk.driver import (
     looks_like_jpeg,
 )
 
-from ._api import SESSIONS, ReolinkSession, session_key
+from ._api import SESSIONS, ReolinkSession, take_session
 from ._device import ChannelMedia, DeviceState, device_state, load_channels, refresh_status
 from ._model import EncodedStream
 from ._options import ReolinkOptions
@@ -135,37 +134,12 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _make_session(self) -> tuple[tuple[str, str, str], Any]:
-        creds = self.login()
-        if creds is None:
-            raise AuthenticationError(
-                "Reolink devices need a user and password (credentials= or user:pw@ in the URL)",
-                scheme="reolink", url=self._shown,
-            )
-        password = creds.password.get_secret_value()
-        key = session_key(self._base, creds.username, password)
-
-        async def open_session() -> ReolinkSession:
-            http = DeviceHttpClient.for_driver(self, base_url=self._base, auth="none")
-            session = ReolinkSession(http, username=creds.username, password=password,
-                                     request_timeout=self.config.request_timeout)
-            try:
-                await session.login()
-            except BaseException:
-                await http.aclose()
-                raise
-            return session
-
-        return key, open_session
-
     async def connect(self) -> CameraInfo:
         """Take the shared session, read the device and this channel (see the module doc)."""
         if self._closed:
             raise CameraClosedError("camera is closed", scheme="reolink", url=self._shown)
-        key, open_session = self._make_session()
-        self._session = await SESSIONS.acquire(key, open=open_session, close=_close_session)
-        self._key = key
-        session = self._session
+        self._key, session = await take_session(self, self._base)
+        self._session = session
         creds = self.login()
         assert creds is not None
         state = self._state = await device_state(session, creds.username)
@@ -447,7 +421,3 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         from ._discovery import probe
 
         return probe(timeout)
-
-
-async def _close_session(session: ReolinkSession) -> None:
-    await session.aclose()

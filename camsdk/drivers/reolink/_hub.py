@@ -18,20 +18,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from camsdk.driver import (
-    AuthenticationError,
     CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
     ConfigurationError,
-    DeviceHttpClient,
     HubCamera,
     HubDriver,
 )
 
-from ._api import SESSIONS, ReolinkSession, session_key
+from ._api import SESSIONS, ReolinkSession, take_session
 from ._device import DeviceState, device_state, load_channels, refresh_status
-from ._driver import ReolinkDriver, _close_session
+from ._driver import ReolinkDriver
 from ._options import ReolinkHubOptions, ReolinkOptions
 
 __all__ = ["ReolinkHub"]
@@ -71,28 +69,9 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
         """Log in (or join this process's session) and read the device and its channels."""
         if self._closed:
             raise CameraClosedError("hub is closed", scheme="reolink", url=self._shown)
+        self._key, self._session = await take_session(self, self._base)
         creds = self.login()
-        if creds is None:
-            raise AuthenticationError(
-                "Reolink devices need a user and password (credentials= or user:pw@ in the URL)",
-                scheme="reolink", url=self._shown,
-            )
-        password = creds.password.get_secret_value()
-        key = session_key(self._base, creds.username, password)
-
-        async def open_session() -> ReolinkSession:
-            http = DeviceHttpClient.for_driver(self, base_url=self._base, auth="none")
-            session = ReolinkSession(http, username=creds.username, password=password,
-                                     request_timeout=self.config.request_timeout)
-            try:
-                await session.login()
-            except BaseException:
-                await http.aclose()
-                raise
-            return session
-
-        self._session = await SESSIONS.acquire(key, open=open_session, close=_close_session)
-        self._key = key
+        assert creds is not None
         state = self._state = await device_state(self._session, creds.username)
         online = [c for c in state.channels()
                   if (s := state.status.get(c)) is None or (s.online and not s.sleeping)]
