@@ -104,3 +104,16 @@ async def test_a_stream_wake_is_charged_and_the_stream_closes_when_nobody_watche
             await nvr.rtsp.wait_sessions(0)  # battery: no idle grace period
     assert [w["reason"] for w in _wakes(audit)] == ["stream"]
     assert nvr.channels[ARGUS].wakes == 1
+
+
+async def test_a_last_picture_older_than_max_age_is_not_given_without_a_wake(
+    nvr: ReolinkDevice,
+) -> None:
+    with anyio.fail_after(10):
+        async with camsdk.open(nvr.channel_url(ARGUS), **options()) as cam:
+            await cam.snapshot(wake=True)
+            nvr.channels[ARGUS].sleeping = True
+            _forget_sleep_state(cam)
+            with pytest.raises(AccessDeniedError, match="older than max_age"):
+                await cam.snapshot(max_age=0)
+    assert nvr.account.commands["Snap"] == 1

@@ -316,18 +316,23 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         """``cmd=Snap``, checked to be a JPEG, retried and then tried as the sub stream.
 
         A sleeping battery camera answers from its last picture (with its
-        capture time) unless the caller asked to ``wake`` it.
+        capture time, within the caller's ``max_age``) unless the caller asked
+        to ``wake`` it.
         """
         self._stream(profile)
         session = self.session
         if self._battery and await self._asleep():
-            if not current_request().wake:
+            request = current_request()
+            if not request.wake:
                 cached = session.pictures.get(self.channel)
-                if cached is not None:
+                if cached is not None and (request.max_age is None
+                                           or cached.age <= request.max_age):
                     return cached
+                kept = "no picture of it is kept yet" if cached is None else (
+                    f"its last picture is {cached.age:.0f} s old, older than max_age")
                 raise AccessDeniedError(
-                    "the camera sleeps and no picture of it is kept yet; ask with wake=True "
-                    "to wake it", scheme="reolink", url=self._shown, reason="asleep",
+                    f"the camera sleeps and {kept}; ask with wake=True to wake it",
+                    scheme="reolink", url=self._shown, reason="asleep",
                 )
             self._wake("snapshot")
         snap = await self._fetch_snapshot(profile)
