@@ -153,3 +153,20 @@ async def test_the_event_source_is_reported_with_its_measured_round_trip(
                 busy = await cam.call_extension("event_source")
     assert idle["source"] == "idle"
     assert busy["source"] == "poll" and busy["polls"] >= 1 and busy["last_rtt_ms"] > 0
+
+
+async def test_onvif_refusing_the_password_leaves_polling_and_is_not_retried() -> None:
+    async with ReolinkDevice(username=USER, password=PASSWORD, onvif=True) as device:
+        device.onvif.password = "another-password"  # ONVIF user differs from the web user
+        with anyio.fail_after(15):
+            async with camsdk.open(device.url, **options()) as cam:
+                async with cam.events(kinds=DEVICE_KINDS) as events:
+                    await wait_until(lambda: bool(device.onvif.faults_sent))
+                    device.set_state(0, "md", True)
+                    event = await _next(events)
+                    await wait_until(lambda: device.onvif.subscriptions == 0)
+                    source = await cam.call_extension("event_source")
+    assert event.extra["source"] == "poll"
+    # One connect (it tries WS-Security, then Digest), then never again.
+    assert source["onvif"] == "refused"
+    assert device.onvif.faults_sent.count("GetDeviceInformation") <= 2

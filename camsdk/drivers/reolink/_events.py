@@ -373,6 +373,12 @@ class EventHub:
                         async for note in notes:
                             if note.kind is EventKind.CONNECTION:
                                 self.source = "onvif" if note.active else "poll"
+                                if "AuthenticationError" in str(note.extra.get("reason", "")):
+                                    # The facade's event pipeline would retry it: a
+                                    # wrong password must not be sent again and again.
+                                    raise AuthenticationError(
+                                        "ONVIF refused the credentials",
+                                        scheme=self.session.scheme, url=self.session.shown)
                                 continue
                             if note.kind is EventKind.STREAM_STATE:
                                 continue
