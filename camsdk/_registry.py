@@ -41,6 +41,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "http": ("camsdk.drivers.http:HttpDriver", _CORE),
     "https": ("camsdk.drivers.http:HttpDriver", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
+    "reolink": ("camsdk.drivers.reolink:ReolinkDriver", _CORE),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualDriver", _CORE),
@@ -50,6 +51,7 @@ BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "hikvision": ("camsdk.drivers.hikvision:HikvisionHub", _CORE),
     "dahua": ("camsdk.drivers.dahua:DahuaHub", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
+    "reolink": ("camsdk.drivers.reolink:ReolinkHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
 

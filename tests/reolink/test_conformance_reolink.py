@@ -1,0 +1,92 @@
+"""The Reolink driver, and the cameras its hub hands out, pass the driver conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+import camsdk
+from camsdk import Credentials
+from camsdk.testing import closed_port
+from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing.conformance import CameraConformance, Hook
+
+from .conftest import PASSWORD, USER, options
+
+
+class TestReolinkConformance(CameraConformance):
+    @pytest.fixture
+    def camera_url(self, camera: ReolinkDevice) -> str:
+        return camera.url
+
+    @pytest.fixture
+    def camera_options(self) -> dict[str, Any]:
+        return options()
+
+    @pytest.fixture
+    def unreachable_url(self) -> str:
+        return f"reolink://127.0.0.1:{closed_port()}/0"
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        return options(credentials=Credentials(USER, "wrong-" + PASSWORD))
+
+    @pytest.fixture
+    def break_stream(self, camera: ReolinkDevice) -> Hook:
+        async def restart() -> None:
+            assert camera.rtsp is not None
+            await camera.rtsp.restart(delay=0.1)
+
+        return restart
+
+    @pytest.fixture
+    def trigger_event(self, camera: ReolinkDevice) -> Hook:
+        async def motion() -> None:
+            camera.set_state(0, "md", True)
+
+        return motion
+
+
+class TestReolinkHubConformance(CameraConformance):
+    """Channel 0 of an NVR, opened from the hub's listing while the hub holds the login."""
+
+    @pytest.fixture
+    async def hub_camera_url(self, nvr: ReolinkDevice) -> AsyncIterator[str]:
+        with anyio.fail_after(10):
+            async with camsdk.hub(nvr.url, **options()) as hub:
+                listed = await hub.listing()
+                yield next(c.url for c in listed if c.online)
+
+    @pytest.fixture
+    def camera_url(self, hub_camera_url: str) -> str:
+        return hub_camera_url
+
+    @pytest.fixture
+    def camera_options(self) -> dict[str, Any]:
+        return options()
+
+    @pytest.fixture
+    def unreachable_url(self) -> str:
+        return f"reolink://127.0.0.1:{closed_port()}/0"
+
+    @pytest.fixture
+    def bad_credentials(self) -> dict[str, Any]:
+        return options(credentials=Credentials(USER, "wrong-" + PASSWORD))
+
+    @pytest.fixture
+    def break_stream(self, nvr: ReolinkDevice) -> Hook:
+        async def restart() -> None:
+            assert nvr.rtsp is not None
+            await nvr.rtsp.restart(delay=0.1)
+
+        return restart
+
+    @pytest.fixture
+    def trigger_event(self, nvr: ReolinkDevice) -> Hook:
+        async def visitor() -> None:
+            nvr.set_state(0, "people", True)
+
+        return visitor
