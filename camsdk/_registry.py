@@ -41,11 +41,13 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
+    "unifi": ("camsdk.drivers.unifi:UnifiDriver", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualDriver", _CORE),
 }
 
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
+    "unifi": ("camsdk.drivers.unifi:UnifiHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
 
