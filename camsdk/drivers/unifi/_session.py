@@ -176,7 +176,8 @@ class ConsoleSession:
         self.ssl_context = pinned_context(der)
 
     async def _resume_or_login(self) -> None:
-        stored = await self.store.load_session()
+        assert self.credentials is not None
+        stored = await self.store.load_session(self.credentials.password.get_secret_value())
         if stored is not None:
             self._token, self._csrf = stored
             register_secret(self._token)
@@ -229,7 +230,7 @@ class ConsoleSession:
         if self._csrf:
             register_secret(self._csrf)
         self.logins += 1
-        await self.store.save_session(self._token, self._csrf)
+        await self.store.save_session(self._token, self._csrf, password)
 
     async def aclose(self) -> None:
         """Stop the event fan-out and close the connections. Idempotent."""

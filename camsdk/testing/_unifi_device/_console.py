@@ -129,7 +129,7 @@ class UnifiConsole:
         await self.http.start()
         self._ws_server = await serve(
             self._ws_handler, "127.0.0.1", 0, process_request=self._ws_check,
-            compression=None, ping_interval=None, max_size=1 << 20)
+            compression=None, ping_interval=None, max_size=1 << 20, close_timeout=0.5)
         await self.front.start()
         await self.rtsps.start()
 
@@ -439,9 +439,15 @@ class UnifiConsole:
         self._clients.add(client)
         self.ws_connects += 1
         self._notify()
+        closed = asyncio.ensure_future(connection.wait_closed())
         try:
             while True:
-                message = await client.queue.get()
+                getter = asyncio.ensure_future(client.queue.get())
+                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():  # the client went away
+                    getter.cancel()
+                    return
+                message = getter.result()
                 if message is None:
                     return
                 if self.fragment and isinstance(message, bytes) and len(message) > 4:
@@ -452,6 +458,7 @@ class UnifiConsole:
         except Exception:
             return
         finally:
+            closed.cancel()
             self._clients.discard(client)
             self._notify()
 
