@@ -80,6 +80,7 @@ class ConsoleEvents:
 
     async def subscribe(self, protect_id: str, camera_id: str) -> AsyncIterator[CameraEvent]:
         """The events of one camera until cancelled (or an `AuthenticationError`)."""
+        self.session.check_refused()  # no I/O at all for credentials already refused
         self._camera_ids[protect_id] = camera_id
         sub = _Subscriber(protect_id)
         self._subs.add(sub)
@@ -126,7 +127,17 @@ class ConsoleEvents:
         while self._subs:
             try:
                 await self._prepare(disconnected_ms)
-                self._socket = await self._open()
+                token = self.session.token
+                try:
+                    self._socket = await self._open()
+                except AuthenticationError:
+                    if self.kind != "private" or self.session.credentials is None:
+                        raise
+                    await self.session.relogin(token)  # a lapsed cookie: one new login
+                    self._socket = await self._open()
+                if disconnected_ms is not None:
+                    # After the socket is open: what ends meanwhile arrives on it.
+                    self._dispatch(self._tracker.recover(await self._recent(disconnected_ms)))
                 self.connects += 1
                 self.connected.set()
                 attempt, disconnected_ms = 0, None
@@ -153,13 +164,10 @@ class ConsoleEvents:
             await asyncio.sleep(random.uniform(0, cap))
 
     async def _prepare(self, disconnected_ms: int | None) -> None:
-        """A fresh bootstrap (for ``lastUpdateId``), and the events missed while away."""
-        session = self.session
+        """A fresh bootstrap after a disconnect (for ``lastUpdateId``)."""
         if self.kind == "private":
-            console, _ = await session.bootstrap(fresh=disconnected_ms is not None)
+            console, _ = await self.session.bootstrap(fresh=disconnected_ms is not None)
             self._last_update_id = console.last_update_id
-        if disconnected_ms is not None:
-            self._dispatch(self._tracker.recover(await self._recent(disconnected_ms)))
 
     async def _recent(self, since_ms: int) -> list[Mapping[str, Any]]:
         if self.session.mode != "private":

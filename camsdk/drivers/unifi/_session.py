@@ -126,11 +126,7 @@ class ConsoleSession:
 
     async def open(self) -> ConsoleSession:
         """Pin the certificate, then check the API key or log in (module docstring)."""
-        refused = _REFUSED.get(self.key)
-        if refused is not None:
-            raise AuthenticationError(
-                f"{refused}; not retried (the console locks out repeated wrong passwords)",
-                scheme="unifi", url=self.shown)
+        self.check_refused()
         if self.options.api_key:
             register_secret(self.options.api_key)
         elif self.credentials is None:
@@ -191,8 +187,30 @@ class ConsoleSession:
             await self.store.forget_session()
         await self._login()
 
+    def check_refused(self) -> None:
+        """Raise the `AuthenticationError` of credentials the console already refused."""
+        refused = _REFUSED.get(self.key)
+        if refused is not None:
+            raise AuthenticationError(
+                f"{refused}; not retried (the console locks out repeated wrong passwords)",
+                scheme="unifi", url=self.shown)
+
+    async def relogin(self, stale_token: str) -> None:
+        """The console refused ``stale_token``: log in again once (shared by concurrent callers)."""
+        async with self._relogin:
+            self.check_refused()
+            if self._token == stale_token:  # nobody logged in again meanwhile
+                await self.store.forget_session()
+                await self._login()
+
+    @property
+    def token(self) -> str:
+        """The current session cookie (to tell whether it changed)."""
+        return self._token
+
     async def _login(self) -> None:
         assert self.http is not None and self.credentials is not None
+        self.check_refused()
         limiter = _LIMITERS.setdefault(
             (self.host.lower(), self.port),
             RateLimiter(rate=1.0, burst=1, spacing={"login": self.options.login_spacing}),
@@ -272,10 +290,7 @@ class ConsoleSession:
         token = self._token
         response = await self._send(method, path, action=action, **kwargs)
         if response.status == 401 and self.mode == "private" and self.credentials is not None:
-            async with self._relogin:
-                if self._token == token:  # nobody logged in again meanwhile
-                    await self.store.forget_session()
-                    await self._login()
+            await self.relogin(token)
             response = await self._send(method, path, action=action, **kwargs)
         if response.status >= 300:
             self._raise_for(response)
