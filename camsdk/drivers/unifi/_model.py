@@ -120,9 +120,11 @@ def _quality(raw: Mapping[str, Any], index: int) -> str:
     name = _text(raw.get("name")).lower()
     if name in QUALITIES:
         return name
+    if "package" in name:
+        return "package"  # the G4 Doorbell Pro's second, downward camera
     ident = raw.get("id")
-    if isinstance(ident, int) and 0 <= ident < len(QUALITIES):
-        return QUALITIES[ident]
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        return QUALITIES[ident] if 0 <= ident < len(QUALITIES) else f"channel{ident}"
     return QUALITIES[index] if index < len(QUALITIES) else f"channel{index}"
 
 

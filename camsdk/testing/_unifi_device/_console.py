@@ -492,7 +492,7 @@ class UnifiConsole:
                     publish: bool = True) -> str:
         """Start an event on a camera (index or id); returns its id."""
         camera_id = self.cameras[camera]["id"] if isinstance(camera, int) else camera
-        event = {"id": secrets.token_hex(12), "modelKey": "event", "type": kind,
+        event: dict[str, Any] = {"id": secrets.token_hex(12), "modelKey": "event", "type": kind,
                  "start": _now_ms(), "end": None, "score": score, "camera": camera_id,
                  "device": camera_id, "smartDetectTypes": list(smart_types),
                  "smartDetectEvents": [], "metadata": {}}
@@ -516,7 +516,7 @@ class UnifiConsole:
         """A doorbell ring (started and ended at once, as consoles send it)."""
         camera_id = self.cameras[camera]["id"] if isinstance(camera, int) else camera
         now = _now_ms()
-        event = {"id": secrets.token_hex(12), "modelKey": "event", "type": "ring",
+        event: dict[str, Any] = {"id": secrets.token_hex(12), "modelKey": "event", "type": "ring",
                  "start": now, "end": now, "score": 0, "camera": camera_id, "device": camera_id,
                  "smartDetectTypes": []}
         self.events[event["id"]] = event
