@@ -44,6 +44,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "reolink": ("camsdk.drivers.reolink:ReolinkDriver", _CORE),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
+    "unifi": ("camsdk.drivers.unifi:UnifiDriver", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualDriver", _CORE),
 }
 
@@ -52,6 +53,7 @@ BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "dahua": ("camsdk.drivers.dahua:DahuaHub", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkHub", _CORE),
+    "unifi": ("camsdk.drivers.unifi:UnifiHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
 

@@ -1,0 +1,74 @@
+"""The UniFi driver, and the cameras its hub hands out, pass the driver conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import camsdk
+from camsdk.testing import closed_port
+from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing.conformance import CameraConformance, Hook
+
+from .conftest import PASSWORD, USER
+
+
+class TestUnifiConformance(CameraConformance):
+    @pytest.fixture
+    def camera_url(self, console: UnifiConsole) -> str:
+        return console.camera_url(0)
+
+    @pytest.fixture
+    def camera_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return options
+
+    @pytest.fixture
+    def unreachable_url(self) -> str:
+        return f"unifi://127.0.0.1:{closed_port()}/front-door"
+
+    @pytest.fixture
+    def bad_credentials(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "credentials": camsdk.Credentials(USER, "wrong-" + PASSWORD)}
+
+    @pytest.fixture
+    def break_stream(self, console: UnifiConsole) -> Hook:
+        return console.break_streams
+
+    @pytest.fixture
+    def trigger_event(self, console: UnifiConsole) -> Hook:
+        async def motion() -> None:
+            await console.wait_until(lambda c: c.websockets >= 1)
+            console.start_event(0, "motion")
+
+        return motion
+
+
+class TestUnifiHubConformance(TestUnifiConformance):
+    """The same suite on a camera as the hub lists it, while the hub holds the session."""
+
+    @pytest.fixture
+    async def hub(self, console: UnifiConsole, options: dict[str, Any]
+                  ) -> AsyncIterator[camsdk.Hub]:
+        async with camsdk.hub(console.url, **options) as hub:
+            yield hub
+
+    @pytest.fixture
+    async def camera_url(self, hub: camsdk.Hub) -> str:  # type: ignore[override]
+        listing = await hub.listing()
+        return next(c.url for c in listing if c.online)
+
+
+class TestUnifiIntegrationConformance(TestUnifiConformance):
+    """The same suite over the Integration API (API key, its own events websocket)."""
+
+    @pytest.fixture
+    def camera_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        from .conftest import API_KEY
+
+        return {**{k: v for k, v in options.items() if k != "credentials"}, "api_key": API_KEY}
+
+    @pytest.fixture
+    def bad_credentials(self, camera_options: dict[str, Any]) -> dict[str, Any]:
+        return {**camera_options, "api_key": "not-the-key"}
