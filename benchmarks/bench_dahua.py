@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import camsdk
 from camsdk import EventKind
-from camsdk.testing._dahua_device import DahuaDevice
+from camsdk.testing import DahuaDevice
 
 KINDS = {EventKind.MOTION}
 CONFIG = {"request_timeout": 10.0}

@@ -37,7 +37,7 @@ import httpx
 
 import camsdk
 from camsdk.driver import MultipartParser, boundary_from_content_type
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice
 
 USER, PASSWORD = "admin", "bench-Pw-1"
 CREDS = camsdk.Credentials(USER, PASSWORD)

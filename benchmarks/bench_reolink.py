@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import camsdk
 from camsdk import EventKind
 from camsdk.drivers.reolink import _api
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice
 
 USER, PASSWORD = "admin", "bench-pw"
 CREDS = camsdk.Credentials(USER, PASSWORD)

@@ -18,7 +18,7 @@ import zlib
 import camsdk
 from camsdk.cloud import MemoryTokenStore
 from camsdk.drivers.unifi._codec import UpdatePacket, decode_packet, encode_packet
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole
 
 CREDS = camsdk.Credentials("admin", "bench-pw")
 

@@ -14,6 +14,10 @@
   (inject events and faults, read counters).
 - `closed_port`, `wait_until`: a port where nothing listens (for the
   conformance suite's ``unreachable_url``), a bounded wait on a condition.
+- Vendor simulators on 127.0.0.1, shaped on each vendor's documented and
+  observed behaviour: `HikvisionDevice` (ISAPI, with `PTZHead`), `DahuaDevice`
+  (Dahua, Amcrest and Lorex HTTP APIs, `EmittedEvent`), `ReolinkDevice` (JSON
+  API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console).
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
 - `camsdk.testing.pytest_plugin`: fixtures that fail a test which leaks a
   camera, stream, thread, task or socket.
@@ -26,16 +30,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DahuaDevice",
+    "EmittedEvent",
     "EncodedLoop",
+    "HikvisionDevice",
     "HttpDevice",
     "MediaLoop",
     "OnvifDevice",
     "OnvifEventMessage",
+    "PTZHead",
+    "ReolinkDevice",
     "Request",
     "Response",
     "RtspFault",
     "RtspServer",
+    "SimChannel",
     "StreamingResponse",
+    "UnifiConsole",
     "closed_port",
     "generate_source",
     "virtual_device",
@@ -43,6 +54,13 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "HikvisionDevice": "camsdk.testing._hikvision_device",
+    "PTZHead": "camsdk.testing._hikvision_device",
+    "DahuaDevice": "camsdk.testing._dahua_device",
+    "EmittedEvent": "camsdk.testing._dahua_device",
+    "ReolinkDevice": "camsdk.testing._reolink_device",
+    "SimChannel": "camsdk.testing._reolink_device",
+    "UnifiConsole": "camsdk.testing._unifi_device",
     "EncodedLoop": "camsdk.testing._rtsp_server",
     "HttpDevice": "camsdk.testing._http_device",
     "Request": "camsdk.testing._http_device",
@@ -71,6 +89,10 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.drivers.virtual import virtual_device as virtual_device
+    from camsdk.testing._dahua_device import DahuaDevice as DahuaDevice
+    from camsdk.testing._dahua_device import EmittedEvent as EmittedEvent
+    from camsdk.testing._hikvision_device import HikvisionDevice as HikvisionDevice
+    from camsdk.testing._hikvision_device import PTZHead as PTZHead
     from camsdk.testing._http_device import (
         HttpDevice as HttpDevice,
     )
@@ -89,6 +111,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from camsdk.testing._onvif_device import (
         OnvifEventMessage as OnvifEventMessage,
     )
+    from camsdk.testing._reolink_device import ReolinkDevice as ReolinkDevice
+    from camsdk.testing._reolink_device import SimChannel as SimChannel
     from camsdk.testing._rtsp_server import (
         EncodedLoop as EncodedLoop,
     )
@@ -104,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from camsdk.testing._rtsp_server import (
         generate_source as generate_source,
     )
+    from camsdk.testing._unifi_device import UnifiConsole as UnifiConsole
     from camsdk.testing._waiting import (
         closed_port as closed_port,
     )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import respx
 
-from camsdk.testing._dahua_device import DahuaDevice
+from camsdk.testing import DahuaDevice
 
 #: Fast reconnects and short deadlines for tests (backoff is still jittered).
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "connect_timeout": 5.0,

@@ -9,8 +9,7 @@ import pytest
 
 import camsdk
 from camsdk import Credentials
-from camsdk.testing import closed_port
-from camsdk.testing._dahua_device import DahuaDevice
+from camsdk.testing import DahuaDevice, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from .conftest import FAST

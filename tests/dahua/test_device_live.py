@@ -12,7 +12,7 @@ import camsdk
 from camsdk import AuthenticationError, Capability, Credentials, UnsupportedCapabilityError
 from camsdk.drivers.dahua import _discovery
 from camsdk.drivers.dahua._discovery import dhip_frame, parse_answer, probe
-from camsdk.testing._dahua_device import DahuaDevice
+from camsdk.testing import DahuaDevice
 
 from ._helpers import FIXTURES
 from .conftest import FAST

@@ -9,7 +9,7 @@ import pytest
 
 import camsdk
 from camsdk import AuthenticationError, Credentials, EventKind
-from camsdk.testing._dahua_device import DahuaDevice
+from camsdk.testing import DahuaDevice
 
 from .conftest import FAST
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from camsdk.drivers.hikvision._api import forget_refusals
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice
 from tests.onvif.conftest import loopback_only  # noqa: F401 - the autouse guard
 
 from ._helpers import PASSWORD, USER

@@ -9,8 +9,7 @@ import pytest
 
 import camsdk
 from camsdk import Credentials
-from camsdk.testing import closed_port
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from ._helpers import CREDS, FAST, PASSWORD, USER

@@ -8,7 +8,7 @@ import pytest
 import camsdk
 from camsdk import Capability
 from camsdk.drivers.hikvision._driver import parse_channel
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice
 
 from ._helpers import CREDS, FAST, PASSWORD, USER
 

@@ -9,7 +9,7 @@ import pytest
 
 import camsdk
 from camsdk import EventKind
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice
 
 from ._helpers import CREDS, FAST, PASSWORD, USER
 

@@ -10,7 +10,7 @@ import pytest
 import camsdk
 from camsdk.drivers.hikvision import _discovery
 from camsdk.drivers.hikvision._discovery import parse_probe_match, probe
-from camsdk.testing._hikvision_device import HikvisionDevice
+from camsdk.testing import HikvisionDevice
 
 from ._helpers import CREDS, FAST
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from camsdk import Credentials
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice
 
 USER, PASSWORD = "admin", "reolink-sim-pw"
 CREDS = Credentials(USER, PASSWORD)

@@ -16,7 +16,7 @@ import pytest
 import camsdk
 from camsdk import AccessDeniedError, Action, Principal
 from camsdk.privacy import Grant, GrantPolicy, MemoryAuditSink
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice
 
 from .conftest import options
 

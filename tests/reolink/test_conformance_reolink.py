@@ -10,8 +10,7 @@ import pytest
 
 import camsdk
 from camsdk import Credentials
-from camsdk.testing import closed_port
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from .conftest import PASSWORD, USER, options

@@ -24,7 +24,7 @@ from camsdk.drivers.reolink._model import (
     read_net_ports,
 )
 from camsdk.drivers.reolink._ptz import direction
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice
 
 from .conftest import PASSWORD, USER, options
 

@@ -13,8 +13,7 @@ import pytest
 
 import camsdk
 from camsdk import CameraEvent, EventKind
-from camsdk.testing import wait_until
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice, wait_until
 
 from .conftest import PASSWORD, USER, options
 

@@ -22,7 +22,7 @@ import camsdk
 from camsdk import CameraProtocolError, CameraTimeoutError, CamError
 from camsdk.driver import CameraConfig, CameraURL
 from camsdk.drivers.reolink import ReolinkDriver
-from camsdk.testing._reolink_device import ReolinkDevice
+from camsdk.testing import ReolinkDevice
 from camsdk.testing._reolink_device._device import _jpeg
 
 from ._replay import URL, ReolinkReplay, error, json_reply

@@ -10,7 +10,7 @@ import pytest
 import camsdk
 from camsdk.cloud import MemoryTokenStore
 from camsdk.drivers.unifi import _session
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole
 
 USER = "admin"
 PASSWORD = "camsdk-sim-pw"

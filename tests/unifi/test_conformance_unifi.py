@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 import camsdk
-from camsdk.testing import closed_port
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from .conftest import PASSWORD, USER

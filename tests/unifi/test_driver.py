@@ -11,7 +11,7 @@ import camsdk
 from camsdk import Capability
 from camsdk.drivers.unifi._discovery import parse_answer
 from camsdk.drivers.unifi._model import normalise_rtsps
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole
 
 from .conftest import PASSWORD, USER
 

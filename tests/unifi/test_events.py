@@ -10,7 +10,7 @@ import pytest
 
 import camsdk
 from camsdk import EventKind
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole
 
 pytestmark = pytest.mark.anyio
 

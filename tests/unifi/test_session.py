@@ -9,7 +9,7 @@ import pytest
 import camsdk
 from camsdk.cloud import MemoryTokenStore
 from camsdk.drivers.unifi import CertificateChangedError
-from camsdk.testing._unifi_device import UnifiConsole
+from camsdk.testing import UnifiConsole
 
 from .conftest import PASSWORD, USER
 
