@@ -135,6 +135,7 @@ class WebRtcSession:
         self._changed = asyncio.Event()
         self._end: CamError | None = None
         self._skip_video = False
+        self._want_keyframe = False
         self._pli_tasks: set[asyncio.Task[Any]] = set()
         #: The answer as accepted (after the fixes).
         self.answer: str | None = None
@@ -422,20 +423,35 @@ class WebRtcSession:
     def _deliver(self, packet: MediaPacket) -> None:
         if packet.kind == "video" and self._skip_video:
             if not packet.keyframe:
+                self.dropped += 1
                 return
             self._skip_video = False
         inbox = self._inbox
         if len(inbox) >= self._inbox_size:
-            dropped = inbox.popleft()
-            self.dropped += 1
-            if dropped.kind == "video":
-                # The next access units would not decode: resume at a keyframe, soon.
-                self._skip_video = True
-                self._request_keyframe_soon()
-                if packet.kind == "video" and not packet.keyframe:
-                    return
+            self._drop_oldest_gop()
+            if self._skip_video and packet.kind == "video" and not packet.keyframe:
+                self.dropped += 1
+                return
+            self._skip_video = False
         inbox.append(packet)
         self._wakeup.set()
+
+    def _drop_oldest_gop(self) -> None:
+        """Make room: the oldest packet goes, and what cannot decode without it."""
+        inbox = self._inbox
+        oldest = inbox.popleft()
+        self.dropped += 1
+        if oldest.kind != "video":
+            return
+        # Pictures up to the next keyframe referred to it: they go too.
+        while inbox and not (inbox[0].kind == "video" and inbox[0].keyframe):
+            inbox.popleft()
+            self.dropped += 1
+        if not inbox:
+            # No keyframe left: new pictures cannot decode until one comes. The
+            # reader asks for it when it is back (see next_packet).
+            self._skip_video = True
+            self._want_keyframe = True
 
     def _request_keyframe_soon(self) -> None:
         task = asyncio.create_task(self.request_keyframe(), name="camsdk-webrtc-pli")
@@ -449,6 +465,9 @@ class WebRtcSession:
         `CameraUnreachableError`, `CameraClosedError`) once the inbox is
         empty, and `StreamStalledError` after ``stall_timeout`` s without one.
         """
+        if self._want_keyframe:
+            self._want_keyframe = False
+            self._request_keyframe_soon()
         while not self._inbox:
             if self._end is not None:
                 raise self._copy(self._end)

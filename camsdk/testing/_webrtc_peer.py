@@ -7,7 +7,8 @@ packetises as they are. Optional Opus or PCMU/PCMA audio is a tone encoded
 once. Audio it receives (two-way audio) is recorded at the RTP level, before
 any jitter buffer: payloads and counts, kept for the test.
 
-A PLI (or FIR) from the receiver makes the next packet sent the next
+``dtls_role="passive"`` makes it wait for our DTLS ClientHello (aiortc's
+answers are active otherwise). A PLI (or FIR) from the receiver makes the next packet sent the next
 keyframe of the loop, at once, as a camera would; timestamps keep running.
 ``parameter_sets="first"`` strips SPS/PPS from every keyframe but the first,
 like cameras that announce them once. `freeze` stops media without closing
@@ -189,6 +190,7 @@ class WebRtcAnswerer:
         parameter_sets: Literal["every", "first"] = "every",
         host: str = "127.0.0.1",
         trickle: bool = False,
+        dtls_role: Literal["active", "passive"] = "active",
     ) -> None:
         require_aiortc(scheme="webrtc")
         self.params = params or LoopParams(width=320, height=240, fps=15, gop=15, seconds=2)
@@ -197,6 +199,7 @@ class WebRtcAnswerer:
         self.parameter_sets = parameter_sets
         self.host = host
         self.trickle = trickle
+        self.dtls_role = dtls_role
         self._pc: Any = None
         self._video: Any = None
         self._tone: Any = None
@@ -252,6 +255,11 @@ class WebRtcAnswerer:
             elif transceiver.kind == "audio":
                 self._setup_audio(transceiver, tone_class)
         answer = await pc.createAnswer()
+        if self.dtls_role == "passive":
+            # aiortc takes its DTLS role from the description it is given.
+            answer = RTCSessionDescription(
+                sdp=answer.sdp.replace("a=setup:active", "a=setup:passive"), type="answer"
+            )
         with gathering_on((self.host,)):
             await pc.setLocalDescription(answer)
         self._answer = pc.localDescription.sdp

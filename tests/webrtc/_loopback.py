@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
+from camsdk._webrtc import WebRtcSession, WebRtcTalkChannel, WebRtcUpstream
 from camsdk.driver import (
     CameraDriver,
     CameraInfo,
@@ -21,7 +22,6 @@ from camsdk.driver import (
     StreamInfo,
     StreamProfile,
 )
-from camsdk._webrtc import WebRtcSession, WebRtcTalkChannel, WebRtcUpstream
 from camsdk.drivers.virtual._scene import LoopParams
 from camsdk.testing._webrtc_peer import WebRtcAnswerer
 

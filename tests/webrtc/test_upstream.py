@@ -85,7 +85,7 @@ async def test_a_pli_makes_the_answerer_send_a_keyframe_at_once(connect: Connect
 
 
 async def test_requests_close_together_send_one_pli(connect: Connect) -> None:
-    session, upstream, peer = await connect(params=LONG_GOP, session={"pli_interval": 30})
+    session, upstream, _peer = await connect(params=LONG_GOP, session={"pli_interval": 30})
     assert await upstream.request_keyframe()
     assert not await upstream.request_keyframe()
     assert session.plis == 1
