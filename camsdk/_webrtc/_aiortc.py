@@ -38,6 +38,7 @@ __all__ = [
     "PacketTrack",
     "PassThroughDecoder",
     "ReceiverTap",
+    "close_peer_connection",
     "decode_nothing",
     "gathering_on",
     "install_hooks",
@@ -227,6 +228,21 @@ def tap_receiver(receiver: Any, on_report: Callable[[], None] | None = None) -> 
     receiver._handle_rtcp_packet = handle_rtcp
     receiver._handle_rtp_packet = handle_first_rtp
     return tap
+
+
+async def close_peer_connection(pc: Any, timeout: float) -> None:
+    """Close ``pc``, then stop its senders and receivers again.
+
+    aiortc's connect task can start a sender or receiver while ``close`` runs
+    (it checks for closing only once); stopping again is harmless otherwise
+    and ends the RTCP tasks and decoder threads such a late start made.
+    """
+    async with asyncio.timeout(timeout):
+        await pc.close()
+        await asyncio.sleep(0)  # let a connect task that was about to start things do so
+        for transceiver in pc.getTransceivers():
+            await transceiver.receiver.stop()
+            await transceiver.sender.stop()
 
 
 class _Ended:

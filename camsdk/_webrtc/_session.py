@@ -370,6 +370,11 @@ class WebRtcSession:
                 CameraTimeoutError, f"no WebRTC connection within {timeout:g} s"
             ) from None
 
+    def raise_if_ended(self) -> None:
+        """Raise why the connection ended (failed, closed by the peer), if it did."""
+        if self._end is not None:
+            raise self._copy(self._end)
+
     def _copy(self, err: CamError) -> CamError:
         return type(err)(err.message, scheme=err.scheme, url=err.url)
 
@@ -537,9 +542,10 @@ class WebRtcSession:
             self._talk_track.stop()
         pc, self._pc = self._pc, None
         if pc is not None:
+            from ._aiortc import close_peer_connection
+
             try:
-                async with asyncio.timeout(_CLOSE_WAIT):
-                    await pc.close()
+                await close_peer_connection(pc, _CLOSE_WAIT)
             except Exception as exc:  # a failed close must not hide the caller's own error
                 log.debug("closing the peer connection failed: %s", exc)
         await asyncio.gather(*tasks, return_exceptions=True)

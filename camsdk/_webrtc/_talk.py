@@ -19,7 +19,12 @@ import asyncio
 import time
 from fractions import Fraction
 
-from .._errors import CameraClosedError, ConfigurationError, StreamOpenError
+from .._errors import (
+    CameraClosedError,
+    CameraTimeoutError,
+    ConfigurationError,
+    StreamOpenError,
+)
 from .._talk import AudioFormat
 from ._session import WebRtcSession
 
@@ -68,9 +73,11 @@ class WebRtcTalkChannel:
         """Queue one encoded packet on the send track (waits for room, bounded)."""
         import av
 
-        if self._closed or self.session.closed:
-            raise CameraClosedError("the talk channel is closed", scheme=self.session.scheme,
-                                    url=self.session.url)
+        session = self.session
+        if self._closed or session.closed:
+            raise CameraClosedError("the talk channel is closed", scheme=session.scheme,
+                                    url=session.url)
+        session.raise_if_ended()
         now = time.monotonic()
         if self._started is None:
             self._started = now
@@ -81,16 +88,19 @@ class WebRtcTalkChannel:
         out = av.Packet(packet)
         out.pts = pts
         out.time_base = self._time_base
+        from aiortc.mediastreams import MediaStreamError
+
         try:
             async with asyncio.timeout(self._send_timeout):
-                await self.session.talk_track.push(out)
+                await session.talk_track.push(out)
         except TimeoutError:
-            from .._errors import CameraTimeoutError
-
             raise CameraTimeoutError(
                 f"the WebRTC audio track did not drain within {self._send_timeout:g} s",
-                scheme=self.session.scheme, url=self.session.url,
+                scheme=session.scheme, url=session.url,
             ) from None
+        except MediaStreamError:
+            raise CameraClosedError("the WebRTC audio track ended", scheme=session.scheme,
+                                    url=session.url) from None
         self.packets += 1
         self.bytes += len(packet)
 

@@ -7,12 +7,13 @@ packetises as they are. Optional Opus or PCMU/PCMA audio is a tone encoded
 once. Audio it receives (two-way audio) is recorded at the RTP level, before
 any jitter buffer: payloads and counts, kept for the test.
 
-``dtls_role="passive"`` makes it wait for our DTLS ClientHello (aiortc's
-answers are active otherwise). A PLI (or FIR) from the receiver makes the next packet sent the next
+A PLI (or FIR) from the receiver makes the next packet sent the next
 keyframe of the loop, at once, as a camera would; timestamps keep running.
 ``parameter_sets="first"`` strips SPS/PPS from every keyframe but the first,
-like cameras that announce them once. `freeze` stops media without closing
-(a stall); `aclose` closes the connection (RTCP BYE, DTLS close).
+like cameras that announce them once. ``dtls_role="passive"`` makes it wait
+for our DTLS ClientHello (aiortc's answers are active otherwise). `freeze`
+stops media without closing (a stall); `aclose` closes the connection (RTCP
+BYE, DTLS close).
 
 ICE gathers on ``host`` only (127.0.0.1 by default), through the same
 context-scoped hook camsdk's sessions use; no STUN server is contacted.
@@ -30,7 +31,12 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from camsdk._log import get_logger
-from camsdk._webrtc._aiortc import decode_nothing, gathering_on, require_aiortc
+from camsdk._webrtc._aiortc import (
+    close_peer_connection,
+    decode_nothing,
+    gathering_on,
+    require_aiortc,
+)
 from camsdk._webrtc._h264 import NAL_PPS, NAL_SPS, join_annexb, nal_type, split_annexb
 from camsdk._webrtc._sdp import Sdp, without_candidates
 from camsdk.drivers.virtual._scene import EncodedLoop, LoopParams, encoded_loop
@@ -367,8 +373,7 @@ class WebRtcAnswerer:
         for task in list(self._tasks):
             task.cancel()
         if pc is not None:
-            async with asyncio.timeout(5.0):
-                await pc.close()
+            await close_peer_connection(pc, 5.0)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def __aenter__(self) -> WebRtcAnswerer:

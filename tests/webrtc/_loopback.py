@@ -114,7 +114,7 @@ class LoopbackWebRtcDriver(CameraDriver[LoopbackOptions]):
 
 
 class _TalkOwned:
-    """A talk channel that also closes its answerer (after the audio got there)."""
+    """A talk channel that also closes its answerer (tests read the answerer's record later)."""
 
     def __init__(self, channel: WebRtcTalkChannel, answerer: WebRtcAnswerer) -> None:
         self._channel = channel
@@ -128,4 +128,7 @@ class _TalkOwned:
         await self._channel.send(packet, samples)
 
     async def aclose(self) -> None:
-        await self._channel.aclose()
+        try:
+            await self._channel.aclose()
+        finally:
+            await self._answerer.aclose()
