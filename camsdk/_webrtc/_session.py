@@ -16,7 +16,6 @@ the interfaces ICE gathers on (``("127.0.0.1",)`` for loopback tests).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ from .._errors import (
     ConfigurationError,
     StreamEndedError,
     StreamOpenError,
-    StreamStalledError,
 )
 from .._log import get_logger, register_secret
 from .._media import MediaPacket
 from ._aiortc import ReceiverTap, require_aiortc
+from ._inbox import PacketInbox
 from ._receive import AudioTap, VideoTap
 from ._sdp import (
     AnswerFix,
@@ -53,6 +52,8 @@ log = get_logger("camsdk.webrtc")
 AudioDirection = Literal["recvonly", "sendrecv", "sendonly"]
 _AUDIO_DIRECTIONS = ("recvonly", "sendrecv", "sendonly")
 _CLOSE_WAIT = 5.0
+# Real peers send a handful; a signalling channel that sends more is broken or hostile.
+_MAX_REMOTE_CANDIDATES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +115,12 @@ class WebRtcSession:
         self._host_addresses = None if host_addresses is None else tuple(host_addresses)
         self._fixes = tuple(answer_fixes)
         self._audio_codecs = tuple(audio_codecs)
-        self._inbox_size = inbox_size
         self._pli_interval = pli_interval
         self._pc: Any = None
         self._state: Literal["new", "offered", "answered", "closed"] = "new"
         self._offer = ""
-        self._trickle = False
         self._pending_candidates: list[IceCandidate | None] = []
+        self._remote_candidates = 0
         self._video_tap: ReceiverTap | None = None
         self._audio_tap: ReceiverTap | None = None
         self._video_receiver: VideoTap | None = None
@@ -128,14 +128,10 @@ class WebRtcSession:
         self._talk_track: Any = None
         self._transceivers: dict[str, Any] = {}
         self._readers: list[asyncio.Task[None]] = []
-        self._inbox: collections.deque[MediaPacket] = collections.deque()
-        self._wakeup = asyncio.Event()
+        self._inbox = PacketInbox(inbox_size, scheme=scheme, url=url)
         self._connected = asyncio.Event()
         # Set on every connection state change and at the end: wakes wait_connected.
         self._changed = asyncio.Event()
-        self._end: CamError | None = None
-        self._skip_video = False
-        self._want_keyframe = False
         self._pli_tasks: set[asyncio.Task[Any]] = set()
         #: The answer as accepted (after the fixes).
         self.answer: str | None = None
@@ -143,8 +139,6 @@ class WebRtcSession:
         self.audio_codec: AudioCodec | None = None
         #: The data channel, when the offer asked for one (an aiortc ``RTCDataChannel``).
         self.data_channel: Any = None
-        #: Packets dropped because nobody read the inbox fast enough.
-        self.dropped = 0
 
     def __repr__(self) -> str:
         state = self._pc.connectionState if self._pc is not None else "new"
@@ -239,7 +233,6 @@ class WebRtcSession:
                 StreamOpenError, "no ICE candidate could be gathered (check host_addresses)"
             )
         self._offer = sdp
-        self._trickle = trickle
         return without_candidates(sdp) if trickle else sdp
 
     async def local_candidates(self) -> AsyncIterator[IceCandidate]:
@@ -309,9 +302,10 @@ class WebRtcSession:
             text = candidate.strip()
             text = text[2:] if text.startswith("a=") else text
             item = IceCandidate(text, sdp_mid, sdp_mline_index)
+        self._remote_candidates += 1
+        if self._remote_candidates > _MAX_REMOTE_CANDIDATES:
+            raise self._error(CameraProtocolError, "the peer sent too many ICE candidates")
         if self._state != "answered":
-            if len(self._pending_candidates) >= 64:
-                raise self._error(CameraProtocolError, "too many candidates before the answer")
             self._pending_candidates.append(item)
             return
         await self._add_candidate(item)
@@ -361,8 +355,7 @@ class WebRtcSession:
         try:
             async with asyncio.timeout(timeout):
                 while not self._connected.is_set():
-                    if self._end is not None:
-                        raise self._copy(self._end)
+                    self._inbox.raise_if_ended()
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
@@ -372,16 +365,10 @@ class WebRtcSession:
 
     def raise_if_ended(self) -> None:
         """Raise why the connection ended (failed, closed by the peer), if it did."""
-        if self._end is not None:
-            raise self._copy(self._end)
-
-    def _copy(self, err: CamError) -> CamError:
-        return type(err)(err.message, scheme=err.scheme, url=err.url)
+        self._inbox.raise_if_ended()
 
     def _finish(self, err: CamError) -> None:
-        if self._end is None:
-            self._end = err
-        self._wakeup.set()
+        self._inbox.finish(err)
         self._changed.set()
 
     # -- receiving ------------------------------------------------------------------------------
@@ -423,40 +410,7 @@ class WebRtcSession:
                 continue  # not a pass-through frame (cannot happen unless aiortc changed)
             packet = tap.process(data, timestamp)
             if packet is not None:
-                self._deliver(packet)
-
-    def _deliver(self, packet: MediaPacket) -> None:
-        if packet.kind == "video" and self._skip_video:
-            if not packet.keyframe:
-                self.dropped += 1
-                return
-            self._skip_video = False
-        inbox = self._inbox
-        if len(inbox) >= self._inbox_size:
-            self._drop_oldest_gop()
-            if self._skip_video and packet.kind == "video" and not packet.keyframe:
-                self.dropped += 1
-                return
-            self._skip_video = False
-        inbox.append(packet)
-        self._wakeup.set()
-
-    def _drop_oldest_gop(self) -> None:
-        """Make room: the oldest packet goes, and what cannot decode without it."""
-        inbox = self._inbox
-        oldest = inbox.popleft()
-        self.dropped += 1
-        if oldest.kind != "video":
-            return
-        # Pictures up to the next keyframe referred to it: they go too.
-        while inbox and not (inbox[0].kind == "video" and inbox[0].keyframe):
-            inbox.popleft()
-            self.dropped += 1
-        if not inbox:
-            # No keyframe left: new pictures cannot decode until one comes. The
-            # reader asks for it when it is back (see next_packet).
-            self._skip_video = True
-            self._want_keyframe = True
+                self._inbox.put(packet)
 
     def _request_keyframe_soon(self) -> None:
         task = asyncio.create_task(self.request_keyframe(), name="camsdk-webrtc-pli")
@@ -470,21 +424,15 @@ class WebRtcSession:
         `CameraUnreachableError`, `CameraClosedError`) once the inbox is
         empty, and `StreamStalledError` after ``stall_timeout`` s without one.
         """
-        if self._want_keyframe:
-            self._want_keyframe = False
+        if self._inbox.needs_keyframe:
+            self._inbox.needs_keyframe = False
             self._request_keyframe_soon()
-        while not self._inbox:
-            if self._end is not None:
-                raise self._copy(self._end)
-            self._wakeup.clear()
-            try:
-                async with asyncio.timeout(stall_timeout):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                raise self._error(
-                    StreamStalledError, f"no WebRTC media for {stall_timeout:g} s"
-                ) from None
-        return self._inbox.popleft()
+        return await self._inbox.get(stall_timeout)
+
+    @property
+    def dropped(self) -> int:
+        """Packets dropped because nobody read them fast enough."""
+        return self._inbox.dropped
 
     @property
     def video(self) -> VideoTap | None:

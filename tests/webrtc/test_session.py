@@ -141,6 +141,14 @@ async def test_an_answer_without_an_offer_is_refused(session: WebRtcSession) -> 
         await session.accept_answer("v=0\r\n")
 
 
+async def test_a_flood_of_trickled_candidates_is_refused(session: WebRtcSession) -> None:
+    await session.create_offer(audio=None, trickle=True)
+    candidate = "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"
+    with pytest.raises(CameraProtocolError, match="too many"):
+        for _ in range(1000):  # bounded; the session gives up at 256
+            await session.add_remote_candidate(candidate, sdp_mid="0")
+
+
 async def test_a_peer_that_never_answers_times_out(session: WebRtcSession) -> None:
     await session.create_offer(audio=None)
     with pytest.raises(CameraTimeoutError, match="connection"):
