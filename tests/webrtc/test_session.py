@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -111,9 +112,12 @@ async def test_aclose_closes_the_connection_and_stops_every_task(connect: Connec
     session, upstream, _peer = await connect()
     before = {t for t in asyncio.all_tasks() if t.get_name().startswith("camsdk-webrtc")}
     assert before
+    assert "video-decoder" in [t.name for t in threading.enumerate()]
     await upstream.aclose()
     assert session.closed and session.connection_state == "new"
     assert not any(not t.done() for t in before)
+    # aiortc's receive thread (it runs the pass-through "decoder") is joined too.
+    assert not [t.name for t in threading.enumerate() if t.name == "video-decoder"]
     with pytest.raises(CameraClosedError):
         await session.next_packet()
     # Sockets: the autouse leak check fails the test if one is left open.
