@@ -261,6 +261,12 @@ class PacketSource(Protocol):
     everything. ``live`` is true for a camera (a slow consumer drops packets)
     and false for media read at the consumers' pace (a file); ``finite`` is
     true when the end is for good (no reconnect).
+
+    Optionally, a source may define ``async def request_keyframe(self) ->
+    bool`` (a WebRTC PLI, an RTSP vendor's "force I-frame" request): the
+    session calls it, at most once a second, when a consumer or a snapshot
+    waits for a keyframe and none is buffered; it returns whether the
+    request was sent.
     """
 
     @property

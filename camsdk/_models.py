@@ -299,6 +299,11 @@ class Recording(BaseModel):
     video_packets: int = Field(description="video packets written")
     audio_packets: int = Field(description="audio packets written")
     bytes: int = Field(description="media bytes written (payload, without container overhead)")
+    audio: str = Field(
+        default="none",
+        description='the camera\'s audio in the clip: "copied", "transcoded to aac" (G.711 '
+        'in MP4), "dropped (<why>)" or "none"',
+    )
 
 
 class DriverInfo(BaseModel):

@@ -185,6 +185,7 @@ async def record_clip(
             await asyncio.to_thread(writer.write, batch)
         await asyncio.to_thread(writer.close)
         counts = (writer.video_packets, writer.audio_packets, writer.bytes)
+        audio_handling = writer.audio_handling
         writer = None
         await asyncio.to_thread(out.commit, url=url)
         done = True
@@ -220,6 +221,7 @@ async def record_clip(
         pre_roll_requested=round(float(pre_roll), 6),
         started_at=wall_time(first),
         video_packets=counts[0], audio_packets=counts[1], bytes=counts[2],
+        audio=audio_handling,
     )
 
 

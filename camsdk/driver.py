@@ -10,7 +10,9 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   or token auth with a refresh hook, capped reads, one error mapping for
   requests and streamed bodies), `BodyReader`, `MultipartParser`,
   `DeviceUrlPolicy` (rewrite device-supplied URLs to the caller's host),
-  `xml` (hardened parsing, lenient reading by local name), `rtsp_describe`.
+  `xml` (hardened parsing, lenient reading by local name), `rtsp_describe`,
+  `webrtc` (peer connections through aiortc, extra ``webrtc``: media as a
+  `PacketSource`, talk channels, vendor SDP answer fixes).
 - Small helpers: `CameraURL`, `register_secret`, `get_logger`, `redact_text`,
   JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`).
 - The models, media types and errors drivers return and raise.
@@ -26,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 #: The User-Agent camsdk sends to devices.
 USER_AGENT = "camsdk"
+
+#: Names that are whole modules rather than attributes of one.
+_MODULES = frozenset({"webrtc", "xml"})
 
 # name -> module: imported on first use, so importing the kit costs little.
 _EXPORTS: dict[str, str] = {
@@ -107,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "rtsp_backchannel": "._upstream",
     "rtsp_describe": "._upstream",
     "rtsp_metadata": "._upstream",
+    "webrtc": "._webrtc",
     "xml": "._xml",
 }
 
@@ -190,6 +196,7 @@ __all__ = [
     "rtsp_backchannel",
     "rtsp_describe",
     "rtsp_metadata",
+    "webrtc",
     "xml",
 ]
 
@@ -200,7 +207,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'camsdk.driver' has no attribute {name!r}")
     loaded = importlib.import_module(module, "camsdk")
-    value = loaded if name == "xml" else getattr(loaded, name)
+    value = loaded if name in _MODULES else getattr(loaded, name)
     globals()[name] = value
     return value
 
@@ -210,6 +217,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
+    from . import _webrtc as webrtc
     from . import _xml as xml
     from ._access import Action as Action
     from ._device_care import DeviceSessions as DeviceSessions

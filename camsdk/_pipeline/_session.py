@@ -166,6 +166,8 @@ class StreamSession:
         self.info: StreamInfo | None = None
         self._task: asyncio.Task[None] | None = None
         self._upstream: Upstream | None = None
+        self._keyframe_asked_at = -1e9
+        self._keyframe_ask: asyncio.Task[None] | None = None
         self._packets: tuple[PacketConsumer, ...] = ()
         self._decoder: SharedDecoder | None = None
         self._refs = 0
@@ -273,6 +275,11 @@ class StreamSession:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        ask = self._keyframe_ask
+        if ask is not None and not ask.done():
+            ask.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ask
         err = CameraClosedError("stream closed", url=self.url)
         self._end_consumers(err)
         if not self._ready.done():
@@ -571,9 +578,12 @@ class StreamSession:
             queue_size or self.config.queue_size, policy, _is_key
         )
         consumer = PacketConsumer(queue, audio=audio)
-        for pkt in self.buffered(pre_roll):
+        buffered = self.buffered(pre_roll)
+        for pkt in buffered:
             if pkt.kind == "video" or audio:
                 queue.put(pkt)
+        if not buffered:
+            self._ask_for_keyframe()
         if self._ended is not None:
             queue.close(self._ended)
         self._packets = (*self._packets, consumer)
@@ -649,6 +659,25 @@ class StreamSession:
             decoder.close()
             await asyncio.to_thread(decoder.join, 5.0)
 
+    def _ask_for_keyframe(self) -> None:
+        """Ask a source that can (``request_keyframe``) for a keyframe, at most once a second."""
+        request = getattr(self._upstream, "request_keyframe", None)
+        now = self._loop.time()
+        if request is None or now - self._keyframe_asked_at < 1.0:
+            return
+        if self._keyframe_ask is not None and not self._keyframe_ask.done():
+            return
+        self._keyframe_asked_at = now
+
+        async def ask() -> None:
+            try:
+                async with asyncio.timeout(self.config.request_timeout):
+                    await request()
+            except Exception as exc:  # a hint to the source: never fails a consumer
+                log.debug("keyframe request failed: %s", exc)
+
+        self._keyframe_ask = self._loop.create_task(ask(), name="camsdk-keyframe-request")
+
     async def next_keyframe(self, *, newer_than: int = 0) -> KeyframeEntry:
         """Wait for a keyframe with sequence number above ``newer_than``."""
         entry = self._keyframe
@@ -659,6 +688,7 @@ class StreamSession:
         waiter: asyncio.Future[KeyframeEntry] = self._loop.create_future()
         self._key_waiters.append(waiter)
         self._attached.set()
+        self._ask_for_keyframe()
         try:
             return await waiter
         finally:
