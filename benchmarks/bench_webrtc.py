@@ -50,7 +50,7 @@ def _loop_params() -> Any:
 async def serve_webrtc() -> None:
     """Read one offer (a JSON line) on stdin, print the answer, send until stdin closes."""
     from camsdk.drivers.virtual._scene import encoded_loop
-    from camsdk.testing._webrtc_peer import WebRtcAnswerer
+    from camsdk.testing import WebRtcAnswerer
 
     loop = asyncio.get_running_loop()
     media = encoded_loop(_loop_params())

@@ -18,6 +18,8 @@
   observed behaviour: `HikvisionDevice` (ISAPI, with `PTZHead`), `DahuaDevice`
   (Dahua, Amcrest and Lorex HTTP APIs, `EmittedEvent`), `ReolinkDevice` (JSON
   API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console).
+- `WebRtcAnswerer` (with `SentVideo`): a loopback WebRTC peer answering like a
+  camera (extra ``webrtc``), H.264 from the virtual scene without re-encoding.
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
 - `camsdk.testing.pytest_plugin`: fixtures that fail a test which leaks a
   camera, stream, thread, task or socket.
@@ -44,9 +46,11 @@ __all__ = [
     "Response",
     "RtspFault",
     "RtspServer",
+    "SentVideo",
     "SimChannel",
     "StreamingResponse",
     "UnifiConsole",
+    "WebRtcAnswerer",
     "closed_port",
     "generate_source",
     "virtual_device",
@@ -54,6 +58,8 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "WebRtcAnswerer": "camsdk.testing._webrtc_peer",
+    "SentVideo": "camsdk.testing._webrtc_peer",
     "HikvisionDevice": "camsdk.testing._hikvision_device",
     "PTZHead": "camsdk.testing._hikvision_device",
     "DahuaDevice": "camsdk.testing._dahua_device",
@@ -135,3 +141,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from camsdk.testing._waiting import (
         wait_until as wait_until,
     )
+    from camsdk.testing._webrtc_peer import SentVideo as SentVideo
+    from camsdk.testing._webrtc_peer import WebRtcAnswerer as WebRtcAnswerer

@@ -23,7 +23,7 @@ from camsdk.driver import (
     StreamProfile,
 )
 from camsdk.drivers.virtual._scene import LoopParams
-from camsdk.testing._webrtc_peer import WebRtcAnswerer
+from camsdk.testing import WebRtcAnswerer
 
 ANSWERERS: list[WebRtcAnswerer] = []
 SMALL = LoopParams(width=320, height=240, fps=15, gop=15, seconds=2)

@@ -10,7 +10,7 @@ import pytest
 import camsdk
 from camsdk._webrtc import WebRtcSession, WebRtcUpstream
 from camsdk.drivers.virtual._scene import LoopParams, encoded_loop
-from camsdk.testing._webrtc_peer import WebRtcAnswerer
+from camsdk.testing import WebRtcAnswerer
 
 from ._loopback import ANSWERERS, SMALL, LoopbackWebRtcDriver
 

@@ -28,7 +28,7 @@ from camsdk._webrtc._sdp import (
     sprop_parameter_sets,
     without_candidates,
 )
-from camsdk.testing._webrtc_peer import WebRtcAnswerer
+from camsdk.testing import WebRtcAnswerer
 
 from ._loopback import SMALL
 

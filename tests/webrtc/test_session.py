@@ -20,8 +20,7 @@ from camsdk import (
 )
 from camsdk._webrtc import IceServer, WebRtcSession, WebRtcUpstream
 from camsdk._webrtc._sdp import Sdp
-from camsdk.testing import wait_until
-from camsdk.testing._webrtc_peer import WebRtcAnswerer
+from camsdk.testing import WebRtcAnswerer, wait_until
 
 from ._loopback import SMALL
 from .conftest import LONG_GOP, Connect

@@ -10,8 +10,7 @@ import pytest
 from camsdk import CameraClosedError, CameraUnreachableError, ConfigurationError
 from camsdk._talk import AudioEncoder
 from camsdk._webrtc import WebRtcSession, WebRtcTalkChannel
-from camsdk.testing import wait_until
-from camsdk.testing._webrtc_peer import WebRtcAnswerer
+from camsdk.testing import WebRtcAnswerer, wait_until
 
 from ._loopback import SMALL
 
