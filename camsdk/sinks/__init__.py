@@ -5,7 +5,8 @@
   commands back; it needs the ``mqtt`` extra (aiomqtt).
 - `camsdk.sinks.webhook.WebhookSink` POSTs signed event JSON (with the
   event's snapshot and clip, or in Frigate's event format) to a URL.
-- `camsdk.sinks._bridge` backs the ``camsdk bridge CONFIG.toml`` command.
+- `run_bridge_from_config` runs what ``camsdk bridge CONFIG.toml`` runs, from
+  Python (`load_bridge_config` reads and checks such a file).
 
 Names are imported on first use, so ``import camsdk.sinks`` never imports
 aiomqtt.
@@ -19,28 +20,43 @@ from typing import TYPE_CHECKING, Any
 from .._errors import DriverUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._types import BridgeCamera, BridgeCameraOptions, SoftwareMotionCamera
+    from ._bridge import run_bridge_from_config
+    from ._bridge_config import BridgeConfig, load_bridge_config
+    from ._types import (
+        BridgeCamera,
+        BridgeCameraOptions,
+        PrivacyModeCamera,
+        SoftwareMotionCamera,
+    )
     from .mqtt import BridgeStats, MqttBridge, PtzCommand
     from .webhook import WebhookSink
 
 __all__ = [
     "BridgeCamera",
     "BridgeCameraOptions",
+    "BridgeConfig",
     "BridgeStats",
     "MqttBridge",
+    "PrivacyModeCamera",
     "PtzCommand",
     "SoftwareMotionCamera",
     "WebhookSink",
+    "load_bridge_config",
+    "run_bridge_from_config",
 ]
 
 _LAZY = {
     "BridgeCamera": ("._types", ""),
     "BridgeCameraOptions": ("._types", ""),
+    "PrivacyModeCamera": ("._types", ""),
     "SoftwareMotionCamera": ("._types", ""),
     "BridgeStats": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "MqttBridge": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "PtzCommand": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "WebhookSink": (".webhook", ""),
+    "BridgeConfig": ("._bridge_config", ""),
+    "load_bridge_config": ("._bridge_config", ""),
+    "run_bridge_from_config": ("._bridge", ""),
 }
 
 

@@ -21,7 +21,10 @@ Every camera is opened with the bridge's principal (``mqtt:<client_id>``)
 and a policy that allows exactly the actions in its ``allow`` list (default:
 events and snapshots, no PTZ), so MQTT commands pass the same access check
 and audit as any other caller. Cameras allowed ``stream.open`` and
-``frames`` get the "software motion" switch; ``hub``, ``configuration_url``,
+``frames`` get the "software motion" switch; cameras allowed ``config``
+get the "privacy mode" switch when the device reports privacy mode (the
+owner gives the bridge that right on purpose: it changes the device);
+``hub``, ``configuration_url``,
 ``watch_stream`` and the motion settings are the `BridgeCameraOptions` (see
 docs/mqtt.md).
 ``--shard i/N`` bridges only the cameras whose stable hash (SHA-256 of the
@@ -235,6 +238,29 @@ class _SupervisedMotionCamera(_SupervisedCamera):
         return run
 
 
+class _SupervisedPrivacyCamera(_SupervisedCamera):
+    """A `_SupervisedCamera` whose allow list has ``config``: privacy mode may be switched.
+
+    Without ``config`` the switch would always be refused, so it is not offered.
+    """
+
+    @property
+    def privacy_mode(self) -> bool | None:
+        try:
+            cam = self._current()
+        except CameraConnectionError:
+            return None
+        state: bool | None = cam.privacy_mode
+        return state
+
+    async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
+        await self._current().set_privacy_mode(on, purpose=purpose)
+
+
+class _SupervisedMotionPrivacyCamera(_SupervisedMotionCamera, _SupervisedPrivacyCamera):
+    """Both switches: ``stream.open``, ``frames`` and ``config`` are allowed."""
+
+
 class _OpeningEventStream:
     """``events()`` of a `_SupervisedCamera`: connects first, then subscribes."""
 
@@ -263,13 +289,22 @@ class _OpeningEventStream:
 def _supervise(
     settings: CameraSettings, principal: Principal, audit: AuditSink | None
 ) -> _SupervisedCamera:
-    """The supervised camera for ``settings``: with the motion switch when the detector may run.
+    """The supervised camera for ``settings``, with the switches its allow list permits.
 
-    The detector opens the stream and reads frames: both must be allowed.
+    The motion detector opens the stream and reads frames: both must be
+    allowed; privacy mode is a ``config`` action.
     """
-    if {Action.FRAMES, Action.STREAM_OPEN} <= set(settings.allow):
-        return _SupervisedMotionCamera(settings, principal, audit)
-    return _SupervisedCamera(settings, principal, audit)
+    allowed = set(settings.allow)
+    motion = {Action.FRAMES, Action.STREAM_OPEN} <= allowed
+    privacy = Action.CONFIG in allowed
+    kind: type[_SupervisedCamera] = _SupervisedCamera
+    if motion and privacy:
+        kind = _SupervisedMotionPrivacyCamera
+    elif motion:
+        kind = _SupervisedMotionCamera
+    elif privacy:
+        kind = _SupervisedPrivacyCamera
+    return kind(settings, principal, audit)
 
 
 def _tls_context(broker: BrokerSettings) -> ssl.SSLContext | None:
@@ -457,9 +492,11 @@ def add_bridge_command(subparsers: Any) -> None:
 
 if TYPE_CHECKING:  # pragma: no cover - keeps the protocol honest for mypy
     from .._camera import Camera
-    from ._types import SoftwareMotionCamera
+    from ._types import PrivacyModeCamera, SoftwareMotionCamera
 
     _supervised: type[BridgeCamera] = _SupervisedCamera
     _supervised_motion: type[SoftwareMotionCamera] = _SupervisedMotionCamera
+    _supervised_privacy: type[PrivacyModeCamera] = _SupervisedPrivacyCamera
     _facade: type[BridgeCamera] = Camera
     _facade_motion: type[SoftwareMotionCamera] = Camera
+    _facade_privacy: type[PrivacyModeCamera] = Camera

@@ -13,7 +13,10 @@ Each camera becomes one HA *device* with
 - ``sensor`` entities for the stream's state (an enum of `StreamState`
   values) and frame rate;
 - a ``switch`` that runs camsdk's software motion detector, for cameras that
-  have one.
+  have one;
+- a ``switch`` for the device's privacy mode, for cameras that report
+  ``Capability.PRIVACY_MODE`` (switching it is an owner-only, audited
+  ``config`` action: the bridge's principal needs it in its allow list).
 
 A camera opened from a hub (NVR, account) points at the hub's device with
 ``via_device``. HA wants that device to exist, and MQTT discovery creates a
@@ -52,6 +55,7 @@ __all__ = [
     "hub_link_config",
     "image_config",
     "motion_switch_config",
+    "privacy_switch_config",
     "stream_fps_config",
     "stream_state_config",
     "topic_slug",
@@ -319,6 +323,29 @@ def motion_switch_config(
         **_common(slug, "software_motion", f"{base}/availability", device),
     }
     return config_topic(discovery_prefix, "switch", slug, "software_motion"), payload
+
+
+def privacy_switch_config(
+    *, discovery_prefix: str, slug: str, base: str, device: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Topic and payload announcing the "Privacy mode" ``switch``.
+
+    Its state is the device's privacy mode as the camera last read or set it
+    (``<base>/privacy_mode``); commands go to ``<base>/privacy_mode/set``.
+    """
+    payload: dict[str, Any] = {
+        "name": "Privacy mode",
+        "command_topic": f"{base}/privacy_mode/set",
+        "state_topic": f"{base}/privacy_mode",
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "state_on": "ON",
+        "state_off": "OFF",
+        "entity_category": "config",
+        "icon": "mdi:eye-off",
+        **_common(slug, "privacy_mode", f"{base}/availability", device),
+    }
+    return config_topic(discovery_prefix, "switch", slug, "privacy_mode"), payload
 
 
 def hub_link_config(

@@ -1,9 +1,10 @@
-"""Long-running controls of a bridged camera: the software motion switch and stream stats.
+"""Long-running controls of a bridged camera: the software motion and privacy mode
+switches, and stream stats.
 
-Both run as workers of the camera's `CameraLink` and act only while the
-camera is online; both go through the camera's own API, so its access
-policy decides them (``frames`` for the motion detector, ``stream.open``
-for the stats) and its audit log records them.
+Each runs as a worker of the camera's `CameraLink`; each goes through the
+camera's own API, so its access policy decides them (``frames`` for the
+motion detector, ``config`` for privacy mode, ``stream.open`` for the stats)
+and its audit log records them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING
 from .._errors import AccessDeniedError, CamError, UnsupportedCapabilityError
 from .._events import raise_if_cancelling
 from .._log import get_logger, scrub
-from ._types import SoftwareMotionCamera
+from ._types import PrivacyModeCamera, SoftwareMotionCamera
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._mqtt_link import CameraLink
 
-__all__ = ["MotionSwitch", "StreamWatch", "error_code"]
+__all__ = ["MotionSwitch", "PrivacySwitch", "StreamWatch", "error_code"]
 
 _log = get_logger("camsdk.sinks.mqtt")
 
@@ -111,6 +112,74 @@ class MotionSwitch:
                 if self.running:
                     self._set_running(False)
                     _log.info("software motion of %s: off", link.slug)
+
+
+class PrivacySwitch:
+    """The "privacy mode" switch: ``ON``/``OFF`` call ``cam.set_privacy_mode(on)``.
+
+    Privacy mode is a device setting only the owner may change unless a grant
+    says otherwise: the camera's policy decides each command as ``config`` and
+    its audit log records it. The state topic carries the device's privacy
+    mode as the camera knows it (read when it connected, then after each
+    switch); it is published when the camera comes online and after every
+    command, so a refused or failed one (reported on ``error``) leaves the
+    switch showing the truth.
+    """
+
+    def __init__(self, link: CameraLink, cam: PrivacyModeCamera) -> None:
+        self.link = link
+        self.cam = cam
+        # A few commands may wait; more are refused as "busy", like PTZ moves.
+        self.requests: asyncio.Queue[bool] = asyncio.Queue(maxsize=4)
+        #: Commands the camera carried out (for tests and stats).
+        self.switches = 0
+
+    def command(self, payload: bytes) -> None:
+        """Handle a ``privacy_mode/set`` payload (``ON`` or ``OFF``)."""
+        text = payload.strip()
+        if text in _ON:
+            on = True
+        elif text in _OFF:
+            on = False
+        else:
+            self.link.report_error(
+                "privacy_mode/set", "invalid_command", 'payload must be "ON" or "OFF"'
+            )
+            return
+        try:
+            self.requests.put_nowait(on)
+        except asyncio.QueueFull:
+            self.link.report_error("privacy_mode/set", "busy", "too many commands waiting")
+
+    def publish_state(self) -> None:
+        """Publish the privacy mode the camera knows of (nothing while it is unknown)."""
+        try:
+            state = self.cam.privacy_mode
+        except Exception:  # not connected: nothing known to publish
+            return
+        if state is not None:
+            self.link.put(self.link.t_privacy, b"ON" if state else b"OFF", qos=1, retain=True)
+
+    async def run(self) -> None:
+        """Carry out the commands in order, until cancelled."""
+        link = self.link
+        while True:
+            on = await self.requests.get()
+            try:
+                async with asyncio.timeout(link.bridge.command_timeout):
+                    await self.cam.set_privacy_mode(on, purpose="mqtt privacy mode")
+                self.switches += 1
+                _log.info("privacy mode of %s: %s", link.slug, "on" if on else "off")
+            except AccessDeniedError as exc:
+                link.refused("privacy_mode/set", exc)
+            except Exception as exc:  # one failing command must not stop the next
+                raise_if_cancelling(exc)
+                link.report_error("privacy_mode/set", error_code(exc), str(exc))
+                _log.info(
+                    "privacy mode of %s failed: %s: %s",
+                    link.slug, type(exc).__name__, scrub(str(exc)),
+                )  # fmt: skip
+            self.publish_state()
 
 
 class StreamWatch:

@@ -31,13 +31,14 @@ from ._ha_discovery import (
     hub_link_config,
     image_config,
     motion_switch_config,
+    privacy_switch_config,
     stream_fps_config,
     stream_state_config,
 )
-from ._mqtt_controls import MotionSwitch, StreamWatch, error_code
+from ._mqtt_controls import MotionSwitch, PrivacySwitch, StreamWatch, error_code
 from ._mqtt_session import BrokerSession
 from ._queue import AckQueue
-from ._types import BridgeCamera, BridgeCameraOptions, has_software_motion
+from ._types import BridgeCamera, BridgeCameraOptions, has_privacy_mode, has_software_motion
 
 if TYPE_CHECKING:  # pragma: no cover
     from .mqtt import MqttBridge
@@ -54,7 +55,8 @@ _MAX_COMMAND_BYTES = 4096
 #: bridge's own subscriptions, of the output that stopped (``events``,
 #: ``stream/state``).
 CommandName = Literal[
-    "ptz/set", "snapshot/request", "software_motion/set", "events", "stream/state"
+    "ptz/set", "snapshot/request", "software_motion/set", "privacy_mode/set", "events",
+    "stream/state",
 ]
 
 _STREAM_STATES = frozenset(state.value for state in StreamState)
@@ -128,6 +130,7 @@ class CameraLink:
         self.t_stream_state = f"{base}/stream/state"
         self.t_stream_fps = f"{base}/stream/fps"
         self.t_motion = f"{base}/software_motion"
+        self.t_privacy = f"{base}/privacy_mode"
         self.t_ha_status = f"{bridge.discovery_prefix}/status" if bridge.discovery_prefix else None
         self.queue: AckQueue[Publish] = AckQueue(bridge.queue_size)
         self.connected = asyncio.Event()
@@ -145,12 +148,15 @@ class CameraLink:
         self.snapshot_requested = False
         self.commands_queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
         self.motion = MotionSwitch(self, cam) if has_software_motion(cam) else None
+        self.privacy = PrivacySwitch(self, cam) if has_privacy_mode(cam) else None
         self.stream_watch = StreamWatch(self) if options.watch_stream else None
         self.commands: dict[str, CommandName] = {f"{base}/ptz/set": "ptz/set"}
         if bridge.publish_snapshots:
             self.commands[f"{base}/snapshot/request"] = "snapshot/request"
         if self.motion is not None:
             self.commands[f"{base}/software_motion/set"] = "software_motion/set"
+        if self.privacy is not None:
+            self.commands[f"{base}/privacy_mode/set"] = "privacy_mode/set"
         self.reconnects = 0
         self.received_commands = 0
         self.denied = 0
@@ -186,6 +192,8 @@ class CameraLink:
             for topic, payload in self.discovery_messages():
                 if announced.get(topic, b"") != payload:  # (b"": a removal, already sent)
                     self.put(topic, payload, qos=1, retain=True)
+            if self.privacy is not None:
+                self.privacy.publish_state()
             return
         # Ends may be lost while the camera is away: say "off", not a stale "on".
         for kind, ids in self.active.items():
@@ -306,6 +314,8 @@ class CameraLink:
             configs.append(stream_fps_config(**where, device=device))
         if streams and self.motion is not None:
             configs.append(motion_switch_config(**where, device=device))
+        if self.privacy is not None and Capability.PRIVACY_MODE in self._capabilities():
+            configs.append(privacy_switch_config(**where, device=device))
         for topic, payload in configs:
             data = json.dumps(payload).encode()
             self.configs[topic] = data
@@ -337,6 +347,7 @@ class CameraLink:
                 self.t_stream_state,
                 self.t_stream_fps,
                 self.t_motion,
+                self.t_privacy,
                 *(f"{self.base}/{k.value}" for k in self.announced),
             ):
                 self.put(topic, b"", qos=1, retain=True)
@@ -348,6 +359,8 @@ class CameraLink:
             self.put(f"{self.base}/{kind.value}", state, qos=1, retain=True)
         if self.motion is not None:
             self.publish_motion_state(self.motion.running)
+        if self.privacy is not None and self.camera_online:
+            self.privacy.publish_state()
         if self.stream_state is not None:
             self.put(self.t_stream_state, self.stream_state.encode(), qos=1, retain=True)
         if self.stream_fps is not None:
@@ -366,6 +379,8 @@ class CameraLink:
             tg.create_task(self._command_loop())
             if self.motion is not None:
                 tg.create_task(self.motion.run())
+            if self.privacy is not None:
+                tg.create_task(self.privacy.run())
             if self.stream_watch is not None:
                 tg.create_task(self.stream_watch.run())
 
@@ -484,6 +499,9 @@ class CameraLink:
         elif name == "software_motion/set":
             assert self.motion is not None
             self.motion.command(payload)
+        elif name == "privacy_mode/set":
+            assert self.privacy is not None
+            self.privacy.command(payload)
         else:
             try:
                 self.commands_queue.put_nowait(payload)

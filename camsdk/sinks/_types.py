@@ -4,7 +4,9 @@ The MQTT bridge and the webhook sink use only the members of `BridgeCamera`
 (a subset of `camsdk.Camera`), so any object that has them (the real facade,
 a test double, an application's own adapter) can be bridged. A camera that
 also has ``motion(...)`` (`SoftwareMotionCamera`) gets a "software motion"
-switch in Home Assistant.
+switch in Home Assistant; one with ``set_privacy_mode(...)``
+(`PrivacyModeCamera`) that reports ``Capability.PRIVACY_MODE`` gets a
+"privacy mode" switch.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ __all__ = [
     "EventStream",
     "MotionRun",
     "PTZControl",
+    "PrivacyModeCamera",
     "SoftwareMotionCamera",
     "StreamHandle",
+    "has_privacy_mode",
     "has_software_motion",
 ]
 
@@ -162,6 +166,30 @@ class SoftwareMotionCamera(BridgeCamera, Protocol):
         """Run the detector while the returned context is entered; its MOTION events
         arrive through `events` like the device's own."""
         ...
+
+
+class PrivacyModeCamera(BridgeCamera, Protocol):
+    """A `BridgeCamera` whose device privacy mode can be switched (`camsdk.Camera` has it).
+
+    Switching is a device configuration change: the camera's policy decides
+    it as ``config`` (the owner's alone unless a grant says otherwise) and its
+    audit log records it. Only cameras whose ``capabilities`` include
+    ``PRIVACY_MODE`` get the switch in Home Assistant.
+    """
+
+    @property
+    def privacy_mode(self) -> bool | None:
+        """Whether the device is in privacy mode, as last read or set (None: unknown)."""
+        ...
+
+    async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
+        """Switch the device's privacy mode (an audited ``config`` action)."""
+        ...
+
+
+def has_privacy_mode(cam: BridgeCamera) -> TypeGuard[PrivacyModeCamera]:
+    """Whether ``cam`` has ``set_privacy_mode`` (looked up on the type, like motion)."""
+    return callable(getattr(type(cam), "set_privacy_mode", None))
 
 
 def has_software_motion(cam: BridgeCamera) -> TypeGuard[SoftwareMotionCamera]:

@@ -286,3 +286,34 @@ class Listener:
         msg = await self.wait_for(topic, lambda m: predicate(json.loads(m.payload)))  # type: ignore[arg-type]
         data: dict[str, Any] = json.loads(msg.payload)  # type: ignore[arg-type]
         return data
+
+
+class FakePrivacyCamera(FakeMotionCamera):
+    """A `FakeMotionCamera` whose device has a privacy mode, like `PrivacyModeCamera`.
+
+    Switching is a ``config`` action (refused when ``Action.CONFIG`` is in
+    ``denied``) and needs ``Capability.PRIVACY_MODE``, as on `camsdk.Camera`.
+    """
+
+    def __init__(
+        self, camera_id: str = "cam-1", *, privacy: bool | None = False, **options: Any
+    ) -> None:
+        options.setdefault(
+            "capabilities",
+            Capability.EVENTS | Capability.SNAPSHOT | Capability.PTZ | Capability.STREAM
+            | Capability.PRIVACY_MODE,
+        )  # fmt: skip
+        super().__init__(camera_id, **options)
+        self._privacy = privacy
+        self.privacy_calls: list[tuple[bool, str]] = []
+
+    @property
+    def privacy_mode(self) -> bool | None:
+        return self._privacy
+
+    async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
+        if Capability.PRIVACY_MODE not in self.capabilities:
+            raise UnsupportedCapabilityError("no privacy mode")
+        self.check(Action.CONFIG)
+        self.privacy_calls.append((on, purpose))
+        self._privacy = on

@@ -20,6 +20,7 @@ from camsdk.sinks._ha_discovery import (
     hub_link_config,
     image_config,
     motion_switch_config,
+    privacy_switch_config,
     stream_fps_config,
     stream_state_config,
 )
@@ -48,6 +49,7 @@ def every_config() -> list[tuple[str, dict[str, Any]]]:
         stream_state_config(**WHERE, device=device),
         stream_fps_config(**WHERE, device=device),
         motion_switch_config(**WHERE, device=device),
+        privacy_switch_config(**WHERE, device=device),
         hub_link_config(
             "NVR Garage", discovery_prefix="homeassistant", slug="front", camera_name="Front",
             base="camsdk/front", configuration_url="http://192.168.1.20",

@@ -1,4 +1,7 @@
-"""MQTT commands: the software motion switch, and one naming of commands in error reports."""
+"""MQTT commands: the software motion switch, and one naming of commands in error reports.
+
+The privacy mode switch has its own file, ``test_privacy_switch.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from camsdk._models import Capability, EventKind
 from camsdk.sinks._mqtt_link import CommandName
 from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 
-from ._fakes import FakeCamera, FakeMotionCamera, Listener
+from ._fakes import FakeCamera, FakeMotionCamera, FakePrivacyCamera, Listener
 from .conftest import needs_mosquitto
 
 pytestmark = pytest.mark.anyio
@@ -113,14 +116,21 @@ async def test_every_error_report_names_the_topic_of_its_command(
 ) -> None:
     # strict: refuses PTZ, frames and snapshots; plain: no snapshots at all;
     # deaf: refuses the bridge's event subscription.
-    strict = FakeMotionCamera("strict", denied={Action.PTZ, Action.FRAMES, Action.SNAPSHOT})
+    strict = FakePrivacyCamera(
+        "strict", denied={Action.PTZ, Action.FRAMES, Action.SNAPSHOT, Action.CONFIG}
+    )
     plain = FakeCamera("plain", capabilities=Capability.EVENTS | Capability.PTZ)
     deaf = FakeCamera("deaf", denied={Action.EVENTS_SUBSCRIBE})
+    # Has the switch's method, but its device reports no privacy mode.
+    lidless = FakePrivacyCamera("lidless", capabilities=Capability.EVENTS | Capability.STREAM)
     cases = [  # camera, command topic, payload, expected error
         ("strict", "ptz/set", b'{"pan": 0.5}', "access_denied"),
         ("strict", "ptz/set", b'{"pan": 5}', "invalid_command"),
         ("strict", "software_motion/set", b"ON", "access_denied"),
         ("strict", "software_motion/set", b"maybe", "invalid_command"),
+        ("strict", "privacy_mode/set", b"ON", "access_denied"),
+        ("strict", "privacy_mode/set", b"maybe", "invalid_command"),
+        ("lidless", "privacy_mode/set", b"ON", "unsupported"),
         ("strict", "snapshot/request", b"", "access_denied"),
         ("plain", "snapshot/request", b"", "unsupported"),
     ]
@@ -134,7 +144,7 @@ async def test_every_error_report_names_the_topic_of_its_command(
                     topic = f"{topic_prefix}/{name}/{command}"
                     await sub.client.publish(topic, payload, qos=1, retain=True)
                 bridge = bridge_for(
-                    mosquitto, topic_prefix, strict, plain, deaf, publish_snapshots=True
+                    mosquitto, topic_prefix, strict, plain, deaf, lidless, publish_snapshots=True
                 )
                 async with bridge:
                     for name, command, _ in retained:
@@ -153,13 +163,17 @@ async def test_every_error_report_names_the_topic_of_its_command(
                                     await sub.wait_json(f"{topic_prefix}/deaf/error")))  # fmt: skip
                     for name, command, payload, error in cases:
                         await sub.client.publish(f"{topic_prefix}/{name}/{command}", payload, qos=1)
+                        # Clearing the retained commands above sent empty (invalid)
+                        # ones too: wait for this command's own report.
                         report = await sub.wait_json(
                             f"{topic_prefix}/{name}/error",
-                            lambda r, e=error: r["error"] == e,  # type: ignore[misc]
+                            lambda r, e=error, c=command: (
+                                r["error"] == e and r["command"] == c  # type: ignore[misc]
+                            ),
                         )
                         reports.append((command, error, report))
     finally:
-        for camera in (strict, plain, deaf):
+        for camera in (strict, plain, deaf, lidless):
             await camera.aclose()
     names = set(get_args(CommandName))
     for command, error, report in reports:
@@ -170,7 +184,7 @@ async def test_every_error_report_names_the_topic_of_its_command(
 
 
 def test_command_names_are_the_topics_a_link_subscribes_to() -> None:
-    bridge = MqttBridge([FakeMotionCamera("cam")], hostname="127.0.0.1", prefix="p")
+    bridge = MqttBridge([FakePrivacyCamera("cam")], hostname="127.0.0.1", prefix="p")
     link = bridge._link("cam")
     assert {topic.removeprefix("p/cam/") for topic in link.commands} == set(link.commands.values())
     outputs = {"events", "stream/state"}  # the bridge's own subscriptions
