@@ -3,6 +3,8 @@
 The TOML file names the broker and the cameras; secrets are never in it,
 only the names of environment variables that hold them::
 
+    audit_log = "bridge-audit.jsonl"     # optional: every access decision, hash-chained
+
     [broker]
     hostname = "mqtt.local"
     port = 1883
@@ -344,6 +346,8 @@ def bridge_summary(
         "  discovery  "
         + (f"Home Assistant, under {broker.discovery_prefix}/" if broker.discovery else "off"),
     ]
+    if config.audit_log is not None:
+        lines.append(f"  audit log  {config.audit_log}")
     total = len(config.cameras)
     if shard is None:
         lines.append(f"  shard      none (all {total} cameras)")
@@ -386,13 +390,35 @@ async def run_bridge(
     audit: AuditSink | None = None,
     source: Path | None = None,
 ) -> None:
-    """Run the bridge of an already loaded ``config`` (see `run_bridge_from_config`)."""
+    """Run the bridge of an already loaded ``config`` (see `run_bridge_from_config`).
+
+    Without an ``audit`` sink, the config's ``audit_log`` (if any) is opened
+    as a `camsdk.privacy.AuditLog` for the run.
+    """
     try:
-        from .mqtt import MqttBridge
+        from . import mqtt  # noqa: F401  (fail early, before anything is opened)
     except ImportError as exc:
         raise DriverUnavailableError(
             "the MQTT bridge needs aiomqtt", hint="pip install 'camsdk[mqtt]'"
         ) from exc
+    with contextlib.ExitStack() as stack:
+        if audit is None and config.audit_log is not None:
+            from ..privacy import AuditLog
+
+            audit = stack.enter_context(AuditLog(config.audit_log))
+        await _run_bridge(config, shard=shard, stop=stop, audit=audit, source=source)
+
+
+async def _run_bridge(
+    config: BridgeConfig,
+    *,
+    shard: tuple[int, int] | None,
+    stop: asyncio.Event | None,
+    audit: AuditSink | None,
+    source: Path | None,
+) -> None:
+    from .mqtt import MqttBridge
+
     entries = _shard_entries(config, shard)
     broker = config.broker
     password = _secret_from_env(broker.password_env, "broker")

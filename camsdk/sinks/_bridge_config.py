@@ -119,6 +119,9 @@ class BridgeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The hash-chained audit log (`camsdk.privacy.AuditLog`) every camera's access
+    #: decisions go to: commands refused or carried out, privacy switches.
+    audit_log: Path | None = None
     broker: BrokerSettings
     cameras: tuple[CameraSettings, ...] = ()
 

@@ -200,6 +200,14 @@ async def test_bridge_config_runs_under_camsdk_bridge_with_home_assistant_switch
             child.kill()
             child.wait()
     assert code == 0, out.read_text()
+    # The switch was the owner-granted "config" action, in the config's audit log.
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "camsdk-bridge-audit.jsonl").read_text().splitlines()
+    ]
+    switched = [r for r in records if r.get("action") == "config"]
+    assert [(r["principal"], r["allowed"]) for r in switched] == [("mqtt:camsdk-bridge", True)]
+    assert any(r.get("event") == "privacy_mode" and r.get("on") is True for r in records)
     for topic, component in wanted.items():
         assert ha_config_problems(component, configs[topic]) == [], topic
     # Only the camera whose allow list has "config" offers the privacy switch.

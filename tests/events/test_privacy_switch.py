@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,8 +22,8 @@ import camsdk
 from camsdk import Action, Capability, Principal
 from camsdk.drivers.virtual import virtual_device
 from camsdk.privacy import MemoryAuditSink
-from camsdk.sinks._bridge import ActionPolicy, _supervise
-from camsdk.sinks._bridge_config import CameraSettings
+from camsdk.sinks._bridge import ActionPolicy, _supervise, bridge_summary
+from camsdk.sinks._bridge_config import CameraSettings, load_bridge_config
 from camsdk.sinks._ha_discovery import privacy_switch_config
 from camsdk.sinks._types import has_privacy_mode
 from camsdk.sinks.mqtt import MqttBridge
@@ -186,3 +187,16 @@ async def test_a_device_already_in_privacy_mode_shows_the_switch_on(
                     await bridge.wait_connected()
                     await sub.wait_payload(f"{base}/privacy_mode", b"ON")
     assert config_records(audit) == []  # reading the state is no configuration
+
+
+def test_bridge_config_names_an_optional_audit_log_and_its_summary_shows_it(
+    tmp_path: Path,
+) -> None:
+    text = '[broker]\nhostname = "127.0.0.1"\n[[cameras]]\nname = "a"\nurl = "virtual://a"\n'
+    path = tmp_path / "bridge.toml"
+    path.write_text(text)
+    assert load_bridge_config(path).audit_log is None
+    path.write_text('audit_log = "audit.jsonl"\n' + text)
+    config = load_bridge_config(path)
+    assert config.audit_log == Path("audit.jsonl")
+    assert "audit log  audit.jsonl" in bridge_summary(config)
