@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ HINT = (
 
 
 def _pages_with_python() -> list[Path]:
-    return [p for p in pages(ROOT) if "```python" in p.read_text(encoding="utf-8")]
+    fence = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*py(thon)?\b", re.MULTILINE)
+    return [p for p in pages(ROOT) if fence.search(p.read_text(encoding="utf-8"))]
 
 
 def _usable(value: Any) -> bool:
