@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 import av
 import numpy as np
+import pytest
 
 import camsdk
 from camsdk.sinks.webhook import WebhookSink
@@ -129,6 +130,10 @@ async def _mjpeg(request: Request) -> Response | StreamingResponse:
     )
 
 
+class NoStandIn(LookupError):
+    """A placeholder URL of a scheme no simulator stands in for."""
+
+
 class StandIns:
     """The simulators of one page: started on first use, closed with the page."""
 
@@ -201,7 +206,10 @@ class StandIns:
             return None
         address = await self._address(scheme)
         if address is None:
-            return None  # no stand-in: the snippet meets the placeholder (and fails)
+            raise NoStandIn(
+                f"no simulator stands in for {scheme}:// (in {text!r}): mark the block "
+                "needs-device (why), or add one to tests/docs/_stand_ins.py"
+            )
         if scheme == "https":
             scheme = "http"
         return f"{scheme}://{match.group('userinfo') or ''}{address}{match.group('rest') or ''}"
@@ -209,8 +217,10 @@ class StandIns:
     async def broker_port(self) -> int:
         """The page's mosquitto (for bare placeholder hosts such as "mqtt.local")."""
         if self.broker is None:
-            from tests.events.conftest import launcher
+            from tests.events.conftest import MOSQUITTO_MISSING, launcher
 
+            if MOSQUITTO_MISSING:
+                pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
             broker = launcher.Mosquitto()
             await asyncio.to_thread(broker.start)
             self.stack.callback(broker.close)

@@ -84,7 +84,7 @@ async def test_doorbell_notifier_posts_each_press_with_its_picture(tmp_path: Pat
         args = notifier.parse_args([
             "virtual://apps-door?events=doorbell:1s&size=320x240",
             "--notify-url", f"{receiver.url}/door", "--save-dir", str(tmp_path / "presses"),
-            "--duration", "3.5",
+            "--duration", "5",
         ])  # fmt: skip
         with anyio.fail_after(30):
             sent = await notifier.run(args)
@@ -103,7 +103,7 @@ async def test_four_camera_recorder_writes_playable_segments_per_camera(tmp_path
     urls = [f"virtual://apps-rec-{n}?size=160x120&fps=10" for n in range(4)]
     args = recorder.parse_args([
         *urls, "--out", str(tmp_path), "--segment", "1", "--pre-roll", "0.5",
-        "--keep", "2", "--duration", "2.5",
+        "--keep", "2", "--duration", "3.5",
     ])  # fmt: skip
     with anyio.fail_after(40):
         written = await recorder.run(args)
@@ -126,7 +126,7 @@ async def test_analytics_loop_tells_a_moving_scene_from_a_still_one() -> None:
     moving = still.replace("apps-still", "apps-moving") + "&loop_seconds=4&motion=0s-4s@0,0,1,1"
     with anyio.fail_after(30):
         calm, busy = await analytics.analyse_all(
-            [still, moving], fps=5, duration=3.0, report=measured.append
+            [still, moving], fps=5, duration=4.0, report=measured.append
         )
     assert calm.frames >= 5 and busy.frames >= 5
     assert {m.camera for m in measured} == {"apps-still", "apps-moving"}

@@ -32,7 +32,7 @@ from ._snippets import (
     prepare,
     snippets,
 )
-from ._stand_ins import GIVEN, StandIns, substitute
+from ._stand_ins import GIVEN, NoStandIn, StandIns, substitute
 
 pytestmark = pytest.mark.anyio
 
@@ -95,7 +95,10 @@ async def run_block(snippet: Snippet, namespace: dict[str, Any], stand_ins: Stan
         pytest.fail(f"{snippet.where}: not valid Python: {exc}\n{HINT}")
     if not snippet.runs:
         return
-    tree = await substitute(tree, stand_ins)
+    try:
+        tree = await substitute(tree, stand_ins)
+    except NoStandIn as exc:
+        pytest.fail(f"{snippet.where}: {exc}")
     for name in sorted(free_names(tree) - set(dir(builtins))):
         if name in GIVEN and not _usable(namespace.get(name)):
             namespace[name] = await GIVEN[name](stand_ins)
@@ -256,6 +259,12 @@ async def test_a_runs_forever_block_must_keep_running(tmp_path: Path) -> None:
     ends = forever.replace("await asyncio.Event().wait()", "pass")
     with pytest.raises(pytest.fail.Exception, match="ended by itself"):
         await run_text(ends, tmp_path)
+
+
+async def test_a_placeholder_no_simulator_stands_in_for_is_named(tmp_path: Path) -> None:
+    text = '```python\nimport camsdk\ncam = camsdk.open("tapo://192.168.1.30")\n```\n'
+    with pytest.raises(pytest.fail.Exception, match=r"page\.md:2: no simulator .* acme://"):
+        await run_text(text, tmp_path)
 
 
 async def test_placeholder_hosts_and_given_names_meet_stand_ins(tmp_path: Path) -> None:
