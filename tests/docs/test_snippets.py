@@ -262,7 +262,7 @@ async def test_a_runs_forever_block_must_keep_running(tmp_path: Path) -> None:
 
 
 async def test_a_placeholder_no_simulator_stands_in_for_is_named(tmp_path: Path) -> None:
-    text = '```python\nimport camsdk\ncam = camsdk.open("tapo://192.168.1.30")\n```\n'
+    text = '```python\nimport camsdk\ncam = camsdk.open("acme://192.168.1.30")\n```\n'
     with pytest.raises(pytest.fail.Exception, match=r"page\.md:2: no simulator .* acme://"):
         await run_text(text, tmp_path)
 
