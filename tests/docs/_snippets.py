@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Marker kinds: (runs?, meaning).
+#: Marker kinds, and whether a block so marked is run (not only compiled).
 MARKERS = {
     "needs-device": False,
     "fragment": False,
