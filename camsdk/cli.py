@@ -93,6 +93,10 @@ async def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 async def _cmd_record(args: argparse.Namespace) -> int:
+    if args.continuous:
+        from ._recorder._cli import record_continuous
+
+        return await record_continuous(args, _open(args))
     async with _open(args) as cam:
         rec = await cam.record(
             args.output, args.duration, pre_roll=args.pre_roll, progress=_progress_bar("recording")
@@ -213,10 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--max-age", type=float, default=None)
     snap.set_defaults(func=_cmd_snapshot)
 
-    rec = camera_cmd("record", "record a clip (remux, no transcoding)")
-    rec.add_argument("-o", "--output", default="clip.mp4")
-    rec.add_argument("--duration", type=float, default=10.0)
-    rec.add_argument("--pre-roll", type=float, default=0.0)
+    rec = camera_cmd("record", "record a clip, or continuously with --continuous (remux)")
+    rec.add_argument("-o", "--output", default="clip.mp4", help="the clip's file")
+    rec.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
+    rec.add_argument("--pre-roll", type=float, default=0.0,
+                     help="seconds from before now (from the prebuffer)")
+    from ._recorder._cli import add_continuous_options
+
+    add_continuous_options(rec)
     rec.set_defaults(func=_cmd_record)
 
     ev = camera_cmd("events", "print the camera's events as they happen")

@@ -31,8 +31,8 @@ class Retention(BaseModel):
 
     Applied after every finished segment (and when a recorder starts on an
     existing directory): the oldest segments and clips go first. Only files
-    the recorder's index lists are ever deleted, and the newest segment is
-    always kept. ``None`` means no limit of that kind.
+    the recorder's index lists are ever deleted, and the size limit never
+    deletes the newest segment. ``None`` means no limit of that kind.
     """
 
     model_config = ConfigDict(frozen=True)

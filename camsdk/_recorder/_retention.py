@@ -34,8 +34,8 @@ def plan(files: Sequence[StoredFile], retention: Retention, now_us: int) -> list
     """The files to delete, oldest first (``files`` oldest first, as the index lists them).
 
     By age: everything that ended before ``now - max_age``. By size: then the
-    oldest files while the total exceeds ``max_bytes``. The newest segment is
-    always kept, so a limit smaller than one segment still leaves footage.
+    oldest files while the total exceeds ``max_bytes``, but never the newest
+    segment, so a limit smaller than one segment still leaves footage.
     """
     newest = max(
         (f for f in files if f.table == "segments"), key=lambda f: (f.start_us, f.row),
@@ -45,7 +45,7 @@ def plan(files: Sequence[StoredFile], retention: Retention, now_us: int) -> list
     kept: list[StoredFile] = []
     cutoff = cutoff_us(retention, now_us)
     for f in files:
-        if f is not newest and cutoff is not None and f.end_us < cutoff:
+        if cutoff is not None and f.end_us < cutoff:
             victims.append(Victim(f, "age"))
         else:
             kept.append(f)
