@@ -96,7 +96,7 @@ async def _cmd_record(args: argparse.Namespace) -> int:
     if args.continuous:
         from ._recorder._cli import record_continuous
 
-        return await record_continuous(args, _open(args))
+        return await record_continuous(args, _open)
     async with _open(args) as cam:
         rec = await cam.record(
             args.output, args.duration, pre_roll=args.pre_roll, progress=_progress_bar("recording")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -96,9 +97,12 @@ async def _report_segments(recorder: Recorder) -> None:
                   file=sys.stderr, flush=True)
 
 
-async def record_continuous(args: argparse.Namespace, camera: Camera) -> int:
+async def record_continuous(
+    args: argparse.Namespace, open_camera: Callable[[argparse.Namespace], Camera]
+) -> int:
     """Run ``camsdk record --continuous``: record until SIGINT/SIGTERM, print a summary."""
-    retention, clips = _settings(args)
+    retention, clips = _settings(args)  # before the camera exists: nothing to close
+    camera = open_camera(args)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handled: list[signal.Signals] = []

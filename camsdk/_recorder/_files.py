@@ -241,6 +241,7 @@ class MediaFile:
                                           else _decode_ts(pending))
                 self._mux_video(pending, duration if duration and duration > 0 else None)
             self._container.close()
+            self._out_file.file.flush()  # the file object buffers too
             size = os.fstat(self._out_file.file.fileno()).st_size
         except RecordingError:
             self.abort()

@@ -603,7 +603,10 @@ class Recorder:
         else:  # pragma: no cover - a thousand files in one millisecond
             raise RecordingError("no free file name for a segment", url=self._camera.url)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Never ``parents=True``: a removed camera directory must stay an error.
+            if label:
+                target.parent.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(exist_ok=True)
         except OSError as exc:
             raise RecordingError(
                 f"cannot create {str(target.parent)!r}: {exc.strerror or exc}",

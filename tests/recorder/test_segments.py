@@ -7,6 +7,7 @@ starts the next segment, and the segment before ends exactly there.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import anyio
@@ -27,7 +28,7 @@ async def record_segments(name: str, root: Path, count: int, **kwargs: object) -
 ]:
     with anyio.fail_after(WAIT):
         async with open_camera(name, "audio=1") as cam:
-            async with cam.recorder(root, segment=0.5, **kwargs) as recorder:  # type: ignore[arg-type]
+            async with cam.recorder(root, segment=0.5, **kwargs) as recorder:
                 await recorder.wait_for(segments=count)
             return recorder.segments
 
@@ -35,14 +36,15 @@ async def record_segments(name: str, root: Path, count: int, **kwargs: object) -
 async def test_consecutive_segments_meet_exactly_on_the_camera_timeline(tmp_path: Path) -> None:
     segments = await record_segments("seg-contiguous", tmp_path, 4)
     assert len(segments) >= 4
-    for before, after in zip(segments, segments[1:], strict=False):
+    for before, after in itertools.pairwise(segments):
         assert not after.after_gap
         assert before.end_pts == after.start_pts
         assert before.end == after.start
         # The files say the same as the index: each lasts until the next begins.
         track = read_track(before.path)
         assert track.first_pts == 0
-        assert track.end_pts * track.time_base == (before.end_pts - before.start_pts) * before.time_base
+        span = (before.end_pts - before.start_pts) * before.time_base
+        assert track.end_pts * track.time_base == span
 
 
 async def test_segments_are_cut_at_the_first_keyframe_after_the_length(tmp_path: Path) -> None:
@@ -61,6 +63,7 @@ async def test_every_segment_starts_on_a_keyframe_and_names_sort_by_time(tmp_pat
     assert [s.start for s in segments] == sorted(s.start for s in segments)
     for seg in segments:
         assert read_track(seg.path).first_is_keyframe
+        assert seg.bytes == seg.path.stat().st_size
         assert seg.path.name == f"{seg.start:%Y%m%dT%H%M%S.%fZ}.mp4"
         assert seg.path.parent.name == f"{seg.start:%Y-%m-%d}"
 
@@ -143,6 +146,6 @@ async def test_bad_arguments_are_configuration_errors_before_any_io(
     device = virtual_device("seg-bad-args")
     async with open_camera("seg-bad-args") as cam:
         with pytest.raises(ConfigurationError, match=problem):
-            cam.recorder(tmp_path / "footage", **kwargs)  # type: ignore[arg-type]
+            cam.recorder(tmp_path / "footage", **kwargs)
     assert device.streams_opened == 0
     assert not (tmp_path / "footage").exists()
