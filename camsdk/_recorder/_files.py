@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -81,6 +82,27 @@ class FileResult:
     bytes: int
 
 
+#: Codecs whose MP4 sample entry the muxer can build from in-band parameter sets.
+_PARAMETER_SET_CODECS = frozenset({"h264", "hevc"})
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def _packet_with_prefix(prefix: bytes, pkt: MediaPacket) -> Any:
+    """``prefix + pkt.data`` as an ``av.Packet`` whose buffer FFmpeg owns (see `to_av_packet`)."""
+    import av
+
+    out = av.Packet(len(prefix) + len(pkt.data))
+    view = memoryview(out)
+    view[: len(prefix)] = prefix
+    view[len(prefix):] = pkt.data
+    out.pts = pkt.pts
+    out.dts = pkt.dts
+    out.time_base = pkt.time_base
+    if pkt.keyframe:
+        out.is_keyframe = True
+    return out
+
+
 def _decode_ts(pkt: MediaPacket) -> int:
     if pkt.dts is not None:
         return pkt.dts
@@ -117,20 +139,19 @@ class MediaFile:
         self._audio_origin = (
             math.floor(origin_seconds / self._audio_tb) if self._audio_tb is not None else 0
         )
+        # Parameter sets go in front of the first frame (see `_add_video`).
+        self._prefix = b""
         try:
             self._container: Any = av.open(self._out_file.file, "w", format=self._out_file.format)
-            video: Any = self._container.add_stream(info.codec)
-            video.width = info.width
-            video.height = info.height
-            video.time_base = info.time_base
-            if info.extradata:
-                video.codec_context.extradata = info.extradata
-            self._video = video
+            self._video = self._add_video(info)
             self._audio: Any = None
             if audio and info.audio_codec:
                 self._audio = self._container.add_stream(
                     info.audio_codec, rate=info.audio_sample_rate
                 )
+                layout = _LAYOUTS.get(info.audio_channels or 0)
+                if layout:
+                    self._audio.codec_context.layout = layout
                 if info.audio_extradata:
                     self._audio.codec_context.extradata = info.audio_extradata
                 if info.audio_time_base is not None:
@@ -138,6 +159,9 @@ class MediaFile:
         except Exception as exc:
             self._out_file.discard()
             raise self._error("could not start", exc) from None
+        # A cancelled caller may abort while a worker thread still writes: one at a time.
+        self._lock = threading.Lock()
+        self._done = False
         self._pending: MediaPacket | None = None
         self._last_delta = 0
         self._last_dts: dict[str, int] = {}
@@ -145,6 +169,32 @@ class MediaFile:
         self.video_packets = 0
         self.audio_packets = 0
         self.skipped = 0
+
+    def _add_video(self, info: StreamInfo) -> Any:
+        """The video stream, without an encoder whenever the muxer can do without one.
+
+        ``add_stream`` makes an *encoder* context that is opened with the file
+        header: for 1080p H.264 that is libx264, about 40 MB per open file,
+        for nothing. A stream without a codec context needs no encoder; the
+        MP4 muxer then takes the H.264/HEVC parameter sets from the first
+        frame, so Annex B parameter sets are put in front of it.
+        """
+        extradata = info.extradata or b""
+        annex_b = extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
+        if info.codec in _PARAMETER_SET_CODECS and (annex_b or not extradata):
+            video = self._container.add_mux_stream(
+                info.codec, width=info.width, height=info.height
+            )
+            video.time_base = info.time_base
+            self._prefix = extradata
+            return video
+        video = self._container.add_stream(info.codec)
+        video.width = info.width
+        video.height = info.height
+        video.time_base = info.time_base
+        if extradata:
+            video.codec_context.extradata = extradata
+        return video
 
     @property
     def time_base(self) -> Fraction:
@@ -169,9 +219,15 @@ class MediaFile:
 
     def write(self, packets: list[MediaPacket]) -> None:
         """Mux ``packets`` (video and audio, in arrival order)."""
+        with self._lock:
+            self._write(packets)
+
+    def _write(self, packets: list[MediaPacket]) -> None:
         import av
 
         try:
+            if self._done:
+                raise RecordingError(f"{self.path.name!r} is already closed", url=self._url)
             self._check_alive()
             for pkt in packets:
                 if pkt.kind == "video":
@@ -199,7 +255,11 @@ class MediaFile:
             self.skipped += 1  # the muxer refuses non-increasing DTS
             return
         self._last_dts["video"] = dts
-        out = to_av_packet(pkt)
+        if self._prefix:
+            out = _packet_with_prefix(self._prefix, pkt)
+            self._prefix = b""
+        else:
+            out = to_av_packet(pkt)
         out.dts = dts
         out.pts = (pkt.pts if pkt.pts is not None else _decode_ts(pkt)) - self._origin
         out.duration = duration
@@ -229,6 +289,13 @@ class MediaFile:
 
     def finish(self, end_pts: int | None) -> FileResult:
         """Write the held-back packet (lasting until ``end_pts`` if given), close, commit."""
+        with self._lock:
+            if self._done:
+                raise RecordingError(f"{self.path.name!r} is already closed", url=self._url)
+            self._done = True
+            return self._finish(end_pts)
+
+    def _finish(self, end_pts: int | None) -> FileResult:
         import av
 
         try:
@@ -244,10 +311,10 @@ class MediaFile:
             self._out_file.file.flush()  # the file object buffers too
             size = os.fstat(self._out_file.file.fileno()).st_size
         except RecordingError:
-            self.abort()
+            self._abort()
             raise
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            self.abort()
+            self._abort()
             raise self._error("finishing", exc) from None
         self._out_file.commit(url=self._url)
         return FileResult(
@@ -255,7 +322,13 @@ class MediaFile:
         )
 
     def abort(self) -> None:
-        """Give up: close what is open and delete the temporary file."""
+        """Give up: close what is open and delete the temporary file (no-op once finished)."""
+        with self._lock:
+            if not self._done:
+                self._done = True
+                self._abort()
+
+    def _abort(self) -> None:
         try:
             self._container.close()
         except Exception:

@@ -217,6 +217,8 @@ class Recorder:
         Raises the recorder's error (or `RecordingError`) if it stops first.
         Bound it with ``asyncio.timeout``.
         """
+        if self._state == "new":
+            raise RecordingError("the recorder was not started", url=self._camera.url)
         while True:
             if self._counts["segments"] >= segments and self._counts["clips"] >= clips:
                 return
@@ -273,6 +275,10 @@ class Recorder:
             raise RecordingError("a recorder can be started once", url=self._camera.url)
         camera = self._camera
         camera._require(Capability.STREAM)
+        now = self._clock()
+        if not isinstance(now, datetime) or now.tzinfo is None:
+            raise ConfigurationError("clock must return a timezone-aware datetime",
+                                     url=camera.url)
         decision = camera._authorize(Action.RECORD, self._purpose, raw=True)
         self._state = "starting"
         try:
@@ -508,6 +514,7 @@ class Recorder:
         await self._flush(old)
         self._closing = (old, pts)
         self._closing_until = pts + math.ceil(Fraction(_LATE_AUDIO) / key.time_base)
+        self._segment = None  # if the next file cannot be opened, the old one finishes once
         self._segment = await self._open_file(key, start_us, decision, after_gap=False)
         self._due = pts + math.ceil(Fraction(self._segment_len) / key.time_base)
         if not self._with_audio:
@@ -624,8 +631,12 @@ class Recorder:
         try:
             await self._flush(f)
             result = await asyncio.to_thread(f.media.finish, end_pts)
-        except BaseException:
+        except Exception:
             await asyncio.to_thread(f.media.abort)
+            self._camera._end(Action.RECORD, f.decision, purpose=self._purpose)
+            raise
+        except asyncio.CancelledError:
+            # The worker thread may still be finishing the file; it completes or cleans up.
             self._camera._end(Action.RECORD, f.decision, purpose=self._purpose)
             raise
         self._counts["dropped"] += f.media.skipped

@@ -8,9 +8,11 @@ starts the next segment, and the segment before ends exactly there.
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from pathlib import Path
 
 import anyio
+import av
 import pytest
 
 import camsdk
@@ -74,6 +76,17 @@ async def test_file_names_carry_the_recorders_utc_clock(tmp_path: Path) -> None:
     first = segments[0]
     assert first.path.name.startswith("20240601T1200")
     assert first.path.parent.name == "2024-06-01"
+
+
+async def test_every_segment_decodes_on_its_own(tmp_path: Path) -> None:
+    segments = await record_segments("seg-decodes", tmp_path, 2)
+    for seg in segments:
+        with av.open(str(seg.path)) as container:
+            frames = list(container.decode(video=0))
+            assert all(not f.is_corrupt for f in frames)
+            assert (frames[0].width, frames[0].height) == (160, 120)
+            assert container.streams.audio[0].channels == 1
+        assert len(frames) == seg.video_packets
 
 
 async def test_segments_carry_the_audio_track_unless_told_not_to(tmp_path: Path) -> None:
@@ -147,5 +160,15 @@ async def test_bad_arguments_are_configuration_errors_before_any_io(
     async with open_camera("seg-bad-args") as cam:
         with pytest.raises(ConfigurationError, match=problem):
             cam.recorder(tmp_path / "footage", **kwargs)
+    assert device.streams_opened == 0
+    assert not (tmp_path / "footage").exists()
+
+
+async def test_a_clock_without_a_timezone_is_refused_before_any_media(tmp_path: Path) -> None:
+    device = virtual_device("seg-naive-clock")
+    async with open_camera("seg-naive-clock") as cam:
+        with pytest.raises(ConfigurationError, match="timezone-aware"):
+            async with cam.recorder(tmp_path / "footage", clock=lambda: datetime(2024, 6, 1)):
+                pass
     assert device.streams_opened == 0
     assert not (tmp_path / "footage").exists()
