@@ -27,6 +27,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, RecordingError
 from .._media import MediaPacket, StreamInfo
+from .._pipeline._remux import AudioTrack, add_video_track, packet_with_prefix
 from .._recording import OutputFile
 
 __all__ = [
@@ -82,27 +83,6 @@ class FileResult:
     bytes: int
 
 
-#: Codecs whose MP4 sample entry the muxer can build from in-band parameter sets.
-_PARAMETER_SET_CODECS = frozenset({"h264", "hevc"})
-_LAYOUTS = {1: "mono", 2: "stereo"}
-
-
-def _packet_with_prefix(prefix: bytes, pkt: MediaPacket) -> Any:
-    """``prefix + pkt.data`` as an ``av.Packet`` whose buffer FFmpeg owns (see `to_av_packet`)."""
-    import av
-
-    out = av.Packet(len(prefix) + len(pkt.data))
-    view = memoryview(out)
-    view[: len(prefix)] = prefix
-    view[len(prefix):] = pkt.data
-    out.pts = pkt.pts
-    out.dts = pkt.dts
-    out.time_base = pkt.time_base
-    if pkt.keyframe:
-        out.is_keyframe = True
-    return out
-
-
 def _decode_ts(pkt: MediaPacket) -> int:
     if pkt.dts is not None:
         return pkt.dts
@@ -143,19 +123,14 @@ class MediaFile:
         self._prefix = b""
         try:
             self._container: Any = av.open(self._out_file.file, "w", format=self._out_file.format)
-            self._video = self._add_video(info)
-            self._audio: Any = None
+            self._video, self._prefix = add_video_track(
+                self._container, self._out_file.format, info
+            )
+            self._audio: AudioTrack | None = None
             if audio and info.audio_codec:
-                self._audio = self._container.add_stream(
-                    info.audio_codec, rate=info.audio_sample_rate
-                )
-                layout = _LAYOUTS.get(info.audio_channels or 0)
-                if layout:
-                    self._audio.codec_context.layout = layout
-                if info.audio_extradata:
-                    self._audio.codec_context.extradata = info.audio_extradata
-                if info.audio_time_base is not None:
-                    self._audio.time_base = info.audio_time_base
+                self._audio = AudioTrack(self._container, self._out_file.format, info)
+                if self._audio.stream is None:
+                    self._audio = None
         except Exception as exc:
             self._out_file.discard()
             raise self._error("could not start", exc) from None
@@ -169,32 +144,6 @@ class MediaFile:
         self.video_packets = 0
         self.audio_packets = 0
         self.skipped = 0
-
-    def _add_video(self, info: StreamInfo) -> Any:
-        """The video stream, without an encoder whenever the muxer can do without one.
-
-        ``add_stream`` makes an *encoder* context that is opened with the file
-        header: for 1080p H.264 that is libx264, about 40 MB per open file,
-        for nothing. A stream without a codec context needs no encoder; the
-        MP4 muxer then takes the H.264/HEVC parameter sets from the first
-        frame, so Annex B parameter sets are put in front of it.
-        """
-        extradata = info.extradata or b""
-        annex_b = extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
-        if info.codec in _PARAMETER_SET_CODECS and (annex_b or not extradata):
-            video = self._container.add_mux_stream(
-                info.codec, width=info.width, height=info.height
-            )
-            video.time_base = info.time_base
-            self._prefix = extradata
-            return video
-        video = self._container.add_stream(info.codec)
-        video.width = info.width
-        video.height = info.height
-        video.time_base = info.time_base
-        if extradata:
-            video.codec_context.extradata = extradata
-        return video
 
     @property
     def time_base(self) -> Fraction:
@@ -256,7 +205,7 @@ class MediaFile:
             return
         self._last_dts["video"] = dts
         if self._prefix:
-            out = _packet_with_prefix(self._prefix, pkt)
+            out = packet_with_prefix(self._prefix, pkt)
             self._prefix = b""
         else:
             out = to_av_packet(pkt)
@@ -269,8 +218,7 @@ class MediaFile:
         self.end_pts = max(self.end_pts, out.pts + self._origin + duration)
 
     def _mux_audio(self, pkt: MediaPacket) -> None:
-        from .._pipeline._codec import to_av_packet
-
+        assert self._audio is not None
         origin = self._audio_origin
         dts = _decode_ts(pkt) - origin
         last = self._last_dts.get("audio")
@@ -278,13 +226,10 @@ class MediaFile:
             self.skipped += 1
             return
         self._last_dts["audio"] = dts
-        out = to_av_packet(pkt)
-        out.dts = dts
-        out.pts = (pkt.pts if pkt.pts is not None else _decode_ts(pkt)) - origin
-        if pkt.duration:
-            out.duration = pkt.duration
-        out.stream = self._audio
-        self._container.mux(out)
+        pts = (pkt.pts if pkt.pts is not None else _decode_ts(pkt)) - origin
+        for out in self._audio.packets(pkt, pts, dts):
+            out.stream = self._audio.stream
+            self._container.mux(out)
         self.audio_packets += 1
 
     def finish(self, end_pts: int | None) -> FileResult:
@@ -307,6 +252,10 @@ class MediaFile:
                     duration = end_pts - (pending.pts if pending.pts is not None
                                           else _decode_ts(pending))
                 self._mux_video(pending, duration if duration and duration > 0 else None)
+            if self._audio is not None:
+                for out in self._audio.flush():
+                    out.stream = self._audio.stream
+                    self._container.mux(out)
             self._container.close()
             self._out_file.file.flush()  # the file object buffers too
             size = os.fstat(self._out_file.file.fileno()).st_size

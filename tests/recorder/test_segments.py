@@ -172,3 +172,36 @@ async def test_a_clock_without_a_timezone_is_refused_before_any_media(tmp_path: 
                 pass
     assert device.streams_opened == 0
     assert not (tmp_path / "footage").exists()
+
+
+async def test_hevc_segments_are_tagged_hvc1(tmp_path: Path) -> None:
+    with anyio.fail_after(WAIT):
+        async with open_camera("seg-hevc", "codec=hevc") as cam:
+            async with cam.recorder(tmp_path, segment=0.5) as recorder:
+                await recorder.wait_for(segments=1)
+    with av.open(str(recorder.segments[0].path)) as clip:
+        assert clip.streams.video[0].codec_context.codec_tag == "hvc1"
+
+
+async def test_g711_audio_reaches_segments_as_aac(tmp_path: Path) -> None:
+    # The doorbell-style G.711 source of tests/test_record_audio.py, as a live camera.
+    from tests.test_record_audio import G711Source, MulawCamera
+
+    class LiveG711(G711Source):
+        live = True
+        finite = False
+
+    class LiveMulawCamera(MulawCamera):
+        schemes = ("pcmu-live",)
+
+        async def open_stream(self, profile: str) -> G711Source:
+            return LiveG711("pcm_mulaw")
+
+    camsdk.register_driver("pcmu-live", LiveMulawCamera)
+    with anyio.fail_after(WAIT):
+        async with camsdk.open("pcmu-live://seg-g711") as cam:
+            async with cam.recorder(tmp_path, segment=0.5) as recorder:
+                await recorder.wait_for(segments=1)
+    with av.open(str(recorder.segments[0].path)) as clip:
+        assert {s.type: s.codec_context.name for s in clip.streams} == {
+            "video": "h264", "audio": "aac"}
