@@ -7,14 +7,11 @@ from the simulator's notification to ``cam.events()``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import anyio
 import pytest
 
 import camsdk
-from camsdk import AuthenticationError, CameraEvent, Credentials, EventKind
+from camsdk import CameraEvent, Credentials, EventKind
 from camsdk.drivers.tapo._events import TapoEventMapper
 from camsdk.testing._tapo_device import TapoDevice
 

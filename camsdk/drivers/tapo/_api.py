@@ -188,8 +188,8 @@ class TapoSession:
         self.requests = 0
         #: The device's identity and components, read once (`_driver.DeviceState`).
         self.state: Any = None
-        #: The shared ONVIF event listener (`_events.EventHub`), made on first use.
-        self.events: EventHub | None = None
+        #: The shared ONVIF event listeners (`_events.EventHub`), one per camera account.
+        self.events: dict[str, EventHub] = {}
         #: Privacy mode as last read, and when (``time.monotonic()``).
         self.privacy: tuple[bool, float] | None = None
 
@@ -476,10 +476,10 @@ class TapoSession:
         if self._closed:
             return
         self._closed = True
-        events, self.events = self.events, None
+        hubs, self.events = list(self.events.values()), {}
         try:
-            if events is not None:
-                await events.aclose()
+            for hub in hubs:
+                await hub.aclose()
         finally:
             self._stok, self._channel = None, None
             await self.http.aclose()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from camsdk.driver import (
     AuthenticationError,
+    CameraProtocolError,
     CamError,
     DeviceHttpClient,
     UnsupportedCapabilityError,
@@ -77,7 +78,11 @@ async def load_state(session: TapoSession) -> DeviceState:
     if isinstance(session.state, DeviceState):
         return session.state
     info, components, video, lens = await session.multi(_READS, action="getDeviceInfo")
-    identity = read_identity(session.value_of(info))
+    if not info.ok:
+        raise CameraProtocolError(
+            f"getDeviceInfo: the camera answered error {info.error_code}; is this a Tapo "
+            "camera?", scheme="tapo", url=session.shown)
+    identity = read_identity(info.result)
     names = read_components(components.result) if components.ok else frozenset()
     motor = None
     if "ptz" in names:

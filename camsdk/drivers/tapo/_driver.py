@@ -13,6 +13,7 @@ lens mask (``getLensMaskConfig`` / ``setLensMaskConfig``). See
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -312,15 +313,22 @@ class TapoDriver(CameraDriver[TapoOptions]):
 
         creds = self._require_account()
         session = self.session
-        hub = session.events
+        account = self._account_key(creds)
+        hub = session.events.get(account)
         if hub is None:
             host = f"[{self.url.host}]" if ":" in self.url.host else self.url.host
-            hub = session.events = EventHub(
+            hub = session.events[account] = EventHub(
                 url=f"onvif://{host}:{self.options.onvif_port}", credentials=creds,
                 config=self.config, shown=self.shown)
         if hub.auth_failure is not None:
             raise AuthenticationError(hub.auth_failure.message, scheme="tapo", url=self.shown)
         return self._feed(hub)
+
+    def _account_key(self, creds: Credentials) -> str:
+        """Which ONVIF listener serves this camera account (its port, user and password)."""
+        secret = creds.password.get_secret_value()
+        digest = hashlib.sha256(f"{creds.username}\0{secret}".encode()).hexdigest()[:24]
+        return f"{self.options.onvif_port}:{digest}"
 
     async def _feed(self, hub: Any) -> AsyncIterator[CameraEvent]:
         feed = hub.subscribe()
@@ -343,7 +351,8 @@ class TapoDriver(CameraDriver[TapoOptions]):
     @extension(Action.EVENTS_SUBSCRIBE)
     async def event_source(self) -> dict[str, Any]:
         """How events are seen now: the ONVIF listener's state and counters."""
-        hub = self.session.events
+        creds = self.stream_login
+        hub = self.session.events.get(self._account_key(creds)) if creds is not None else None
         return hub.summary() if hub is not None else {"source": "onvif", "state": "idle"}
 
     @extension(Action.CONFIG)
