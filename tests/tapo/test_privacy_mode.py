@@ -123,6 +123,17 @@ async def test_a_stream_opened_while_masked_in_the_app_fails_typed_without_touch
     assert not [r for r in camera.rtsp.requests if r[0] == "DESCRIBE"]
 
 
+async def test_a_second_camera_on_the_shared_session_reads_the_mask_afresh(
+    camera: TapoDevice,
+) -> None:
+    async with camsdk.open(camera.url, **options()) as first:
+        camera.set_privacy(True)  # in the app
+        async with camsdk.open(camera.url, **options()) as second:
+            assert (first.privacy_mode, second.privacy_mode) == (False, True)
+            with pytest.raises(PrivacyModeError):
+                await first.snapshot()
+
+
 async def test_the_motor_refuses_to_move_in_privacy_mode(camera: TapoDevice) -> None:
     async with camsdk.open(camera.url, **options()) as cam:
         await cam.set_privacy_mode(True)

@@ -11,6 +11,7 @@ which has no batched form), once per session.
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,8 @@ async def load_state(session: TapoSession) -> DeviceState:
         motor=motor,
     )
     session.state = state
+    if state.lens_mask is not None:
+        session.privacy = (state.lens_mask, time.monotonic())
     return state
 
 

@@ -26,6 +26,7 @@ from camsdk.driver import (
     CameraDriver,
     CameraEvent,
     CameraInfo,
+    CameraProtocolError,
     Capability,
     ConfigurationError,
     Credentials,
@@ -152,8 +153,6 @@ class TapoDriver(CameraDriver[TapoOptions]):
         self._key, session = await take_session(self)
         self._session = session
         state = self._state = await load_state(session)
-        if state.lens_mask is not None:
-            session.privacy = (state.lens_mask, time.monotonic())
         self.report_capabilities(self._probe(state))
         return self._info(state)
 
@@ -224,13 +223,14 @@ class TapoDriver(CameraDriver[TapoOptions]):
 
     async def privacy_mode(self) -> bool:
         """Whether the lens mask is on now (``getLensMaskConfig``)."""
+        return await self._read_privacy()
+
+    async def _read_privacy(self) -> bool:
         session = self.session
         result = await session.call("getLensMaskConfig",
                                     {"lens_mask": {"name": ["lens_mask_info"]}})
         masked = read_lens_mask(result)
         if masked is None:
-            from camsdk.driver import CameraProtocolError
-
             raise CameraProtocolError("getLensMaskConfig: no lens mask state in the answer",
                                       scheme="tapo", url=self.shown)
         session.privacy = (masked, time.monotonic())
@@ -245,10 +245,11 @@ class TapoDriver(CameraDriver[TapoOptions]):
         self.audit_record("tapo.lens_mask", on=bool(on))
 
     async def _privacy_on(self, *, max_age: float = 0.0) -> bool:
+        """The lens mask state, from a read at most ``max_age`` seconds old (0: read now)."""
         known = self.session.privacy
         if max_age > 0 and known is not None and time.monotonic() - known[1] <= max_age:
             return known[0]
-        return await self.privacy_mode()
+        return await self._read_privacy()
 
     def _privacy_error(self) -> PrivacyModeError:
         return PrivacyModeError(
