@@ -25,6 +25,15 @@ async def test_a_move_is_one_step_sized_by_the_speed_in_tapos_directions(
     assert status.pan > 0 and status.tilt > 0
 
 
+async def test_firmware_that_only_takes_the_batched_motor_move_gets_it_and_keeps_it() -> None:
+    async with device(motor_form="batched") as sim:
+        async with camsdk.open(sim.url, **options(ptz_step=20.0)) as cam:
+            await cam.ptz.move(pan=-1.0, tilt=0.0, zoom=0.0)
+            await cam.ptz.move(pan=-1.0, tilt=0.0, zoom=0.0)
+        assert sim.motor.moves == [(20, 0), (20, 0)]
+        assert sim.functions.count("do:motor") == 1  # the direct form was tried once
+
+
 async def test_stop_is_sent_and_tolerated_where_the_firmware_has_none() -> None:
     async with device(motor_stop=False) as sim:
         async with camsdk.open(sim.url, **options()) as cam:

@@ -192,6 +192,10 @@ class TapoSession:
         self.events: dict[str, EventHub] = {}
         #: Privacy mode as last read, and when (``time.monotonic()``).
         self.privacy: tuple[bool, float] | None = None
+        #: The motor head's estimated position (Tapo degrees), shared by the cameras.
+        self.ptz_position: list[float] = [0.0, 0.0]
+        #: How this firmware takes moves: ``direct`` (``do``) or ``batched`` (``motorMove``).
+        self.motor_form: str | None = None
 
     @property
     def scheme(self) -> str:

@@ -2,9 +2,11 @@
 
 Tapo motors move by steps: ``{"method": "do", "motor": {"move": {"x_coord":
 "<deg>", "y_coord": "<deg>"}}}`` turns the head by that many degrees and
-stops by itself. Tapo's ``x`` grows to the *left* and ``y`` upwards; the
-reach comes from ``motor.capability`` (typically x -170..170, y -35..35).
-camsdk's normalised moves map onto it:
+stops by itself (firmware that refuses the direct form gets the same move
+as the batched function ``motorMove``; the form that worked is kept).
+Tapo's ``x`` grows to the *left* and ``y`` upwards; the reach comes from
+``motor.capability`` (typically x -170..170, y -35..35). camsdk's
+normalised moves map onto it:
 
 - `continuous_move` is one step in the asked direction, ``ptz_step``
   degrees of pan (a third of it in tilt) at full speed, scaled by the speed;
@@ -53,12 +55,8 @@ class TapoPTZ(PTZDriver):
         self._motor = motor
         self._step = step
         self.supports_presets = motor.presets
-        position = getattr(session, "ptz_position", None)
-        if not isinstance(position, list):
-            position = [0.0, 0.0]
-            session.ptz_position = position  # type: ignore[attr-defined]
         #: The estimated head position in the device's degrees, shared by the session.
-        self._position: list[float] = position
+        self._position = session.ptz_position
 
     @property
     def _shown(self) -> str:
@@ -75,15 +73,28 @@ class TapoPTZ(PTZDriver):
         if step_x == 0 and step_y == 0:
             return  # already at the limit that way
         try:
-            await self._session.do(
-                {"method": "do", "motor": {"move": {"x_coord": str(step_x),
-                                                    "y_coord": str(step_y)}}},
-                action="motor move")
+            await self._send_move(step_x, step_y)
         except DeviceError as exc:
             if exc.code != _AT_LIMIT:
                 raise
         self._position[0] += step_x
         self._position[1] += step_y
+
+    async def _send_move(self, step_x: int, step_y: int) -> None:
+        """The move in the form this firmware takes: direct ``do``, else ``motorMove``."""
+        session = self._session
+        move = {"move": {"x_coord": str(step_x), "y_coord": str(step_y)}}
+        if session.motor_form != "batched":
+            try:
+                await session.do({"method": "do", "motor": move}, action="motor move")
+            except UnsupportedCapabilityError:
+                if session.motor_form == "direct":
+                    raise
+            else:
+                session.motor_form = "direct"
+                return
+        await session.call("motorMove", {"motor": move})
+        session.motor_form = "batched"
 
     async def continuous_move(self, pan: float, tilt: float, zoom: float) -> None:
         """One step in the direction of ``pan``/``tilt``, sized by the speed (zoom: none)."""

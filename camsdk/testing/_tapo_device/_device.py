@@ -112,6 +112,7 @@ class TapoDevice:
         lens_mask: bool = True,
         baby_cry: bool = True,
         motor_stop: bool = True,
+        motor_form: Literal["direct", "batched", "both"] = "both",
         privacy_mode: bool = False,
         privacy_stream: Literal["stop", "placeholder"] = "stop",
         session_ttl: float | None = None,
@@ -132,6 +133,7 @@ class TapoDevice:
         self.legacy_format = legacy_format
         self.ptz, self.lens_mask, self.baby_cry, self.motor_stop = ptz, lens_mask, baby_cry, \
             motor_stop
+        self.motor_form = motor_form
         self.privacy_mode = privacy_mode
         self.privacy_stream = privacy_stream
         self.session_ttl, self.session_requests = session_ttl, session_requests

@@ -143,6 +143,9 @@ def call_function(device: TapoDevice, method: str, params: Any) -> tuple[int, An
 
 def _preset_function(device: TapoDevice, method: str, params: dict[str, Any]) -> tuple[int, Any]:
     motor = device.motor
+    if method == "motorMove" and device.motor_form in ("batched", "both"):
+        answer = _move(device, params.get("motor"))
+        return int(answer["error_code"]), {}
     preset = params.get("preset") if isinstance(params.get("preset"), dict) else {}
     assert isinstance(preset, dict)
     if method == "getPresetConfig":
@@ -189,6 +192,8 @@ def direct_request(device: TapoDevice, request: dict[str, Any]) -> dict[str, Any
         return {"error_code": UNKNOWN}
     motor = device.motor
     device.functions.append(f"{method}:motor")
+    if method == "do" and "move" in motor_spec and device.motor_form == "batched":
+        return {"error_code": -40105}
     if method == "get":
         return {"error_code": 0, "motor": {"capability": {
             "calibrate": "enabled", "lens_mask_no_moving": "1", "preset": "enabled",
@@ -203,7 +208,13 @@ def direct_request(device: TapoDevice, request: dict[str, Any]) -> dict[str, Any
             return {"error_code": UNKNOWN}
         motor.stops += 1
         return {"error_code": 0}
-    move = motor_spec.get("move")
+    return _move(device, motor_spec)
+
+
+def _move(device: TapoDevice, motor_spec: Any) -> dict[str, Any]:
+    """A relative move of the simulated head (Tapo's x to the left, y up)."""
+    motor = device.motor
+    move = motor_spec.get("move") if isinstance(motor_spec, dict) else None
     if not isinstance(move, dict):
         return {"error_code": UNKNOWN}
     if device.privacy_mode:
