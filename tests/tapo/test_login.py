@@ -155,14 +155,26 @@ async def test_cameras_on_one_device_share_one_login(camera: TapoDevice) -> None
     assert camera.counters.logins == 1
 
 
-async def test_no_secret_reaches_the_logs(camera: TapoDevice,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("secure", [True, False])
+async def test_no_secret_reaches_the_logs(secure: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from camsdk import EventKind
+    from camsdk.drivers.tapo._crypto import hashed_password
+
+    from .conftest import STREAM_PASSWORD
+
     caplog.set_level(logging.DEBUG)
-    async with camsdk.open(camera.url, **options()) as cam:
-        camera.expire_sessions()
-        await cam.ptz.presets()
-        stoks = list(camera.sessions)
+    async with device(secure=secure) as sim:
+        async with camsdk.open(sim.url, **options()) as cam:
+            sim.expire_sessions()
+            await cam.ptz.presets()
+            await cam.snapshot()
+            async with cam.events(kinds={EventKind.PERSON}) as events:
+                await sim.onvif.wait_until(lambda d: d.subscriptions >= 1)
+                sim.detect("person")
+                await anext(aiter(events))
+            stoks = list(sim.sessions)
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "/stok=***/ds" in text  # httpx logged the API's URLs, with the token scrubbed
-    for secret in (PASSWORD, *stoks):
+    hashes = [hashed_password(PASSWORD, kind) for kind in ("md5", "sha256")]
+    for secret in (PASSWORD, STREAM_PASSWORD, *hashes, *stoks):
         assert secret not in text

@@ -149,3 +149,14 @@ async def test_a_camera_without_a_lens_mask_has_no_privacy_mode() -> None:
             assert cam.privacy_mode is None
             with pytest.raises(camsdk.UnsupportedCapabilityError):
                 await cam.set_privacy_mode(True)
+
+
+async def test_the_onvif_snapshot_fails_while_the_lens_is_masked(camera: TapoDevice) -> None:
+    from .conftest import FAST, STREAM_CREDS
+
+    url = f"onvif://127.0.0.1:{camera.onvif_port}"
+    async with camsdk.open(url, credentials=STREAM_CREDS, config=FAST) as cam:
+        assert (await cam.snapshot(source="device")).source == "device"
+        camera.set_privacy(True)
+        with pytest.raises(camsdk.CamError):
+            await cam.snapshot(source="device")

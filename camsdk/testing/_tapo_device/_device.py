@@ -62,6 +62,26 @@ class _TapoRtsp(RtspServer):
         return None
 
 
+def _onvif_class() -> Any:
+    from camsdk.testing._onvif_device import OnvifDevice
+
+    class _TapoOnvif(OnvifDevice):
+        """The camera's ONVIF service: no still while the lens is masked."""
+
+        masked = False
+
+        async def _respond(self, method: str, target: str, headers: dict[str, str],
+                           body: bytes) -> tuple[int, list[str], bytes]:
+            if self.masked and method == "GET" and target.startswith("/onvif/snapshot/"):
+                self.requests.append(f"GET {target.split('?', 1)[0]}")
+                return 503, ["Content-Type: text/plain"], b"privacy mode"
+            answer: tuple[int, list[str], bytes] = await super()._respond(
+                method, target, headers, body)
+            return answer
+
+    return _TapoOnvif
+
+
 @dataclass(slots=True)
 class _Session:
     stok: str
@@ -159,7 +179,6 @@ class TapoDevice:
 
     async def start(self) -> None:
         """Start the HTTPS API, RTSP and ONVIF."""
-        from camsdk.testing._onvif_device import OnvifDevice
         from camsdk.testing._unifi_device._tls import self_signed
 
         if self._state != "new":
@@ -175,7 +194,7 @@ class TapoDevice:
             self.rtsp = _TapoRtsp(source, path="/stream1", username=self.stream_user,
                                   password=self.stream_password, realm="TP-LINK IP-Camera")
             await self.rtsp.start()
-            self.onvif = OnvifDevice(username=self.stream_user, password=self.stream_password,
+            self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
                                      ptz=False, model=self.model, vendor="tp-link",
                                      name=self.name, serial=self.device_id[:16], source=source)
             await self.onvif.start()
@@ -252,7 +271,8 @@ class TapoDevice:
             else:
                 self.rtsp.clear_faults(RtspFault.DROP)
         if self.onvif is not None:
-            # No still while the lens is covered.
+            # No still while the lens is covered: neither its URI nor the picture.
+            self.onvif.masked = on
             if on:
                 self.onvif.unsupported.add("GetSnapshotUri")
             else:
