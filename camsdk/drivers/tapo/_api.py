@@ -101,6 +101,16 @@ SESSIONS: DeviceSessions[TapoSession] = DeviceSessions()
 # sec_left): nothing is sent to that camera with them again before `until`.
 _REFUSED: dict[SessionKey, tuple[str, float]] = {}
 _LOCKOUTS: dict[tuple[str, int], tuple[str, float]] = {}
+# Entries kept at most (the oldest go first): a caller trying password after
+# password must not grow the process without bound.
+_MAX_REMEMBERED = 1024
+
+
+def _remember(table: dict[Any, tuple[str, float]], key: Any, entry: tuple[str, float]) -> None:
+    table.pop(key, None)
+    while len(table) >= _MAX_REMEMBERED:
+        table.pop(next(iter(table)))
+    table[key] = entry
 
 
 def session_key(host: str, port: int, username: str, password: str) -> SessionKey:
@@ -217,13 +227,13 @@ class TapoSession:
 
     def _refuse(self, message: str) -> AuthenticationError:
         """Remember that the camera refused these credentials, for good."""
-        _REFUSED[self.key] = (message, math.inf)
+        _remember(_REFUSED, self.key, (message, math.inf))
         return self._auth_error(message)
 
     def _locked_out(self, seconds: int) -> AuthenticationError:
         message = (f"the camera has locked logins for {seconds} s after wrong passwords; "
                    "wait before trying again")
-        _LOCKOUTS[(self.key[0], self.key[1])] = (message, time.monotonic() + seconds)
+        _remember(_LOCKOUTS, (self.key[0], self.key[1]), (message, time.monotonic() + seconds))
         return self._auth_error(message)
 
     def check_usable(self) -> None:
