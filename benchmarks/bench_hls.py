@@ -14,7 +14,6 @@ just before opening to the last packet:
   drivers wire: camsdk fetches, PyAV demuxes segment bytes from memory);
 - ``ffmpeg``: a bare PyAV loop over FFmpeg's HLS demuxer (``av.open(url,
   format="hls")``, FFmpeg fetching everything itself);
-- ``reader``: camsdk's previous path, `PyAVReader` on FFmpeg's HLS demuxer.
 
 All read the same number of video packets (``live_start_index=-1`` for
 all). Printed: CPU per segment and per packet, and camsdk's ratio to the
@@ -99,36 +98,9 @@ def read_ffmpeg(url: str, video_packets: int) -> dict[str, Any]:
             "audio": audio}
 
 
-async def read_reader(url: str, video_packets: int) -> dict[str, Any]:
-    import av  # noqa: F401
-
-    from camsdk._driver import StreamSource
-    from camsdk._pipeline._reader import PyAVReader
-
-    started, wall = cpu(), time.monotonic()
-    reader = PyAVReader(StreamSource(url, {"live_start_index": "-1", "rw_timeout": "20000000"},
-                                     format="hls"))
-    video = audio = 0
-    try:
-        await reader.start()
-        async for packet in reader:
-            if packet.kind == "video":
-                video += 1
-                if video >= video_packets:
-                    break
-            else:
-                audio += 1
-    finally:
-        await reader.aclose()
-    return {"cpu": cpu() - started, "wall": time.monotonic() - wall, "video": video,
-            "audio": audio}
-
-
 def run_worker(name: str, url: str, video_packets: int) -> None:
     if name == "camsdk":
         result = asyncio.run(read_camsdk(url, video_packets))
-    elif name == "reader":
-        result = asyncio.run(read_reader(url, video_packets))
     else:
         result = read_ffmpeg(url, video_packets)
     print(json.dumps(result), flush=True)
@@ -273,7 +245,7 @@ def main() -> None:
         print(f"segments: {len(sizes)} of ~{sum(sizes) / len(sizes) / 1024:.0f} KiB")
         for vod in (False, True):
             results = {}
-            for name in ("camsdk", "ffmpeg", "reader"):
+            for name in ("camsdk", "ffmpeg"):
                 # A fresh server per reader: each finds the live playlist at its start.
                 server = ServerProcess(playlist, vod)
                 try:

@@ -158,19 +158,26 @@ def bench_streams(args: argparse.Namespace, counts: list[int], seconds: float,
     print("   (medians of interleaved runs, each in a fresh process; a fresh server per N)")
     for n in counts:
         repeats = args.repeats if n <= 128 else 1
-        runs: dict[str, list[dict[str, Any]]] = {"bare-packets": [], "camsdk-packets": []}
+        # camsdk with its own RTSP client (the default) and with client=ffmpeg (FFmpeg's
+        # RTSP client inside PyAV, what camsdk used before), against the bare PyAV loop.
+        variants = {"bare-packets": ("bare-packets", {}),
+                    "camsdk-packets": ("camsdk-packets", {"client": "camsdk"}),
+                    "camsdk-ffmpeg-packets": ("camsdk-packets", {"client": "ffmpeg"})}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         server = GstServer(args)
         crashed = ""
         try:
             for rep in range(repeats):
-                # Alternate the order so a drifting machine load favours neither.
-                order = ["bare-packets", "camsdk-packets"]
-                for name in order if rep % 2 == 0 else order[::-1]:
+                # Rotate the order so a drifting machine load favours none.
+                order = list(variants)
+                order = order[rep % 3:] + order[:rep % 3]
+                for name in order:
                     if not server.alive:
                         server.stop()
                         server = GstServer(args)
-                    res = worker(name, 300 + n, url=server.url, streams=n, seconds=seconds,
-                                 server_pid=server.pid)
+                    target, extra = variants[name]
+                    res = worker(target, 300 + n, url=server.url, streams=n, seconds=seconds,
+                                 server_pid=server.pid, **extra)
                     if not server.alive:
                         crashed = server.exit_reason()
                         res = {**res, "error": f"gst-rtsp-server died: {crashed}"}
@@ -179,8 +186,11 @@ def bench_streams(args: argparse.Namespace, counts: list[int], seconds: float,
             server.stop()
         report[f"streams_{n}"] = runs
         bare, ours = _summary(runs["bare-packets"]), _summary(runs["camsdk-packets"])
+        theirs = _summary(runs["camsdk-ffmpeg-packets"])
         for label, summary, raw in (("bare PyAV loop", bare, runs["bare-packets"]),
-                                    ("camsdk", ours, runs["camsdk-packets"])):
+                                    ("camsdk", ours, runs["camsdk-packets"]),
+                                    ("camsdk client=ffmpeg", theirs,
+                                     runs["camsdk-ffmpeg-packets"])):
             if not summary:
                 errors = "; ".join(r.get("error", "no packets") for r in raw)
                 line(f"{n} streams, {label}", f"FAILED: {errors[:160]}")
@@ -194,6 +204,12 @@ def bench_streams(args: argparse.Namespace, counts: list[int], seconds: float,
                  f"({summary['per_packet_min'] * 1e6:.0f}-{summary['per_packet_max'] * 1e6:.0f}, "
                  f"{summary['runs']} runs); server {summary['server_core'] * 100:.0f}%")
             line(f"{n} streams, {label}: RSS per stream", f"{summary['rss'] / MIB:.2f} MiB")
+        if bare and theirs:
+            ratio = theirs["per_packet"] / bare["per_packet"]
+            line(f"{n} streams: CPU per packet client=ffmpeg / bare", f"{ratio:.2f}x")
+        if ours and theirs:
+            ratio = ours["per_packet"] / theirs["per_packet"]
+            line(f"{n} streams: CPU per packet camsdk / client=ffmpeg", f"{ratio:.2f}x")
         if bare and ours:
             ratio = ours["per_packet"] / bare["per_packet"]
             line(f"{n} streams: CPU per packet camsdk / bare", f"{ratio:.2f}x", "<= 1.2x",
@@ -228,10 +244,16 @@ def bench_streams(args: argparse.Namespace, counts: list[int], seconds: float,
 
 
 def bench_snapshots(server: GstServer, cold: int, cli: int, report: dict[str, Any]) -> None:
-    print("\n== Snapshots (1080p, GOP 2 s)")
+    for client in ("camsdk", "ffmpeg"):
+        _bench_snapshots(server, cold, cli, report, client)
+
+
+def _bench_snapshots(server: GstServer, cold: int, cli: int, report: dict[str, Any],
+                     client: str) -> None:
+    print(f"\n== Snapshots (1080p, GOP 2 s), client={client}")
     res = worker("snapshots", 120 + 15 * (cold + cli), url=server.url, cold_trials=cold,
-                 cli_trials=cli)
-    report["snapshots"] = res
+                 cli_trials=cli, client=client)
+    report[f"snapshots_{client}"] = res
     if "error" in res:
         line("snapshots", f"ERROR {res['error']}")
         return
@@ -252,9 +274,14 @@ def bench_snapshots(server: GstServer, cold: int, cli: int, report: dict[str, An
 
 
 def bench_recovery(trials: int, report: dict[str, Any]) -> None:
-    print(f"\n== Recovery against RtspServer faults, {trials} trials each")
-    res = worker("recovery", 60 + 10 * trials, trials=trials)
-    report["recovery"] = res
+    for client in ("camsdk", "ffmpeg"):
+        _bench_recovery(trials, report, client)
+
+
+def _bench_recovery(trials: int, report: dict[str, Any], client: str) -> None:
+    print(f"\n== Recovery against RtspServer faults, {trials} trials each, client={client}")
+    res = worker("recovery", 60 + 10 * trials, trials=trials, client=client)
+    report[f"recovery_{client}"] = res
     if "error" in res:
         line("recovery", f"ERROR {res['error']}")
         return
@@ -288,10 +315,14 @@ def bench_decode(server: GstServer, seconds: float, report: dict[str, Any]) -> N
     cv = worker("opencv-frames", 120 + seconds, url=server.url, seconds=seconds)
     ours = worker("camsdk-frames", 120 + seconds, url=server.url, seconds=seconds,
                   keyframes_only=False)
+    via_ffmpeg = worker("camsdk-frames", 120 + seconds, url=server.url, seconds=seconds,
+                        keyframes_only=False, client="ffmpeg")
     keys = worker("camsdk-frames", 120 + seconds, url=server.url, seconds=seconds,
                   keyframes_only=True)
-    report["decode"] = {"opencv": cv, "camsdk": ours, "camsdk_keyframes": keys}
+    report["decode"] = {"opencv": cv, "camsdk": ours, "camsdk_ffmpeg_client": via_ffmpeg,
+                        "camsdk_keyframes": keys}
     for name, res in (("OpenCV VideoCapture", cv), ("camsdk frames()", ours),
+                      ("camsdk frames(), client=ffmpeg", via_ffmpeg),
                       ("camsdk frames(keyframes_only=True)", keys)):
         if "error" in res:
             line(name, f"ERROR {res['error']}")

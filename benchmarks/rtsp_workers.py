@@ -49,7 +49,8 @@ def _tree_cpu(pid: int | None) -> float:
 # -- N streams, packets only -------------------------------------------------------------
 
 
-async def camsdk_packets(url: str, streams: int, seconds: float, server_pid: int) -> dict[str, Any]:
+async def camsdk_packets(url: str, streams: int, seconds: float, server_pid: int,
+                         client: str = "camsdk") -> dict[str, Any]:
     import camsdk
     from camsdk import MediaPacket
 
@@ -68,7 +69,7 @@ async def camsdk_packets(url: str, streams: int, seconds: float, server_pid: int
 
     async def consume(i: int) -> None:
         nonlocal opened
-        async with camsdk.open(url, config=config) as cam:
+        async with camsdk.open(url, config=config, client=client) as cam:
             async with cam.stream(audio=False) as stream, stream.packets(audio=False) as it:
                 opened += 1
                 if opened == streams:
@@ -257,7 +258,8 @@ def timeout_cost(url: str, streams: int, seconds: float, server_pid: int) -> dic
 # -- snapshots ---------------------------------------------------------------------------
 
 
-async def snapshots(url: str, cold_trials: int, cli_trials: int) -> dict[str, Any]:
+async def snapshots(url: str, cold_trials: int, cli_trials: int,
+                    client: str = "camsdk") -> dict[str, Any]:
     import av
 
     import camsdk
@@ -267,7 +269,7 @@ async def snapshots(url: str, cold_trials: int, cli_trials: int) -> dict[str, An
 
     # Warm: the camera is streaming; a snapshot decodes the cached keyframe once,
     # then repeats are served from the snapshot cache until the next keyframe.
-    async with camsdk.open(url, config=config) as cam, cam.stream():
+    async with camsdk.open(url, config=config, client=client) as cam, cam.stream():
         first = []
         cached = []
         for _ in range(10):
@@ -315,7 +317,7 @@ async def snapshots(url: str, cold_trials: int, cli_trials: int) -> dict[str, An
     for _ in range(cold_trials):
         await asyncio.sleep(phase.uniform(0, 2.0))
         started = time.perf_counter()
-        async with camsdk.open(url, config=config) as cam:
+        async with camsdk.open(url, config=config, client=client) as cam:
             snap = await cam.snapshot()
         cold.append(time.perf_counter() - started)
         with av.open(__import__("io").BytesIO(snap.jpeg), "r") as check:
@@ -336,7 +338,7 @@ async def snapshots(url: str, cold_trials: int, cli_trials: int) -> dict[str, An
 # -- recovery ----------------------------------------------------------------------------
 
 
-async def recovery(trials: int) -> dict[str, Any]:
+async def recovery(trials: int, client: str = "camsdk") -> dict[str, Any]:
     import camsdk
     from camsdk import Discontinuity, MediaPacket, StreamState
     from camsdk.testing import RtspFault, RtspServer, generate_source
@@ -355,7 +357,7 @@ async def recovery(trials: int) -> dict[str, Any]:
         raise RuntimeError("stream ended")
 
     async with RtspServer(loop) as server:
-        async with camsdk.open(server.url, config=config, probe=False) as cam:
+        async with camsdk.open(server.url, config=config, probe=False, client=client) as cam:
             async with cam.stream() as stream, stream.packets() as it:
                 session = cam._sessions["main"]
                 backoffs: list[float] = []
@@ -395,7 +397,7 @@ async def recovery(trials: int) -> dict[str, Any]:
 
         server.inject(RtspFault.BLACK_HOLE)
         for _ in range(trials):
-            async with camsdk.open(server.url, config=config, probe=False) as cam:
+            async with camsdk.open(server.url, config=config, probe=False, client=client) as cam:
                 started = time.monotonic()
                 with contextlib.suppress(camsdk.CamError):
                     await cam.stream().open()
@@ -429,13 +431,15 @@ def opencv_frames(url: str, seconds: float) -> dict[str, Any]:
     return {"fps": frames / window, "cpu": cpu / window}
 
 
-async def camsdk_frames(url: str, seconds: float, keyframes_only: bool) -> dict[str, Any]:
+async def camsdk_frames(url: str, seconds: float, keyframes_only: bool,
+                        client: str = "camsdk") -> dict[str, Any]:
     import camsdk
     from camsdk import VideoFrame
 
     proc = psutil.Process()
     config = {"open_timeout": 10.0, "idle_close": 0.0}
-    async with camsdk.open(url, config=config) as cam, cam.stream(audio=False) as stream:
+    cam = camsdk.open(url, config=config, client=client)
+    async with cam, cam.stream(audio=False) as stream:
         frames_iter = stream.frames(format="bgr24", keyframes_only=keyframes_only)
         async with frames_iter:
             got = 0

@@ -34,6 +34,15 @@ _EXPORTS: dict[str, str] = {
     "MotionZone": "._motion",
     "PTZControl": "._ptz",
     "Speaker": "._talk",
+    # continuous recording
+    "EventClips": "._recorder",
+    "IndexedEvent": "._recorder",
+    "Recorder": "._recorder",
+    "RecorderStats": "._recorder",
+    "RecordingGap": "._recorder",
+    "RecordingIndex": "._recorder",
+    "Retention": "._recorder",
+    "Segment": "._recorder",
     "available_drivers": "._registry",
     "discover": "._discovery",
     "register_driver": "._registry",
@@ -386,6 +395,30 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._ptz import (
         PTZControl as PTZControl,
+    )
+    from ._recorder import (
+        EventClips as EventClips,
+    )
+    from ._recorder import (
+        IndexedEvent as IndexedEvent,
+    )
+    from ._recorder import (
+        Recorder as Recorder,
+    )
+    from ._recorder import (
+        RecorderStats as RecorderStats,
+    )
+    from ._recorder import (
+        RecordingGap as RecordingGap,
+    )
+    from ._recorder import (
+        RecordingIndex as RecordingIndex,
+    )
+    from ._recorder import (
+        Retention as Retention,
+    )
+    from ._recorder import (
+        Segment as Segment,
     )
     from ._registry import (
         available_drivers as available_drivers,

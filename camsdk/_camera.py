@@ -18,6 +18,7 @@ import enum
 import os
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._motion import MotionDetector, MotionZone
     from ._pipeline._session import StreamSession, Upstream
     from ._ptz import PTZControl
+    from ._recorder import EventClips, Recorder, Retention
     from ._stream import MediaStream
     from ._talk import Speaker
 
@@ -549,6 +551,33 @@ class Camera:
         self._end(Action.RECORD, decision, items=clip.video_packets, nbytes=clip.bytes,
                   duration=time.monotonic() - started, purpose=purpose)
         return clip
+
+    def recorder(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment: float = 60.0,
+        profile: str | None = None,
+        audio: bool = True,
+        purpose: str = "",
+        retention: Retention | None = None,
+        clips: EventClips | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Recorder:
+        """Continuous recording into ``directory``: ``async with cam.recorder(...) as rec``.
+
+        Segments of ``segment`` seconds (cut on keyframes, no gaps or overlaps
+        between them) go to ``<directory>/<camera id>/<day>/<UTC time>.mp4``;
+        ``retention`` deletes old footage, ``clips`` writes a clip around each
+        event, and ``rec.index`` finds footage by time and event. Every file
+        is an audited ``record`` egress. ``clock`` is the wall clock (tests).
+        See `camsdk.Recorder`.
+        """
+        from ._recorder import Recorder
+
+        self._require(Capability.STREAM)
+        return Recorder(self, directory, segment=segment, profile=profile, audio=audio,
+                        purpose=purpose, retention=retention, clips=clips, clock=clock)
 
     # -- events --------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "reolink": ("camsdk.drivers.reolink:ReolinkDriver", _CORE),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
+    "tapo": ("camsdk.drivers.tapo:TapoDriver", _CORE),
     "unifi": ("camsdk.drivers.unifi:UnifiDriver", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualDriver", _CORE),
 }

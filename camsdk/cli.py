@@ -98,6 +98,10 @@ async def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 async def _cmd_record(args: argparse.Namespace) -> int:
+    if args.continuous:
+        from ._recorder._cli import record_continuous
+
+        return await record_continuous(args, _open)
     target = Path(args.output)
     started = time.time()
     try:
@@ -237,11 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="reuse a picture at most this many seconds old")
     snap.set_defaults(func=_cmd_snapshot)
 
-    rec = camera_cmd("record", "record a clip (remux, no transcoding)")
+    rec = camera_cmd("record", "record a clip, or continuously with --continuous (remux)")
     rec.add_argument("-o", "--output", default="clip.mp4", help="file to write (.mp4, .mkv)")
     rec.add_argument("--duration", type=float, default=10.0, help="seconds to record")
     rec.add_argument("--pre-roll", type=float, default=0.0,
                      help="seconds from before the start (from the stream's buffer)")
+    from ._recorder._cli import add_continuous_options
+
+    add_continuous_options(rec)
     rec.set_defaults(func=_cmd_record)
 
     ev = camera_cmd("events", "print the camera's events as they happen")

@@ -147,8 +147,10 @@ def encode_jpeg(frame: av.VideoFrame, *, quality: int = 85) -> bytes:
 
 
 class Mp4Writer:
-    """Remuxes `MediaPacket`s into an MP4 (or another container PyAV writes). No transcoding.
+    """Remuxes `MediaPacket`s into an MP4 (or another container PyAV writes).
 
+    Video is copied; audio is copied or, where the container refuses it
+    (G.711 in MP4), transcoded to AAC (see `camsdk._pipeline._remux`).
     Writes into an open file object (the caller's temporary file); the caller
     moves it into place once `close` returned.
     """
@@ -156,102 +158,64 @@ class Mp4Writer:
     def __init__(self, file: BinaryIO, fmt: str, info: StreamInfo, *, audio: bool) -> None:
         import av
 
+        from ._remux import AudioTrack, add_video_track
+
         self._out = av.open(file, "w", format=fmt)
-        # The stream needs a codec context; for HEVC that is libx265, which would
-        # print its banner on stderr unless told not to (nothing is encoded).
-        quiet = {"x265-params": "log-level=none"} if info.codec == "hevc" else None
-        video: Any = self._out.add_stream(info.codec, options=quiet)
-        if info.codec == "hevc" and fmt in ("mp4", "mov"):
-            # Safari, iOS and Home Assistant play HEVC in MP4 only when tagged hvc1.
-            video.codec_tag = "hvc1"
-        video.width = info.width
-        video.height = info.height
-        video.time_base = info.time_base
-        if info.extradata:
-            video.codec_context.extradata = info.extradata
-        self._video = video
-        self._audio: Any = None
-        self._audio_transcoder: _AudioToAac | None = None
+        self._video, self._prefix = add_video_track(self._out, fmt, info)
+        self._audio: AudioTrack | None = None
         #: What happened to the camera's audio: "copied", "transcoded to aac",
         #: "dropped (<why>)" or "none".
         self.audio_handling = "none"
         if audio and info.audio_codec:
-            self._add_audio(fmt, info)
+            self._audio = AudioTrack(self._out, fmt, info)
+            self.audio_handling = self._audio.handling
+            if self._audio.stream is None:
+                self._audio = None
         self._origin: dict[str, int] = {}
         self.video_packets = 0
         self.audio_packets = 0
         self.bytes = 0
         self._last_dts: dict[str, int] = {}
 
-    def _add_audio(self, fmt: str, info: StreamInfo) -> None:
-        codec = info.audio_codec or ""
-        try:
-            self._audio = self._out.add_stream(codec, rate=info.audio_sample_rate)
-        except ValueError:
-            # The container cannot carry it (G.711 in MP4 or Matroska): FFmpeg's own
-            # AAC encoder makes it playable everywhere; a few kbit/s of CPU work.
-            if codec not in _TRANSCODABLE_AUDIO:
-                self.audio_handling = f"dropped ({fmt} cannot hold {codec})"
-                log.warning("recording without audio: %s cannot hold %s", fmt, codec)
-                return
-            self._audio_transcoder = _AudioToAac(codec, info.audio_sample_rate or 8000)
-            self._audio = self._out.add_stream("aac", rate=self._audio_transcoder.rate)
-            self._audio.codec_context.extradata = self._audio_transcoder.extradata
-            self._audio.time_base = Fraction(1, self._audio_transcoder.rate)
-            self.audio_handling = "transcoded to aac"
-            return
-        if info.audio_extradata:
-            self._audio.codec_context.extradata = info.audio_extradata
-        if info.audio_time_base is not None:
-            self._audio.time_base = info.audio_time_base
-        self.audio_handling = "copied"
-
     def write(self, packets: Iterable[MediaPacket]) -> None:
         """Mux ``packets`` (timestamps are rebased so the clip starts at zero)."""
+        from ._remux import packet_with_prefix
+
         for pkt in packets:
-            stream = self._video if pkt.kind == "video" else self._audio
-            if stream is None:
+            if pkt.kind != "video" and self._audio is None:
                 continue
-            if pkt.kind == "audio" and self._audio_transcoder is not None:
-                self._write_transcoded(pkt)
-                continue
-            out = to_av_packet(pkt)
             if pkt.kind not in self._origin:
-                base = pkt.dts if pkt.dts is not None else (pkt.pts or 0)
-                self._origin[pkt.kind] = base
+                self._origin[pkt.kind] = pkt.dts if pkt.dts is not None else (pkt.pts or 0)
             origin = self._origin[pkt.kind]
-            if out.dts is not None:
-                out.dts -= origin
-                last = self._last_dts.get(pkt.kind)
-                if last is not None and out.dts <= last:
-                    continue  # the muxer refuses non-increasing DTS
-                self._last_dts[pkt.kind] = out.dts
-            if out.pts is not None:
-                out.pts -= origin
-            out.stream = stream
-            self._out.mux(out)
+            dts = (pkt.dts if pkt.dts is not None else (pkt.pts or 0)) - origin
+            last = self._last_dts.get(pkt.kind)
+            if last is not None and dts <= last:
+                continue  # the muxer refuses non-increasing DTS
+            self._last_dts[pkt.kind] = dts
+            pts = (pkt.pts if pkt.pts is not None else dts + origin) - origin
             self.bytes += pkt.size
             if pkt.kind == "video":
+                if self._prefix:
+                    out = packet_with_prefix(self._prefix, pkt)
+                    self._prefix = b""
+                else:
+                    out = to_av_packet(pkt)
+                out.pts, out.dts = pts, dts
+                out.stream = self._video
+                self._out.mux(out)
                 self.video_packets += 1
-            else:
+                continue
+            assert self._audio is not None
+            for out in self._audio.packets(pkt, pts, dts):
+                out.stream = self._audio.stream
+                self._out.mux(out)
                 self.audio_packets += 1
-
-    def _write_transcoded(self, pkt: MediaPacket) -> None:
-        assert self._audio_transcoder is not None
-        if "audio" not in self._origin:
-            self._origin["audio"] = pkt.pts if pkt.pts is not None else 0
-        start = (pkt.pts or 0) - self._origin["audio"]
-        for out in self._audio_transcoder.feed(pkt.data, start, pkt.time_base):
-            out.stream = self._audio
-            self._out.mux(out)
-            self.audio_packets += 1
-        self.bytes += pkt.size
 
     def close(self) -> None:
         """Finish the container (trailer, index)."""
-        if self._audio_transcoder is not None:
-            for out in self._audio_transcoder.flush():
-                out.stream = self._audio
+        if self._audio is not None:
+            for out in self._audio.flush():
+                out.stream = self._audio.stream
                 self._out.mux(out)
         self._out.close()
 
@@ -261,53 +225,6 @@ class Mp4Writer:
             self._out.close()
         except Exception:  # pragma: no cover - already broken
             log.debug("closing a failed recording", exc_info=True)
-
-
-#: Audio a container may refuse that `Mp4Writer` transcodes to AAC.
-_TRANSCODABLE_AUDIO = frozenset({"pcm_mulaw", "pcm_alaw"})
-
-
-class _AudioToAac:
-    """G.711 packets in, AAC packets out (timestamps in 1/rate, from the input's)."""
-
-    def __init__(self, codec: str, rate: int) -> None:
-        import av
-
-        self.rate = rate
-        decoder: Any = av.CodecContext.create(codec, "r")
-        decoder.sample_rate = rate
-        decoder.layout = "mono"
-        self._decoder = decoder
-        encoder: Any = av.CodecContext.create("aac", "w")
-        encoder.sample_rate = rate
-        encoder.layout = "mono"
-        encoder.format = "fltp"
-        encoder.bit_rate = 32000
-        encoder.time_base = Fraction(1, rate)
-        encoder.open()
-        self._encoder = encoder
-        self.extradata: bytes | None = encoder.extradata
-        self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        self._next_pts: int | None = None
-
-    def feed(self, data: bytes, start: int, time_base: Fraction) -> list[Any]:
-        import av
-
-        packet = av.Packet(data)
-        out: list[Any] = []
-        pts = round(start * time_base * self.rate)
-        if self._next_pts is None or pts > self._next_pts:
-            self._next_pts = pts  # a gap in the camera's audio stays a gap
-        for frame in self._decoder.decode(packet):
-            for resampled in self._resampler.resample(frame):
-                resampled.pts = self._next_pts
-                resampled.time_base = Fraction(1, self.rate)
-                self._next_pts += resampled.samples
-                out.extend(self._encoder.encode(resampled))
-        return out
-
-    def flush(self) -> list[Any]:
-        return list(self._encoder.encode(None))
 
 
 class H264Encoder:

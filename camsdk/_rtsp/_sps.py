@@ -14,6 +14,12 @@ __all__ = ["SpsInfo", "parse_h264_sps", "parse_h265_sps", "unescape_rbsp"]
 
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 _MAX_DIMENSION = 16384
+# H.264 allows 32 SPS ids; a larger one is not a stream.
+_MAX_SPS = 32
+_PROFILE_NAMES = {
+    66: "baseline", 77: "main", 88: "extended", 100: "high", 110: "high10",
+    122: "high422", 244: "high444",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,16 @@ class SpsInfo:
     fps: float | None = None
     profile_idc: int = 0
     level_idc: int = 0
+    #: H.264 only: ``seq_parameter_set_id`` and the constraint_set flags byte.
+    sps_id: int = 0
+    constraints: int = 0
+
+    @property
+    def profile(self) -> str:
+        """FFmpeg-style H.264 profile name (``constrained baseline``, ``main``, ``high`` ...)."""
+        if self.profile_idc == 66 and self.constraints & 0x40:
+            return "constrained baseline"
+        return _PROFILE_NAMES.get(self.profile_idc, "main")
 
 
 def unescape_rbsp(nal: bytes) -> bytes:
@@ -112,9 +128,11 @@ def parse_h264_sps(nal: bytes) -> SpsInfo:
         raise ValueError("not an H.264 SPS")
     r = BitReader(unescape_rbsp(nal[1:]))
     profile = r.u(8)
-    r.skip(8)  # constraint flags
+    constraints = r.u(8)
     level = r.u(8)
-    r.ue()  # seq_parameter_set_id
+    sps_id = r.ue()
+    if sps_id >= _MAX_SPS:
+        raise ValueError("SPS id out of range")
     chroma_format = 1
     separate_planes = False
     if profile in _HIGH_PROFILES:
@@ -173,7 +191,7 @@ def parse_h264_sps(nal: bytes) -> SpsInfo:
             fps = _h264_vui_fps(r)
     except ValueError:
         fps = None  # the size is what matters; a truncated VUI costs only the frame rate
-    return SpsInfo(width, height, fps, profile, level)
+    return SpsInfo(width, height, fps, profile, level, sps_id, constraints)
 
 
 def _h264_vui_fps(r: BitReader) -> float | None:

@@ -45,6 +45,7 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "stream": [((), {}), (("main",), {"audio": False})],
     "snapshot": [((), {}), ((), {"source": "stream"}), ((), {"source": "device"})],
     "record": [(("{tmp}/walk.mp4", 1.0), {}), (("{tmp}/walk2.mp4", 1.0), {"transcode": True})],
+    "recorder": [(("{tmp}/footage",), {}), (("{tmp}/footage",), {"clips": camsdk.EventClips()})],
     "events": [((), {}), ((), {"with_snapshot": True})],
     "publish_event": [((camsdk.CameraEvent(kind=camsdk.EventKind.MOTION),), {})],
     "talk": [((), {})],
@@ -80,6 +81,7 @@ FORBIDDEN = (
     camsdk.VideoFrame,
     camsdk.Snapshot,
     camsdk.Recording,
+    camsdk.Segment,
     CameraDriver,
     StreamSource,
 )
