@@ -14,6 +14,7 @@ blocks (path and query are kept):
 ``reolink://``     `camsdk.testing.ReolinkDevice`
 ``unifi://``       `camsdk.testing.UnifiConsole` (cameras "Front Door", MAC
                    F4E2C6000000, and two more; API key `UNIFI_API_KEY`)
+``tapo://``        a Tapo camera simulator (camera account ``viewer``)
 ``http(s)://``     `camsdk.testing.HttpDevice`: JPEG stills on paths naming a
                    capture/snapshot/``.jpg``, MJPEG on others, any POST accepted
                    (a webhook receiver); ``https`` becomes ``http``
@@ -21,6 +22,8 @@ blocks (path and query are kept):
 =================  =========================================================
 
 Every simulator's account is ``admin`` / ``secret`` (what the docs write).
+Environment variables a snippet names for a password (``*PASSWORD*``,
+``*_PW``) are set to ``secret`` while its page runs (`password_variables`).
 A bare placeholder host (``"mqtt.local"``) is the MQTT broker: a mosquitto
 started for the page; the call naming it also gets ``port=``.
 
@@ -64,6 +67,7 @@ from camsdk.testing import (
     generate_source,
 )
 from camsdk.testing._rtsp_server import RtspQuirks
+from camsdk.testing._tapo_device import TapoDevice
 
 USER, PASSWORD = "admin", "secret"
 UNIFI_API_KEY = "unifi-api-key"
@@ -141,6 +145,7 @@ class StandIns:
         self.tmp = tmp
         self.stack = contextlib.AsyncExitStack()
         self._started: dict[str, str] = {}  # scheme -> "127.0.0.1:port"
+        self._query: dict[str, str] = {}  # scheme -> query the simulator's URL needs
         self.received: list[Request] = []  # POSTs to the http stand-in
         self.broker: Any = None
 
@@ -174,6 +179,13 @@ class StandIns:
         elif scheme == "unifi":
             console = UnifiConsole(username=USER, password=PASSWORD, api_key=UNIFI_API_KEY)
             port = (await self._enter(console)).port
+        elif scheme == "tapo":
+            tapo = TapoDevice(
+                username=USER, password=PASSWORD, stream_user="viewer", stream_password=PASSWORD
+            )
+            await self._enter(tapo)
+            port = tapo.port
+            self._query[scheme] = urlsplit(tapo.url).query  # its RTSP and ONVIF ports
         elif scheme in ("http", "https"):
             http = HttpDevice()
             http.route("GET", "/", _mjpeg, prefix=True)
@@ -212,7 +224,11 @@ class StandIns:
             )
         if scheme == "https":
             scheme = "http"
-        return f"{scheme}://{match.group('userinfo') or ''}{address}{match.group('rest') or ''}"
+        new = f"{scheme}://{match.group('userinfo') or ''}{address}{match.group('rest') or ''}"
+        extra = self._query.get(match.group("scheme").lower())
+        if extra:
+            new += ("&" if "?" in new else "?") + extra
+        return new
 
     async def broker_port(self) -> int:
         """The page's mosquitto (for bare placeholder hosts such as "mqtt.local")."""
@@ -320,3 +336,11 @@ def _given() -> dict[str, Callable[[StandIns], Awaitable[Any]]]:
 #: 16 kHz PCM; ``handle`` a function that takes a message payload;
 #: ``broker_password``; ``KEY`` a UniFi API key.
 GIVEN = _given()
+
+
+_PASSWORD_VARIABLE = re.compile(r"\b[A-Z][A-Z0-9_]*(?:PASSWORD[A-Z0-9_]*|_PW)\b")
+
+
+def password_variables(code: str) -> set[str]:
+    """Names of the environment variables ``code`` mentions for passwords."""
+    return set(_PASSWORD_VARIABLE.findall(code))

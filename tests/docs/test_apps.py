@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 import json
 import os
 import re
@@ -98,25 +99,30 @@ async def test_doorbell_notifier_posts_each_press_with_its_picture(tmp_path: Pat
     assert all(p.read_bytes().startswith(b"\xff\xd8") for p in pictures)
 
 
-async def test_four_camera_recorder_writes_playable_segments_per_camera(tmp_path: Path) -> None:
+async def test_four_camera_recorder_writes_back_to_back_segments_per_camera(
+    tmp_path: Path,
+) -> None:
     recorder = app("four_camera_recorder")
-    urls = [f"virtual://apps-rec-{n}?size=160x120&fps=10" for n in range(4)]
+    urls = [f"virtual://apps-rec-{n}?size=160x120&fps=10&gop=5" for n in range(4)]
+    urls[0] += "&events=doorbell:1s"  # the front door: a clip around each press
     args = recorder.parse_args([
-        *urls, "--out", str(tmp_path), "--segment", "1", "--pre-roll", "0.5",
-        "--keep", "2", "--duration", "3.5",
+        *urls, "--out", str(tmp_path), "--segment", "1", "--keep-days", "7",
+        "--clips", "doorbell", "--duration", "3.5",
     ])  # fmt: skip
     with anyio.fail_after(40):
         written = await recorder.run(args)
     assert sorted(written) == sorted(urls)
     for url, segments in written.items():
-        assert len(segments) >= 2, url  # back to back, not one clip
-        folder = segments[0].parent
-        kept = sorted(folder.glob("*.mp4"))
-        assert kept == sorted(segments)[-2:]  # --keep 2: the newest two
-        for path in kept:
-            with av.open(str(path)) as clip:
+        assert len(segments) >= 2, url  # continuous, not one clip
+        assert segments[0].after_gap and not any(s.after_gap for s in segments[1:])
+        for before, after in itertools.pairwise(segments):
+            assert before.end_pts == after.start_pts  # no gap, no overlap
+        for segment in segments:
+            with av.open(str(segment.path)) as clip:
                 packets = [p for p in clip.demux(video=0) if p.size]
-            assert len(packets) >= 5 and packets[0].is_keyframe, path
+            assert packets and packets[0].is_keyframe, segment.path
+    clips = list(tmp_path.glob("*/clips/*/*-doorbell.mp4"))
+    assert clips  # the doorbell camera's presses, each with its own clip
 
 
 async def test_analytics_loop_tells_a_moving_scene_from_a_still_one() -> None:

@@ -32,7 +32,14 @@ from ._snippets import (
     prepare,
     snippets,
 )
-from ._stand_ins import GIVEN, NoStandIn, StandIns, substitute
+from ._stand_ins import (
+    GIVEN,
+    PASSWORD,
+    NoStandIn,
+    StandIns,
+    password_variables,
+    substitute,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +146,20 @@ async def run_page(page: Path, tmp_path: Path, text: str | None = None) -> int:
     namespace: dict[str, Any] = {"__name__": "__docs__"}
     stand_ins = StandIns(tmp_path)
     cameras, hubs = set(LIVE_CAMERAS), set(LIVE_HUBS)
+    with pytest.MonkeyPatch.context() as env:
+        for snippet in blocks:
+            for name in password_variables(snippet.code):
+                env.setenv(name, PASSWORD)  # the simulators' password
+        return await _run_blocks(blocks, namespace, stand_ins, cameras, hubs)
+
+
+async def _run_blocks(
+    blocks: list[Snippet],
+    namespace: dict[str, Any],
+    stand_ins: StandIns,
+    cameras: set[Any],
+    hubs: set[Any],
+) -> int:
     try:
         for snippet in blocks:
             await run_block(snippet, namespace, stand_ins)
@@ -278,4 +299,11 @@ assert snap.jpeg.startswith(b"\\xff\\xd8")
 assert "127.0.0.1" in rtsp.url
 ```
 """
+    assert await run_text(text, tmp_path) == 1
+
+
+async def test_password_variables_a_snippet_reads_hold_the_simulators_password(
+    tmp_path: Path,
+) -> None:
+    text = '```python\nimport os\nassert os.environ["DOOR_CAMERA_PASSWORD"] == "secret"\n```\n'
     assert await run_text(text, tmp_path) == 1
