@@ -42,7 +42,7 @@ from camsdk import Credentials, EventKind, MediaPacket
 from camsdk.driver import CameraURL
 from camsdk.drivers.tapo import TapoDriver, _api, _tls
 from camsdk.drivers.tapo._device import take_session
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 USER, PASSWORD = "admin", "bench-cloud-pw"
 STREAM_USER, STREAM_PASSWORD = "bench-viewer", "bench-stream-pw"

@@ -280,10 +280,18 @@ class Camera:
         ``request`` is what `camsdk.driver.current_request` tells the driver
         meanwhile (who asks, for what).
         """
-        if request is None:
-            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
-        with request_context(request):
-            return await call_with_deadline(awaitable, timeout, scheme=self.scheme, url=self.url)
+        try:
+            if request is None:
+                return await call_with_deadline(
+                    awaitable, timeout, scheme=self.scheme, url=self.url
+                )
+            with request_context(request):
+                return await call_with_deadline(
+                    awaitable, timeout, scheme=self.scheme, url=self.url
+                )
+        except PrivacyModeError:
+            self._privacy = True  # the device said so, whoever switched it
+            raise
 
     def _request(self, action: Action, purpose: str = "", **wishes: Any) -> RequestContext:
         """The request context of ``action`` for this camera's principal."""
@@ -395,6 +403,8 @@ class Camera:
             del self._sessions[name]
 
     def _on_stream_state(self, profile: str, state: StreamState, detail: str) -> None:
+        if state is StreamState.PRIVACY_MODE:
+            self._privacy = True  # the device said so, whoever switched it
         events = self._events
         if events is None or not events.subscribers:
             return
@@ -425,7 +435,6 @@ class Camera:
 
         self._require(Capability.STREAM)
         profile = self._check_profile(profile)
-        self._check_privacy()
         return MediaStream(self, profile or self._default_profile(), audio=audio, purpose=purpose)
 
     async def snapshot(
@@ -457,7 +466,7 @@ class Camera:
             raise ConfigurationError("max_age must be a number of seconds >= 0", url=self.url)
         self._require(Capability.SNAPSHOT)
         profile = self._check_profile(profile)
-        self._check_privacy()
+        await self._check_privacy()
         decision = self._authorize(Action.SNAPSHOT, purpose)
         request = self._request(Action.SNAPSHOT, purpose, wake=bool(wake), max_age=max_age)
         started = time.monotonic()
@@ -535,7 +544,7 @@ class Camera:
             )
         self._require(Capability.STREAM)
         profile = self._check_profile(profile)
-        self._check_privacy()
+        await self._check_privacy()
         decision = self._authorize(Action.RECORD, purpose, raw=not transcode)
         started = time.monotonic()
         if transcode:
@@ -696,7 +705,11 @@ class Camera:
 
     @property
     def privacy_mode(self) -> bool | None:
-        """Whether the device is in privacy mode, as last read or set (None: unknown)."""
+        """Whether the device is in privacy mode (None: unknown).
+
+        As last read or set, and true as soon as the device refused a
+        snapshot or ended a stream for it (whoever switched it on).
+        """
         return self._privacy
 
     async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
@@ -722,7 +735,18 @@ class Camera:
             for session in list(self._sessions.values()):
                 await session.end(err)
 
-    def _check_privacy(self) -> None:
+    async def _check_privacy(self) -> None:
+        """Refuse at once while the device is in privacy mode.
+
+        Only a known "on" is checked again with the device: the owner may
+        have switched it off elsewhere (the vendor's app) since.
+        """
+        if not self._privacy:
+            return
+        with contextlib.suppress(CamError):
+            self._privacy = await self._call(
+                self._driver.privacy_mode(), self.config.request_timeout
+            )
         if self._privacy:
             raise PrivacyModeError(
                 "the camera is in privacy mode; its owner must switch it off",

@@ -260,6 +260,8 @@ class StreamState(str, enum.Enum):
     STALLED = "stalled"
     BACKOFF = "backoff"
     AUTH_FAILED = "auth_failed"
+    #: The device's privacy mode stopped the stream (not a fault: no reconnect).
+    PRIVACY_MODE = "privacy_mode"
     CLOSED = "closed"
 
 

@@ -156,6 +156,7 @@ class MediaStream:
             return self
         camera = self._camera
         self._decision = camera._authorize(Action.STREAM_OPEN, self._purpose)
+        await camera._check_privacy()
         session = camera._session(self.profile)
         camera._acquire(session, camera._request(Action.STREAM_OPEN, self._purpose))
         try:

@@ -138,12 +138,30 @@ async def test_privacy_mode_ends_streams_with_a_typed_reason_and_refuses_snapsho
             with pytest.raises(PrivacyModeError):
                 await cam.snapshot()
             with pytest.raises(PrivacyModeError):
-                cam.stream()
+                async with cam.stream():
+                    pass
             await cam.set_privacy_mode(False)
             snap = await cam.snapshot()
     assert snap.jpeg[:2] == b"\xff\xd8"
     switches = [(r["on"], r["purpose"]) for r in audit.records if r["event"] == "privacy_mode"]
     assert switches == [(True, "guests are here"), (False, "")]
+
+
+async def test_privacy_mode_switched_on_the_device_itself_is_learned_and_unlearned() -> None:
+    device = virtual_device("priv-app")  # the vendor's app switches it, not camsdk
+    with anyio.fail_after(WAIT):
+        async with camsdk.open(f"virtual://priv-app?{FAST}") as cam:
+            async with cam.stream() as stream, stream.packets() as packets:
+                await anext(packets)
+                device.privacy_mode = True
+                with pytest.raises(PrivacyModeError):
+                    async for _ in packets:
+                        pass
+            assert cam.privacy_mode is True
+            device.privacy_mode = False
+            snap = await cam.snapshot()
+            assert cam.privacy_mode is False
+    assert snap.jpeg[:2] == b"\xff\xd8"
 
 
 async def test_a_device_already_in_privacy_mode_is_reported_at_connect() -> None:

@@ -412,6 +412,7 @@ class StreamSession:
                     self._last_error = err
                     if isinstance(err, PrivacyModeError):
                         # The owner covered the camera: not a fault to retry.
+                        self._set_state(StreamState.PRIVACY_MODE, str(err))
                         self._finish(err)
                         return
                     if isinstance(err, AuthenticationError):

@@ -17,7 +17,8 @@
 - Vendor simulators on 127.0.0.1, shaped on each vendor's documented and
   observed behaviour: `HikvisionDevice` (ISAPI, with `PTZHead`), `DahuaDevice`
   (Dahua, Amcrest and Lorex HTTP APIs, `EmittedEvent`), `ReolinkDevice` (JSON
-  API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console).
+  API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console),
+  `TapoDevice` (a Tapo camera's encrypted local API, with `TAPO_TOPICS`).
 - `WebRtcAnswerer` (with `SentVideo`): a loopback WebRTC peer answering like a
   camera (extra ``webrtc``), H.264 from the virtual scene without re-encoding.
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
@@ -32,6 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "TAPO_TOPICS",
     "DahuaDevice",
     "EmittedEvent",
     "EncodedLoop",
@@ -49,6 +51,7 @@ __all__ = [
     "SentVideo",
     "SimChannel",
     "StreamingResponse",
+    "TapoDevice",
     "UnifiConsole",
     "WebRtcAnswerer",
     "closed_port",
@@ -58,6 +61,8 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "TapoDevice": "camsdk.testing._tapo_device",
+    "TAPO_TOPICS": "camsdk.testing._tapo_device",
     "WebRtcAnswerer": "camsdk.testing._webrtc_peer",
     "SentVideo": "camsdk.testing._webrtc_peer",
     "HikvisionDevice": "camsdk.testing._hikvision_device",
@@ -134,6 +139,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from camsdk.testing._rtsp_server import (
         generate_source as generate_source,
     )
+    from camsdk.testing._tapo_device import TAPO_TOPICS as TAPO_TOPICS
+    from camsdk.testing._tapo_device import TapoDevice as TapoDevice
     from camsdk.testing._unifi_device import UnifiConsole as UnifiConsole
     from camsdk.testing._waiting import (
         closed_port as closed_port,

@@ -19,7 +19,7 @@ import pytest
 
 from camsdk import Credentials
 from camsdk.drivers.tapo import _api, _tls
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 USER, PASSWORD = "admin", "tapo-cloud-pw"
 STREAM_USER, STREAM_PASSWORD = "camera-user", "tapo-stream-pw"

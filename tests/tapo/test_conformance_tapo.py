@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from camsdk import Credentials
-from camsdk.testing import closed_port
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from .conftest import USER, options

@@ -13,7 +13,7 @@ import pytest
 import camsdk
 from camsdk import CameraEvent, Credentials, EventKind
 from camsdk.drivers.tapo._events import TapoEventMapper
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import STREAM_USER, options
 

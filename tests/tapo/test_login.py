@@ -11,7 +11,7 @@ import pytest
 import camsdk
 from camsdk import AuthenticationError, Credentials, DeviceError, UnsupportedCapabilityError
 from camsdk.drivers.tapo import _api
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import PASSWORD, USER, device, options
 

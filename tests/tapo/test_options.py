@@ -6,7 +6,7 @@ import pytest
 
 import camsdk
 from camsdk import Capability, ConfigurationError, Credentials
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import CREDS, FAST, STREAM_PASSWORD, STREAM_USER, options
 

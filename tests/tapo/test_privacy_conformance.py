@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import options
 from .privacy_conformance import PrivacyModeConformance, Switch

@@ -16,7 +16,7 @@ import pytest
 import camsdk
 from camsdk import AccessDeniedError, Capability, MediaPacket, PrivacyModeError
 from camsdk.privacy import MemoryAuditSink
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import device, options
 
@@ -105,7 +105,8 @@ async def test_a_stream_does_not_open_while_the_lens_is_masked() -> None:
     async with device(privacy_mode=True) as sim:
         async with camsdk.open(sim.url, **options()) as cam:
             with pytest.raises(PrivacyModeError):
-                cam.stream()
+                async with cam.stream():
+                    pass
         assert sim.rtsp is not None
         assert not [r for r in sim.rtsp.requests if r[0] == "DESCRIBE"]
 

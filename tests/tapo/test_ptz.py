@@ -6,7 +6,7 @@ import pytest
 
 import camsdk
 from camsdk import Capability
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import device, options
 

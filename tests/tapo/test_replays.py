@@ -22,7 +22,7 @@ import camsdk
 from camsdk import CameraProtocolError, CameraTimeoutError, CamError, Capability, DeviceError
 from camsdk.driver import CameraConfig, CameraURL
 from camsdk.drivers.tapo import TapoDriver
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from ._replay import URL, TapoReplay, json_reply
 from .conftest import CREDS, PASSWORD, STREAM_CREDS, options

@@ -8,7 +8,7 @@ import camsdk
 from camsdk import CameraConnectionError
 from camsdk.cloud import MemoryTokenStore, TokenSet
 from camsdk.drivers.tapo._tls import CertificateChangedError, PinStore
-from camsdk.testing._tapo_device import TapoDevice
+from camsdk.testing import TapoDevice
 
 from .conftest import options
 
