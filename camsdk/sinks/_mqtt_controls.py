@@ -131,6 +131,7 @@ class PrivacySwitch:
         self.cam = cam
         # A few commands may wait; more are refused as "busy", like PTZ moves.
         self.requests: asyncio.Queue[bool] = asyncio.Queue(maxsize=4)
+        self.published: bool | None = None
         #: Commands the camera carried out (for tests and stats).
         self.switches = 0
 
@@ -151,14 +152,21 @@ class PrivacySwitch:
         except asyncio.QueueFull:
             self.link.report_error("privacy_mode/set", "busy", "too many commands waiting")
 
-    def publish_state(self) -> None:
-        """Publish the privacy mode the camera knows of (nothing while it is unknown)."""
+    def publish_state(self, *, changed_only: bool = False) -> None:
+        """Publish the privacy mode the camera knows of (nothing while it is unknown).
+
+        ``changed_only``: only when it differs from what was published last
+        (the camera may learn it from the device, e.g. a stream that ended
+        for privacy mode).
+        """
         try:
             state = self.cam.privacy_mode
         except Exception:  # not connected: nothing known to publish
             return
-        if state is not None:
-            self.link.put(self.link.t_privacy, b"ON" if state else b"OFF", qos=1, retain=True)
+        if state is None or (changed_only and state == self.published):
+            return
+        self.published = state
+        self.link.put(self.link.t_privacy, b"ON" if state else b"OFF", qos=1, retain=True)
 
     async def run(self) -> None:
         """Carry out the commands in order, until cancelled."""

@@ -447,6 +447,10 @@ class CameraLink:
             self.snapshot_wanted.set()
 
     def _on_stream_event(self, event: CameraEvent) -> None:
+        if self.privacy is not None:
+            # A stream that ended for privacy mode is how the camera learns the device
+            # was switched from elsewhere (its app, a schedule): show it.
+            self.privacy.publish_state(changed_only=True)
         extra = event.extra
         wanted_profile = self.options.stream_profile
         if wanted_profile is not None and extra.get("profile") != wanted_profile:

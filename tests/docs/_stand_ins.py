@@ -14,7 +14,7 @@ blocks (path and query are kept):
 ``reolink://``     `camsdk.testing.ReolinkDevice`
 ``unifi://``       `camsdk.testing.UnifiConsole` (cameras "Front Door", MAC
                    F4E2C6000000, and two more; API key `UNIFI_API_KEY`)
-``tapo://``        a Tapo camera simulator (camera account ``viewer``)
+``tapo://``        `camsdk.testing.TapoDevice` (camera account ``viewer``)
 ``http(s)://``     `camsdk.testing.HttpDevice`: JPEG stills on paths naming a
                    capture/snapshot/``.jpg``, MJPEG on others, any POST accepted
                    (a webhook receiver); ``https`` becomes ``http``
@@ -63,11 +63,11 @@ from camsdk.testing import (
     Response,
     RtspServer,
     StreamingResponse,
+    TapoDevice,
     UnifiConsole,
     generate_source,
 )
 from camsdk.testing._rtsp_server import RtspQuirks
-from camsdk.testing._tapo_device import TapoDevice
 
 USER, PASSWORD = "admin", "secret"
 UNIFI_API_KEY = "unifi-api-key"

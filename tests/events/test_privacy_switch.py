@@ -26,7 +26,7 @@ from camsdk.sinks._bridge import ActionPolicy, _supervise, bridge_summary
 from camsdk.sinks._bridge_config import CameraSettings, load_bridge_config
 from camsdk.sinks._ha_discovery import privacy_switch_config
 from camsdk.sinks._types import has_privacy_mode
-from camsdk.sinks.mqtt import MqttBridge
+from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 
 from ._fakes import FakeMotionCamera, FakePrivacyCamera, Listener
 from ._ha_schema import ha_config_problems
@@ -200,3 +200,33 @@ def test_bridge_config_names_an_optional_audit_log_and_its_summary_shows_it(
     config = load_bridge_config(path)
     assert config.audit_log == Path("audit.jsonl")
     assert "audit log  audit.jsonl" in bridge_summary(config)
+
+
+@needs_mosquitto
+@pytest.mark.external
+async def test_privacy_mode_switched_elsewhere_shows_when_the_stream_ends_for_it(
+    mosquitto: Any, topic_prefix: str, audit: MemoryAuditSink
+) -> None:
+    name = device_name(topic_prefix)
+    allowed = [Action.EVENTS_SUBSCRIBE, Action.CONFIG, Action.STREAM_OPEN]
+    base = f"{topic_prefix}/lens"
+    async with camsdk.open(
+        f"virtual://{name}?size=160x120&fps=10", principal=PRINCIPAL,
+        policy=ActionPolicy(PRINCIPAL, allowed), audit=audit,
+    ) as cam:  # fmt: skip
+        device = virtual_device(name)
+        bridge = MqttBridge(
+            [cam], hostname="127.0.0.1", port=mosquitto.port, prefix=topic_prefix,
+            discovery_prefix=None, publish_snapshots=False, principal=PRINCIPAL,
+            topic_names={cam.id: "lens"}, backoff_base=0.05, backoff_cap=0.3,
+            camera_options={cam.id: BridgeCameraOptions(watch_stream=True, stats_interval=0.2)},
+        )  # fmt: skip
+        async with Listener(mosquitto.port, f"{base}/privacy_mode", f"{base}/stream/state") as sub:
+            async with bridge:
+                with anyio.fail_after(15):
+                    await bridge.wait_connected()
+                    await sub.wait_payload(f"{base}/stream/state", b"streaming")
+                    await sub.wait_payload(f"{base}/privacy_mode", b"OFF")
+                    device.privacy_mode = True  # the owner's app covered the lens
+                    await sub.wait_payload(f"{base}/privacy_mode", b"ON")
+    assert config_records(audit) == []  # nobody switched it through camsdk
