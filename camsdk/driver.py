@@ -14,6 +14,7 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `webrtc` (peer connections through aiortc, extra ``webrtc``: media as a
   `PacketSource`, talk channels, vendor SDP answer fixes).
 - Small helpers: `CameraURL`, `register_secret`, `get_logger`, `redact_text`,
+  `backoff_delay` (capped exponential with full jitter, for reconnect loops),
   JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`).
 - The models, media types and errors drivers return and raise.
 
@@ -95,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "TokenAuth": "._device_http",
     "TwoFactorRequiredError": "._errors",
     "UnsupportedCapabilityError": "._errors",
+    "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
     "close_response": "._device_http",
     "current_request": "._device_care",
@@ -179,6 +181,7 @@ __all__ = [
     "TokenAuth",
     "TwoFactorRequiredError",
     "UnsupportedCapabilityError",
+    "backoff_delay",
     "boundary_from_content_type",
     "close_response",
     "current_request",
@@ -263,6 +266,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._errors import StreamStalledError as StreamStalledError
     from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
     from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._events import backoff_delay as backoff_delay
     from ._jpeg import jpeg_size as jpeg_size
     from ._jpeg import looks_like_jpeg as looks_like_jpeg
     from ._jpeg import require_jpeg as require_jpeg

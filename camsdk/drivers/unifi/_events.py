@@ -23,12 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from camsdk.driver import AuthenticationError, CameraEvent, CamError, get_logger
+from camsdk.driver import AuthenticationError, CameraEvent, CamError, backoff_delay, get_logger
 
 from ._classify import EventTracker
 from ._codec import decode_packet
@@ -159,9 +158,9 @@ class ConsoleEvents:
             if disconnected_ms is None:
                 disconnected_ms = int(time.time() * 1000)
             # Full jitter: consoles see reconnects spread, never a thundering herd.
-            cap = min(config.backoff_cap, config.backoff_base * (2 ** min(attempt, 16)))
+            delay = backoff_delay(attempt, base=config.backoff_base, cap=config.backoff_cap)
             attempt += 1
-            await asyncio.sleep(random.uniform(0, cap))
+            await asyncio.sleep(delay)
 
     async def _prepare(self, disconnected_ms: int | None) -> None:
         """A fresh bootstrap after a disconnect (for ``lastUpdateId``)."""
