@@ -48,6 +48,8 @@ log = get_logger("camsdk.http")
 
 #: Default cap on one response body.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+#: Default cap on the nesting of a JSON answer (vendor APIs stay far below it).
+MAX_JSON_DEPTH = 64
 _USER_AGENT = "camsdk"
 _MAX_REDIRECTS = 3
 _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -65,6 +67,22 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
                 return True
         elif host == pattern:
             return True
+    return False
+
+
+def _nesting_exceeds(value: Any, raw: bytes, limit: int) -> bool:
+    """Whether parsed JSON nests deeper than ``limit`` (arrays and objects count one each)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit or not isinstance(value, dict | list):
+        return False  # not enough brackets to nest that deep: skip the walk
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
     return False
 
 
@@ -120,14 +138,28 @@ class DeviceResponse:
         """The body decoded as UTF-8 (undecodable bytes replaced)."""
         return self.content.decode("utf-8", "replace")
 
-    def json(self) -> Any:
-        """The body as JSON; `camsdk.CameraProtocolError` when it is not JSON."""
+    def json(self, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+        """The body as JSON; `camsdk.CameraProtocolError` when it is not JSON.
+
+        Nesting deeper than ``max_depth`` is refused too: a hostile device's
+        ``[[[[...`` would otherwise stop the parser with a `RecursionError`,
+        or reach the driver as a structure that breaks whatever walks it.
+        Parsing is linear in the (capped) body size.
+        """
+        problem = "the device did not answer JSON"
         try:
-            return jsonlib.loads(self.content)
+            value = jsonlib.loads(self.content)
+        except RecursionError:
+            problem = "the device answered JSON nested too deep to read"
         except (ValueError, UnicodeDecodeError):
             pass
+        else:
+            if _nesting_exceeds(value, self.content, max_depth):
+                problem = f"the device answered JSON nested deeper than {max_depth} levels"
+            else:
+                return value
         raise CameraProtocolError(
-            f"{self.action or 'request'}: the device did not answer JSON",
+            f"{self.action or 'request'}: {problem}",
             scheme=self.errors.scheme, url=self.errors.url,
         )
 

@@ -55,9 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["API_PATH", "SESSIONS", "Answer", "ReolinkSession", "session_key", "take_session"]
 
 log = get_logger("camsdk.reolink")
-# httpx logs every request URL at INFO, and ours carry the session token in the
-# query: the kit's scrubbing filter on httpx's logger keeps it out of the logs.
-get_logger("httpx")
 
 #: The JSON API endpoint (``/api.cgi`` answers too on most firmware).
 API_PATH = "/cgi-bin/api.cgi"
