@@ -9,6 +9,7 @@ from typing import Literal
 import httpx
 
 from .._log import register_secret
+from ._digest import DigestSigner, parse_challenges, strongest_digest
 
 __all__ = ["DeviceAuth", "TokenAuth"]
 
@@ -18,48 +19,85 @@ class DeviceAuth(httpx.Auth):
 
     The first request goes out without credentials, so a password is never
     sent in clear to a device that would have taken a Digest. Once the device
-    has said which scheme it wants, later requests use it from the start
-    (Digest reuses the last challenge, as `httpx.DigestAuth` does).
-    ``scheme`` forces one scheme from the first request on.
+    has said which scheme it wants, later requests use it from the start:
+    Digest signs each request with the device's last challenge, counting
+    ``nc`` up per request on the same nonce. ``scheme`` forces one scheme
+    from the first request on.
+
+    A refusal of a freshly signed request is final (the 401 stands and
+    becomes an `AuthenticationError`): devices lock accounts after a few
+    wrong passwords. Two refusals are not about the password and are
+    answered again: ``stale=true`` (the nonce expired, the password was
+    right; at most `MAX_STALE` times per request), and a refusal of a
+    request signed with a *reused* challenge (devices that rotate nonces
+    without saying ``stale``), once, with the fresh challenge.
     """
+
+    #: Stale-nonce answers retried per request; more means a broken device, not a password.
+    MAX_STALE = 2
 
     def __init__(
         self, username: str, password: str, *, scheme: Literal["basic", "digest"] | None = None
     ) -> None:
         self._basic = httpx.BasicAuth(username, password)
-        self._digest = httpx.DigestAuth(username, password)
+        self._digest = DigestSigner(username, password)
         self.scheme: Literal["basic", "digest"] | None = scheme
+        #: Stale-nonce refusals answered again so far (none of them a wrong password).
+        self.stale_retries = 0
+
+    @property
+    def nonce_count(self) -> int:
+        """Requests signed with the device's current Digest nonce."""
+        return self._digest.count
+
+    def _sign(self, request: httpx.Request) -> bool:
+        try:
+            body: bytes | None = request.content
+        except httpx.RequestNotRead:
+            body = None  # a streamed body: only auth-int would need it
+        value = self._digest.authorization(
+            request.method, request.url.raw_path.decode("ascii"), body
+        )
+        if value is None:
+            return False
+        request.headers["Authorization"] = value
+        return True
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Drive one request through the device's challenge (see the class docstring)."""
         if self.scheme == "basic":
             yield from self._basic.auth_flow(request)
             return
-        if self.scheme == "digest":
-            yield from self._digest.auth_flow(request)
-            return
+        # "reused": signed with a challenge held from an earlier exchange.
+        signed = reused = self.scheme == "digest" and self._sign(request)
         response = yield request
-        if response.status_code != 401:
+        stale = 0
+        while response.status_code == 401:
+            challenges = parse_challenges(response.headers.get_list("www-authenticate"))
+            digest = strongest_digest(challenges)
+            if digest is not None:
+                if signed and digest.stale:
+                    stale += 1
+                    if stale > self.MAX_STALE:
+                        return
+                    self.stale_retries += 1
+                elif signed and not reused:
+                    return  # a fresh signature refused: the password is wrong
+                self.scheme = "digest"
+                self._digest.adopt(digest)
+                if not self._sign(request):
+                    return
+                signed, reused = True, False
+                if response.cookies:
+                    httpx.Cookies(response.cookies).set_cookie_header(request)
+                response = yield request
+                continue
+            offers_basic = not challenges or any(c.scheme == "basic" for c in challenges)
+            if self.scheme is None and not signed and offers_basic:
+                self.scheme = "basic"
+                yield from self._basic.auth_flow(request)
+            # Any other scheme: the 401 stands and becomes an AuthenticationError.
             return
-        challenges = [c.strip().lower() for c in response.headers.get_list("www-authenticate")]
-        if any(c.startswith("digest") for c in challenges):
-            self.scheme = "digest"
-            # Hand DigestAuth the challenge we already hold instead of asking again.
-            flow = self._digest.auth_flow(request)
-            next(flow)
-            try:
-                retry = flow.send(response)
-            except StopIteration:
-                return
-            answer = yield retry
-            try:
-                flow.send(answer)
-            except StopIteration:
-                pass
-        elif not challenges or any(c.startswith("basic") for c in challenges):
-            self.scheme = "basic"
-            yield from self._basic.auth_flow(request)
-        # Any other scheme: the 401 stands and becomes an AuthenticationError.
 
 
 TokenSource = Callable[[], Awaitable[str]]
