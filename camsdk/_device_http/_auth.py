@@ -46,6 +46,11 @@ class DeviceAuth(httpx.Auth):
         self.stale_retries = 0
 
     @property
+    def needs_challenge(self) -> bool:
+        """Whether the next request goes out unsigned, to learn the device's scheme."""
+        return self.scheme is None or (self.scheme == "digest" and self._digest.challenge is None)
+
+    @property
     def nonce_count(self) -> int:
         """Requests signed with the device's current Digest nonce."""
         return self._digest.count

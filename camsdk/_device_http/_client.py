@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import json as jsonlib
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from xml.etree.ElementTree import Element
 
 import httpx
@@ -38,6 +38,7 @@ from .._url import redact_text
 from ._auth import DeviceAuth
 from ._body import BodyReader, close_response
 from ._errors import ErrorMapping
+from ._upload import ReplayableBody, is_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._driver import _DriverBase
@@ -55,6 +56,8 @@ _MAX_REDIRECTS = 3
 _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 AuthMode = Literal["auto", "basic", "digest", "none"]
+#: A request body: bytes, text, or an async iterable of bytes streamed as it is produced.
+RequestContent = bytes | str | AsyncIterable[bytes] | None
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -334,7 +337,7 @@ class DeviceHttpClient:
         action: str,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         timeout: float | None = None,
@@ -343,15 +346,54 @@ class DeviceHttpClient:
         client = self.client
         chosen = auth if isinstance(auth, httpx.Auth) else (self._auth if auth else None)
         deadline = timeout if timeout is not None else self.config.request_timeout
+        limits = httpx.Timeout(deadline, connect=self.config.connect_timeout)
+        body: ReplayableBody | None = None
         with self.errors.mapping(action):
-            request = client.build_request(
-                method, url, params=params, headers=headers, content=content, json=json,
-                data=data, timeout=httpx.Timeout(deadline, connect=self.config.connect_timeout),
-            )
-            return await client.send(
-                request, auth=chosen if chosen is not None else httpx.USE_CLIENT_DEFAULT,
-                stream=True,
-            )
+            if is_stream(content):
+                if isinstance(chosen, DeviceAuth) and chosen.needs_challenge:
+                    await self._learn_challenge(url, params, headers, chosen, limits, action)
+                body = ReplayableBody(
+                    cast("AsyncIterable[bytes]", content), errors=self.errors, action=action
+                )
+                built = client.build_request(method, url, params=params, headers=headers,
+                                             timeout=limits)
+                framing = built.headers.copy()
+                if not headers or not any(k.lower() == "content-length" for k in headers):
+                    framing.pop("Content-Length", None)
+                    framing["Transfer-Encoding"] = "chunked"
+                request = httpx.Request(method, built.url, headers=framing, stream=body,
+                                        extensions=built.extensions)
+            else:
+                request = client.build_request(
+                    method, url, params=params, headers=headers,
+                    content=cast("bytes | str | None", content), json=json, data=data,
+                    timeout=limits,
+                )
+            try:
+                return await client.send(
+                    request, auth=chosen if chosen is not None else httpx.USE_CLIENT_DEFAULT,
+                    stream=True,
+                )
+            finally:
+                # HTTP/1.1: the body is sent whole before the answer's head is read.
+                if body is not None:
+                    await body.aclose()
+
+    async def _learn_challenge(
+        self, url: str, params: Any, headers: Mapping[str, str] | None, auth: DeviceAuth,
+        limits: httpx.Timeout, action: str,
+    ) -> None:
+        """Ask the device for its challenge with a bodiless ``HEAD``, before a streamed body.
+
+        Answering a challenge means sending the request again, and a stream
+        cannot be sent twice beyond its replay buffer; with the challenge
+        known, the streamed request is signed from its first byte.
+        """
+        response = await self.client.request(
+            "HEAD", url, params=params, headers=headers, auth=auth, timeout=limits
+        )
+        if response.status_code in (401, 403):
+            self.errors.check_response(response, f"{action} (challenge)", has_auth=True)
 
     async def request(
         self,
@@ -361,7 +403,7 @@ class DeviceHttpClient:
         action: str | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         timeout: float | None = None,
@@ -375,6 +417,14 @@ class DeviceHttpClient:
         `camsdk.AuthenticationError`, others `camsdk.DeviceError` with the
         status as ``code``); ``check=False`` returns it for the driver to read
         (vendors that put error codes in bodies).
+
+        ``content`` may be an async iterable of bytes (a two-way audio upload):
+        it is streamed as it is produced, chunked unless ``headers`` declare a
+        ``Content-Length``, under the same error mapping. ``timeout`` then
+        bounds connecting, each write (a device that stops reading is a
+        `camsdk.CameraTimeoutError`) and the answer, not the upload's length.
+        The client learns the device's challenge first (a ``HEAD``) when it
+        has none yet, so the stream goes out signed; see `_upload`.
         """
         name = action or f"{method} {httpx.URL(url).path or '/'}"
         limit = self.max_bytes if max_bytes is None else max_bytes
@@ -425,7 +475,7 @@ class DeviceHttpClient:
         on_idle: Callable[[], CamError] | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         timeout: float | None = None,
         auth: bool | httpx.Auth = True,
         check: bool = True,
