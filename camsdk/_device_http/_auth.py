@@ -106,6 +106,8 @@ class DeviceAuth(httpx.Auth):
 
 
 TokenSource = Callable[[], Awaitable[str]]
+#: Seconds a token still lives (``None``: unknown), given the token.
+TokenExpiry = Callable[[str], float | None]
 
 
 class TokenAuth(httpx.Auth):
@@ -117,6 +119,13 @@ class TokenAuth(httpx.Auth):
     becomes an `AuthenticationError`. Every token is registered as a secret,
     so logs never show it. Place it in a header (``header``, ``prefix``) or
     in a query parameter (``query="token"``).
+
+    ``expires_in`` is the expiry hook: given the current token it returns
+    the seconds it still lives (``None`` when unknown). A token within
+    ``refresh_margin`` seconds of its end is refreshed *before* the request
+    goes out, so a known expiry never costs a refused request (some devices
+    count those). If that early refresh fails while the token still lives,
+    the request goes out with it; once expired, the failure is the request's.
     """
 
     requires_response_body = False
@@ -129,7 +138,13 @@ class TokenAuth(httpx.Auth):
         header: str = "Authorization",
         prefix: str = "Bearer ",
         query: str | None = None,
+        expires_in: TokenExpiry | None = None,
+        refresh_margin: float = 30.0,
     ) -> None:
+        if expires_in is not None and refresh is None:
+            raise ValueError("an expiry hook needs a refresh hook to renew the token with")
+        if refresh_margin < 0:
+            raise ValueError("refresh_margin must be >= 0")
         self._source: TokenSource | None = None if isinstance(token, str) else token
         self._token: str | None = token if isinstance(token, str) else None
         if self._token:
@@ -138,7 +153,16 @@ class TokenAuth(httpx.Auth):
         self._header = header
         self._prefix = prefix
         self._query = query
+        self._expires_in = expires_in
+        self._margin = refresh_margin
         self._lock = asyncio.Lock()
+        #: Refreshes made before a known expiry (not after a refusal).
+        self.early_refreshes = 0
+
+    @property
+    def token(self) -> str | None:
+        """The token requests carry now (``None`` before the first request)."""
+        return self._token
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -168,11 +192,29 @@ class TokenAuth(httpx.Auth):
             self._token = token
             return token
 
+    async def _fresh(self, token: str) -> str:
+        """``token``, or its successor when the expiry hook says it is about to end."""
+        if self._expires_in is None:
+            return token
+        left = self._expires_in(token)
+        if left is None or left > self._margin:
+            return token
+        try:
+            renewed = await self._renew(token)
+        except Exception:
+            if left > 0:
+                return token  # still valid: try it rather than fail a request that may pass
+            raise
+        if renewed != token:
+            self.early_refreshes += 1
+        return renewed
+
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Send with the current token; on 401 refresh once and retry."""
-        token = await self._current()
+        """Send with the current token (renewed first if it is about to expire); on 401
+        refresh once and retry."""
+        token = await self._fresh(await self._current())
         self._apply(request, token)
         response = yield request
         if response.status_code == 401 and self._refresh is not None:

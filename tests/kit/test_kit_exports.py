@@ -21,5 +21,5 @@ def test_every_kit_name_resolves_and_has_a_docstring() -> None:
 
 
 def test_the_follow_up_helpers_are_part_of_the_kit() -> None:
-    for name in ("backoff_delay", "DeviceWebSocket", "IssuedToken"):
+    for name in ("backoff_delay", "DeviceWebSocket"):
         assert name in kit.__all__, name
