@@ -1,4 +1,4 @@
-"""`DeviceHttpClient` streams request bodies (two-way audio) under its error mapping and deadlines."""
+"""`DeviceHttpClient` streams request bodies (two-way audio) with its errors and deadlines."""
 
 from __future__ import annotations
 

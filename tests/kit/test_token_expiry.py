@@ -1,4 +1,4 @@
-"""`TokenAuth`'s expiry hook: a token about to end is renewed before the request, not after a 401."""
+"""`TokenAuth` expiry hook: a token about to end is renewed before the request, not after a 401."""
 
 from __future__ import annotations
 
