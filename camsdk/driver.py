@@ -7,8 +7,10 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `HubCamera`, `PTZDriver`, `PacketSource`, `StreamSource`, `TalkChannel`,
   `AudioFormat`, `extension`.
 - Talking to devices: `DeviceHttpClient` (TLS, host pinning, Digest/Basic
-  or token auth with a refresh hook, capped reads, one error mapping for
-  requests and streamed bodies), `BodyReader`, `MultipartParser`,
+  or token auth with refresh and expiry hooks, capped reads, streamed
+  request bodies, one error mapping for requests and streamed bodies),
+  `DeviceWebSocket` (the same rules for websockets, liveness by bytes
+  received), `BodyReader`, `MultipartParser` (eager mode for event streams),
   `DeviceUrlPolicy` (rewrite device-supplied URLs to the caller's host),
   `xml` (hardened parsing, lenient reading by local name), `rtsp_describe`,
   `webrtc` (peer connections through aiortc, extra ``webrtc``: media as a
@@ -63,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "DeviceResponse": "._device_http",
     "DeviceSessions": "._device_care",
     "DeviceUrlPolicy": "._device_urls",
+    "DeviceWebSocket": "._device_ws",
     "Discontinuity": "._media",
     "DiscoveredCamera": "._models",
     "DriverOptions": "._driver",
@@ -146,6 +149,7 @@ __all__ = [
     "DeviceResponse",
     "DeviceSessions",
     "DeviceUrlPolicy",
+    "DeviceWebSocket",
     "Discontinuity",
     "DiscoveredCamera",
     "DriverOptions",
@@ -238,6 +242,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._device_http import media_type as media_type
     from ._device_urls import DeviceUrlPolicy as DeviceUrlPolicy
     from ._device_urls import ResolvedURL as ResolvedURL
+    from ._device_ws import DeviceWebSocket as DeviceWebSocket
     from ._driver import CameraDriver as CameraDriver
     from ._driver import DriverOptions as DriverOptions
     from ._driver import HubCamera as HubCamera
