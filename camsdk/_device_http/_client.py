@@ -12,21 +12,22 @@ What it does for every request, so no driver has to:
   A refused redirect is `camsdk.RedirectRefusedError`, and nothing is sent
   to the other host.
 - **Authentication**: the device's own Digest or Basic challenge
-  (`DeviceAuth`), or a token with a refresh hook (`TokenAuth`).
+  (`DeviceAuth`: stale nonces answered again, ``nc`` counted), or a token
+  with refresh and expiry hooks (`TokenAuth`).
 - **Bounded reads**: every body is capped (``max_bytes``, checked against
-  ``Content-Length`` and while reading) and read under the request deadline.
+  ``Content-Length`` and while reading) and read under the request deadline;
+  JSON nested deeper than `_response.MAX_JSON_DEPTH` is refused.
+- **Streamed request bodies** (async iterables of bytes: two-way audio),
+  see `_upload`.
 - **One error mapping** (`ErrorMapping`) for requests and streamed bodies.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json as jsonlib
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
-from xml.etree.ElementTree import Element
 
 import httpx
 
@@ -38,6 +39,7 @@ from .._url import redact_text
 from ._auth import DeviceAuth
 from ._body import BodyReader, close_response
 from ._errors import ErrorMapping
+from ._response import DeviceResponse
 from ._upload import ReplayableBody, is_stream
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,8 +51,6 @@ log = get_logger("camsdk.http")
 
 #: Default cap on one response body.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
-#: Default cap on the nesting of a JSON answer (vendor APIs stay far below it).
-MAX_JSON_DEPTH = 64
 _USER_AGENT = "camsdk"
 _MAX_REDIRECTS = 3
 _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -70,22 +70,6 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
                 return True
         elif host == pattern:
             return True
-    return False
-
-
-def _nesting_exceeds(value: Any, raw: bytes, limit: int) -> bool:
-    """Whether parsed JSON nests deeper than ``limit`` (arrays and objects count one each)."""
-    if raw.count(b"[") + raw.count(b"{") <= limit or not isinstance(value, dict | list):
-        return False  # not enough brackets to nest that deep: skip the walk
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
     return False
 
 
@@ -117,67 +101,6 @@ class _LazyTlsTransport(httpx.AsyncBaseTransport):
         await self._plain.aclose()
         if self._tls is not None:
             await self._tls.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceResponse:
-    """A finished response: status, headers and the (capped) body."""
-
-    status: int
-    headers: httpx.Headers = field(repr=False)
-    content: bytes = field(repr=False)
-    url: str
-    errors: ErrorMapping = field(repr=False, compare=False)
-    action: str = ""
-
-    @property
-    def media_type(self) -> str:
-        """The content type without parameters, lower-cased."""
-        value: str = self.headers.get("content-type", "")
-        return value.split(";", 1)[0].strip().lower()
-
-    @property
-    def text(self) -> str:
-        """The body decoded as UTF-8 (undecodable bytes replaced)."""
-        return self.content.decode("utf-8", "replace")
-
-    def json(self, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-        """The body as JSON; `camsdk.CameraProtocolError` when it is not JSON.
-
-        Nesting deeper than ``max_depth`` is refused too: a hostile device's
-        ``[[[[...`` would otherwise stop the parser with a `RecursionError`,
-        or reach the driver as a structure that breaks whatever walks it.
-        Parsing is linear in the (capped) body size.
-        """
-        problem = "the device did not answer JSON"
-        try:
-            value = jsonlib.loads(self.content)
-        except RecursionError:
-            problem = "the device answered JSON nested too deep to read"
-        except (ValueError, UnicodeDecodeError):
-            pass
-        else:
-            if _nesting_exceeds(value, self.content, max_depth):
-                problem = f"the device answered JSON nested deeper than {max_depth} levels"
-            else:
-                return value
-        raise CameraProtocolError(
-            f"{self.action or 'request'}: {problem}",
-            scheme=self.errors.scheme, url=self.errors.url,
-        )
-
-    def xml(self) -> Element:
-        """The body as hardened XML (no DTDs or entities); `CameraProtocolError` if malformed."""
-        from .. import _xml
-
-        try:
-            return _xml.parse(self.content)
-        except _xml.XmlError as exc:
-            problem = str(exc)
-        raise CameraProtocolError(
-            f"{self.action or 'request'}: {problem}", scheme=self.errors.scheme,
-            url=self.errors.url,
-        )
 
 
 class DeviceHttpClient:
