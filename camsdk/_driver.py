@@ -25,6 +25,7 @@ Drivers import from `camsdk` and `camsdk.driver` only; see
 from __future__ import annotations
 
 import abc
+import ssl
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -211,6 +212,17 @@ class StreamSource:
     - ``format``: ``hls`` for an HLS playlist behind an ``http(s)`` URL.
     - ``options``: FFmpeg demuxer options (``client=ffmpeg`` and local files).
     - ``realtime``/``loop``: pace a local file by its timestamps / loop it.
+    - ``tls`` (RTSPS, HTTPS playlists): the `ssl.SSLContext` to verify the
+      server with, instead of the system CAs (a device's own CA, say).
+    - ``pinned_sha256`` (RTSPS): accept exactly the server certificate with
+      this SHA-256 fingerprint (hex; colons and case do not matter), on every
+      connection of the stream. The pin is the trust: a self-signed
+      certificate passes, with no CA or name check (unless ``tls`` asks for
+      them too); any other certificate is refused with
+      `camsdk.CameraUnreachableError`.
+
+    camsdk's own RTSP client is needed for ``tls`` and ``pinned_sha256``
+    (``client="ffmpeg"`` with either is a `camsdk.ConfigurationError`).
     """
 
     url: str
@@ -221,8 +233,16 @@ class StreamSource:
     options: Mapping[str, str] = field(default_factory=dict)
     realtime: bool = False
     loop: bool = False
+    tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    pinned_sha256: str | None = None
 
     def __post_init__(self) -> None:
+        if self.pinned_sha256 is not None:
+            pin = self.pinned_sha256.replace(":", "").replace(" ", "").lower()
+            if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+                raise ConfigurationError(
+                    "pinned_sha256 must be a SHA-256 fingerprint (64 hex digits)")
+            object.__setattr__(self, "pinned_sha256", pin)
         if "@" in self.url.split("?", 1)[0] and "://" in self.url:
             parsed = CameraURL.parse(self.url)
             if parsed.username is not None:

@@ -25,7 +25,13 @@ arrives, and stopped when the last one leaves: no device connection that
 nobody asked for. When the source fails the pipeline publishes a
 `EventKind.CONNECTION` event (``active=False``, redacted ``extra["reason"]``)
 and retries with capped, jittered exponential backoff while subscribers
-remain.
+remain. Two failures are not retried: `UnsupportedCapabilityError` (retrying
+cannot help; every later subscription ends with it too) and
+`AuthenticationError` (a wrong password sent again and again keeps a device's
+lockout alive, or starts one). An authentication failure is published as a
+last CONNECTION event (``extra["final"] is True``), then every subscription
+ends with the error; a later subscription tries the device once more (the
+caller asked again; the pipeline never does on its own).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from ._errors import CameraClosedError, UnsupportedCapabilityError
+from ._errors import AuthenticationError, CameraClosedError, UnsupportedCapabilityError
 from ._log import get_logger, scrub
 from ._models import CameraEvent, EventKind
 
@@ -332,6 +338,8 @@ class EventPipeline:
         self._failing = False
         self._fatal: BaseException | None = None
         self._first: AsyncIterator[CameraEvent] | None = None
+        # The driver refused to open its iterator at subscribe time: the task reports it.
+        self._first_error: AuthenticationError | None = None
         self._seq = itertools.count(1)
         self._id_prefix = f"{random.getrandbits(32):08x}"
         #: Events accepted from the source or `publish`.
@@ -393,6 +401,8 @@ class EventPipeline:
                 for s in self._subs:
                     s._end(exc)
                 return sub
+            except AuthenticationError as exc:  # reported by the task, never retried
+                self._first, self._first_error = None, exc
             except Exception:  # the task retries and reports it as a CONNECTION event
                 self._first = None
             self._task = asyncio.get_running_loop().create_task(
@@ -408,6 +418,7 @@ class EventPipeline:
     async def _stop_source(self) -> None:
         task, self._task = self._task, None
         first, self._first = self._first, None
+        self._first_error = None
         if first is not None:
             # Opened by `subscribe` but the task never got to iterate it.
             await _aclose_quietly(first)
@@ -639,6 +650,9 @@ class EventPipeline:
         while self._subs and not self._closed:
             recovered: asyncio.TimerHandle | None = None
             try:
+                error, self._first_error = self._first_error, None
+                if error is not None:
+                    raise error
                 iterator, self._first = self._first or self._source(), None
                 if self._failing:
                     recovered = loop.call_later(self.recover_after, self._mark_recovered)
@@ -668,6 +682,9 @@ class EventPipeline:
                 for sub in self._subs:
                     sub._end(exc)
                 return
+            except AuthenticationError as exc:
+                self._stop_on_refusal(exc, attempt)
+                return
             except Exception as exc:  # any driver failure means retry
                 raise_if_cancelling(exc)
                 reason = f"{type(exc).__name__}: {scrub(str(exc))}"
@@ -677,6 +694,17 @@ class EventPipeline:
             delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
             attempt += 1
             await asyncio.sleep(delay)
+
+    def _stop_on_refusal(self, exc: AuthenticationError, attempt: int) -> None:
+        """The device refused the credentials: say so, end every subscription, retry nothing."""
+        reason = f"{type(exc).__name__}: {scrub(str(exc))}"
+        _log.warning("event source of %s refused the credentials; not retried: %s",
+                     self.camera_id, reason)
+        self._ingest(self._connection_event(False, reason, attempt=attempt, final=True))
+        self._failing = False  # a later subscription starts afresh
+        subs, self._subs = self._subs, ()
+        for sub in subs:
+            sub._end(exc)
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -4,6 +4,12 @@ Every logger under ``camsdk`` passes through `RedactingFilter`, which removes
 URL passwords, secret-looking query values, and every secret registered with
 `register_secret` (passwords of `Credentials` in use), so that a log line can
 never carry a camera password, whoever formats it.
+
+The libraries camsdk reaches devices through log too: httpx logs every
+request URL at INFO, httpcore and websockets log connections and handshakes
+at DEBUG, and a vendor's session token may sit in a URL's query. Their
+loggers (`FOREIGN_LOGGERS`) get the same filter as soon as this module is
+imported, for every record whoever made the request.
 """
 
 from __future__ import annotations
@@ -13,7 +19,14 @@ import threading
 
 from ._url import redact_text
 
-__all__ = ["RedactingFilter", "get_logger", "register_secret", "scrub", "scrub_exception"]
+__all__ = [
+    "FOREIGN_LOGGERS",
+    "RedactingFilter",
+    "get_logger",
+    "register_secret",
+    "scrub",
+    "scrub_exception",
+]
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -95,6 +108,21 @@ class RedactingFilter(logging.Filter):
 
 _FILTER = RedactingFilter()
 
+#: Loggers of the HTTP and websocket libraries under camsdk's device clients.
+#: A logger's filter sees only its own records, so every child is named.
+FOREIGN_LOGGERS: tuple[str, ...] = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "websockets",
+    "websockets.client",
+    "websockets.server",
+)
+
 
 def get_logger(name: str) -> logging.Logger:
     """A ``camsdk.*`` logger whose records are scrubbed before any handler sees them.
@@ -106,3 +134,17 @@ def get_logger(name: str) -> logging.Logger:
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
     return logger
+
+
+def _scrub_foreign_loggers() -> None:
+    """Put the filter on the device libraries' loggers, and on any child they made already."""
+    roots = {name.split(".", 1)[0] for name in FOREIGN_LOGGERS}
+    existing = [
+        name for name in list(logging.root.manager.loggerDict)
+        if name.split(".", 1)[0] in roots
+    ]
+    for name in (*FOREIGN_LOGGERS, *existing):
+        get_logger(name)
+
+
+_scrub_foreign_loggers()

@@ -15,8 +15,24 @@ so the parser accepts what they send rather than what RFC 2046 says:
 - a wrong ``Content-Length``: unless the sliced body ends like a JPEG or a
   boundary follows it, the parser falls back to searching for the boundary;
 - garbage between parts (skipped up to the next boundary);
-- parts that start straight after the boundary line with a JPEG, without
-  a header block.
+- parts that start straight after the boundary line without a header
+  block (a JPEG, or a first line that is no ``Name: value`` header, as
+  Dahua's ``Code=...`` event records).
+
+**Eager mode** (``eager=True``) is for event streams: a device sends one
+part, then nothing until the next event or heartbeat, seconds later. By
+default a part with a ``Content-Length`` waits for the next boundary, which
+proves the length right; in eager mode it is released as soon as its
+declared bytes arrived, unless the bytes after it already show that the
+length lies (they are neither a line ending nor a boundary), a boundary
+line turns up inside the declared body (released at that boundary
+instead), or the caller's ``complete`` check says the part is not whole
+(then it waits for the boundary as usual). A declared length that is too
+long is noticed early too: a part that ends with a line ending and that
+``complete`` accepts is released without the missing bytes (so the check
+must only accept a truly finished part: a closed root element, a balanced
+JSON object). ``complete`` also decides whether a part the server ended
+without a closing boundary is kept at `MultipartParser.finish`.
 
 Data may arrive split at any byte. The parser keeps one buffer and a scan
 offset, so no byte is searched twice (linear time), and it bounds memory: a
@@ -28,7 +44,8 @@ never an ever-growing buffer.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +68,8 @@ _MAX_GAP = 4
 #: Consumed bytes kept before compacting the buffer (amortises the copy).
 _COMPACT_AT = 64 * 1024
 _JPEG_END = b"\xff\xd9"
+# A header line: a field name (an RFC 9110 token) and a colon.
+_HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*:")
 _JPEG_START = b"\xff\xd8"
 _DASH = 0x2D
 _LF = 0x0A
@@ -132,8 +151,13 @@ class MultipartParser:
     ``boundary`` is the content type's parameter (see
     `boundary_from_content_type`), or ``None`` to learn it from the body.
     Call `finish` at the end of the body to get a last part that the server
-    ended without a closing boundary (kept only when it is a complete JPEG
-    or its ``Content-Length`` was met).
+    ended without a closing boundary (kept only when it is a complete JPEG,
+    its ``Content-Length`` was met, or ``complete`` accepts it).
+
+    ``eager=True`` releases a part as soon as its ``Content-Length`` bytes
+    arrived (event streams; see the module docstring); ``complete`` is the
+    caller's check that a part is whole (an XML document closed, a JSON
+    object balanced), consulted before a part is released early.
     """
 
     def __init__(
@@ -142,10 +166,14 @@ class MultipartParser:
         *,
         max_part_bytes: int = 8 * 1024 * 1024,
         max_header_bytes: int = 16 * 1024,
+        eager: bool = False,
+        complete: Callable[[Part], bool] | None = None,
     ) -> None:
         self._token: bytes | None = _token(boundary) if boundary is not None else None
         self._max_part = max_part_bytes
         self._max_header = max_header_bytes
+        self._eager = eager
+        self._complete = complete
         self._buf = bytearray()
         # Everything before _pos is consumed. In HEADERS it is the start of the
         # next header line, in BODY the start of the body.
@@ -193,10 +221,14 @@ class MultipartParser:
         self._run(out)
         if self._state is _State.BODY and self._length is None:
             # The server closed without a final boundary: keep the last
-            # picture only if it is whole.
+            # part only if it is whole.
             body = bytes(self._buf[self._pos :]).rstrip(b"\r\n\t ")
-            if body.startswith(_JPEG_START) and body.endswith(_JPEG_END):
-                out.append(Part(self._headers, body))
+            part = Part(self._headers, body)
+            if body and (
+                (body.startswith(_JPEG_START) and body.endswith(_JPEG_END))
+                or (self._complete is not None and self._complete(part))
+            ):
+                out.append(part)
         self._buf = bytearray()
         self._pos = self._scan = 0
         self._state = _State.EPILOGUE
@@ -289,6 +321,10 @@ class MultipartParser:
                     raise MultipartError(f"part headers longer than {self._max_header} bytes")
                 return False
             line = bytes(buf[self._pos : newline]).rstrip(b"\r")
+            if not self._header_bytes and line.strip() and not _HEADER_LINE.match(line):
+                # No header block: this first line is already the body.
+                self._begin_body(None)
+                return True
             self._header_bytes += newline + 1 - self._pos
             if self._header_bytes > self._max_header:
                 raise MultipartError(f"part headers longer than {self._max_header} bytes")
@@ -316,6 +352,8 @@ class MultipartParser:
         end = start + self._length
         if len(self._buf) < end:
             if not self._eof:
+                if self._eager:
+                    return self._early_end(start, out)
                 return False
             # The body ended short of its declared length: maybe the length
             # was wrong and a boundary is in there.
@@ -326,19 +364,54 @@ class MultipartParser:
         body = bytes(self._buf[start:end])
         whole = body.startswith(_JPEG_START) and body.endswith(_JPEG_END)
         follows = True if whole else self._boundary_follows(end)
+        if follows is None and self._eager and not self._eof:
+            # Nothing after the body contradicts its length: release it now,
+            # unless the caller sees that it is not whole.
+            follows = True if self._complete is None else (
+                self._complete(Part(self._headers, body)) or None
+            )
         if follows is None:
             return False  # need the bytes after the body to decide
         if not follows:
             # The declared length was wrong: find the real end by the boundary.
-            self.resyncs += 1
-            self._length = None
-            self._scan = start
-            return True
+            return self._resync_by_scan(start)
         if body:
             out.append(Part(self._headers, body if whole else _trim_padding(body)))
         self._pos = self._scan = self._anchor = end
         self._state = _State.SEEK
         self._skipped = 0
+        return True
+
+    def _early_end(self, start: int, out: list[Part]) -> bool:
+        """Eager mode, fewer bytes than declared so far: is the length too long?
+
+        A boundary line inside the declared body says so (the part ends
+        there). So does a part that ends with a line ending and that the
+        caller's ``complete`` check accepts as whole: the device wrote it
+        all and waits for its next event, with the rest of the declared
+        length never coming.
+        """
+        if self._find_boundary(start) is not None:
+            return self._resync_by_scan(start)
+        buf = self._buf
+        if self._complete is None or not buf.endswith(b"\n"):
+            return False
+        body = bytes(buf[start:]).rstrip(b"\r\n\t ")
+        part = Part(self._headers, body)
+        if not body or not self._complete(part):
+            return False
+        self.resyncs += 1
+        out.append(part)
+        self._pos = self._scan = self._anchor = len(buf)
+        self._state = _State.SEEK
+        self._skipped = 0
+        return True
+
+    def _resync_by_scan(self, start: int) -> bool:
+        """The declared length was wrong: find the part's end by the boundary."""
+        self.resyncs += 1
+        self._length = None
+        self._scan = start
         return True
 
     def _body_by_scan(self, out: list[Part]) -> bool:

@@ -25,7 +25,13 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ._errors import CameraProtocolError, CameraTimeoutError, CamError, RedirectRefusedError
+from ._errors import (
+    CameraProtocolError,
+    CameraTimeoutError,
+    CamError,
+    ConfigurationError,
+    RedirectRefusedError,
+)
 from ._gate import CameraRef
 from ._hls import ByteRange, FetchResult
 from ._log import register_secret
@@ -68,6 +74,15 @@ def check_source(
 ) -> None:
     """Refuse a source no transport of camsdk may read (see the module docstring)."""
     scheme = source.scheme
+    if (source.tls is not None or source.pinned_sha256) and (
+        source.client != "camsdk" or scheme not in ("rtsps", "https")
+        or (source.pinned_sha256 and scheme != "rtsps")
+    ):
+        raise ConfigurationError(
+            "a stream's tls context is for rtsps (and https playlists), its pinned_sha256 "
+            "for rtsps, both read by camsdk's own client",
+            scheme=camera.scheme, url=camera.url,
+        )
     if scheme in _RTSP or (scheme in _HTTP and _is_hls(source)):
         try:
             host = (urlsplit(source.url).hostname or "").lower()
@@ -158,7 +173,7 @@ async def _open_hls(
     client = DeviceHttpClient(
         base_url=f"{parts.scheme}://{parts.netloc}", scheme=camera.scheme, shown_url=camera.url,
         credentials=source.credentials, config=config, allowed_hosts=hosts,
-        max_bytes=64 * 1024 * 1024,
+        max_bytes=64 * 1024 * 1024, verify=source.tls,
     )
     try:
         start_index = int(source.options.get("live_start_index", "-1"))
@@ -188,12 +203,18 @@ def rtsp_settings(
     password = creds.password.get_secret_value() if creds is not None else None
     if password:
         register_secret(password)
+    tls = None
+    if source.scheme == "rtsps":
+        # A pinned fingerprint is the trust by itself; else the source's context or the CAs.
+        tls = source.tls if source.tls is not None or source.pinned_sha256 else (
+            tls_context(config.verify_tls))
     return RtspSettings(
         url=source.url,
         username=creds.username if creds is not None else None,
         password=password,
         transport=source.transport,
-        tls=tls_context(config.verify_tls) if source.scheme == "rtsps" else None,
+        tls=tls,
+        pinned_sha256=source.pinned_sha256,
         request_timeout=config.request_timeout,
         # Other ports of the camera's own host are not implied: only the port it
         # was reached on, or hosts the caller (or the driver) named explicitly.

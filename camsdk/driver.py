@@ -7,13 +7,16 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `HubCamera`, `PTZDriver`, `PacketSource`, `StreamSource`, `TalkChannel`,
   `AudioFormat`, `extension`.
 - Talking to devices: `DeviceHttpClient` (TLS, host pinning, Digest/Basic
-  or token auth with a refresh hook, capped reads, one error mapping for
-  requests and streamed bodies), `BodyReader`, `MultipartParser`,
+  or token auth with refresh and expiry hooks, capped reads, streamed
+  request bodies, one error mapping for requests and streamed bodies),
+  `DeviceWebSocket` (the same rules for websockets, liveness by bytes
+  received), `BodyReader`, `MultipartParser` (eager mode for event streams),
   `DeviceUrlPolicy` (rewrite device-supplied URLs to the caller's host),
   `xml` (hardened parsing, lenient reading by local name), `rtsp_describe`,
   `webrtc` (peer connections through aiortc, extra ``webrtc``: media as a
   `PacketSource`, talk channels, vendor SDP answer fixes).
 - Small helpers: `CameraURL`, `register_secret`, `get_logger`, `redact_text`,
+  `backoff_delay` (capped exponential with full jitter, for reconnect loops),
   JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`).
 - The models, media types and errors drivers return and raise.
 
@@ -62,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "DeviceResponse": "._device_http",
     "DeviceSessions": "._device_care",
     "DeviceUrlPolicy": "._device_urls",
+    "DeviceWebSocket": "._device_ws",
     "Discontinuity": "._media",
     "DiscoveredCamera": "._models",
     "DriverOptions": "._driver",
@@ -95,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "TokenAuth": "._device_http",
     "TwoFactorRequiredError": "._errors",
     "UnsupportedCapabilityError": "._errors",
+    "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
     "close_response": "._device_http",
     "current_request": "._device_care",
@@ -144,6 +149,7 @@ __all__ = [
     "DeviceResponse",
     "DeviceSessions",
     "DeviceUrlPolicy",
+    "DeviceWebSocket",
     "Discontinuity",
     "DiscoveredCamera",
     "DriverOptions",
@@ -179,6 +185,7 @@ __all__ = [
     "TokenAuth",
     "TwoFactorRequiredError",
     "UnsupportedCapabilityError",
+    "backoff_delay",
     "boundary_from_content_type",
     "close_response",
     "current_request",
@@ -235,6 +242,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._device_http import media_type as media_type
     from ._device_urls import DeviceUrlPolicy as DeviceUrlPolicy
     from ._device_urls import ResolvedURL as ResolvedURL
+    from ._device_ws import DeviceWebSocket as DeviceWebSocket
     from ._driver import CameraDriver as CameraDriver
     from ._driver import DriverOptions as DriverOptions
     from ._driver import HubCamera as HubCamera
@@ -263,6 +271,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._errors import StreamStalledError as StreamStalledError
     from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
     from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._events import backoff_delay as backoff_delay
     from ._jpeg import jpeg_size as jpeg_size
     from ._jpeg import looks_like_jpeg as looks_like_jpeg
     from ._jpeg import require_jpeg as require_jpeg

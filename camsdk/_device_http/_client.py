@@ -12,21 +12,22 @@ What it does for every request, so no driver has to:
   A refused redirect is `camsdk.RedirectRefusedError`, and nothing is sent
   to the other host.
 - **Authentication**: the device's own Digest or Basic challenge
-  (`DeviceAuth`), or a token with a refresh hook (`TokenAuth`).
+  (`DeviceAuth`: stale nonces answered again, ``nc`` counted), or a token
+  with refresh and expiry hooks (`TokenAuth`).
 - **Bounded reads**: every body is capped (``max_bytes``, checked against
-  ``Content-Length`` and while reading) and read under the request deadline.
+  ``Content-Length`` and while reading) and read under the request deadline;
+  JSON nested deeper than `_response.MAX_JSON_DEPTH` is refused.
+- **Streamed request bodies** (async iterables of bytes: two-way audio),
+  see `_upload`.
 - **One error mapping** (`ErrorMapping`) for requests and streamed bodies.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json as jsonlib
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-from xml.etree.ElementTree import Element
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
 
@@ -38,6 +39,8 @@ from .._url import redact_text
 from ._auth import DeviceAuth
 from ._body import BodyReader, close_response
 from ._errors import ErrorMapping
+from ._response import DeviceResponse
+from ._upload import ReplayableBody, is_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._driver import _DriverBase
@@ -53,6 +56,8 @@ _MAX_REDIRECTS = 3
 _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 AuthMode = Literal["auto", "basic", "digest", "none"]
+#: A request body: bytes, text, or an async iterable of bytes streamed as it is produced.
+RequestContent = bytes | str | AsyncIterable[bytes] | None
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -96,53 +101,6 @@ class _LazyTlsTransport(httpx.AsyncBaseTransport):
         await self._plain.aclose()
         if self._tls is not None:
             await self._tls.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceResponse:
-    """A finished response: status, headers and the (capped) body."""
-
-    status: int
-    headers: httpx.Headers = field(repr=False)
-    content: bytes = field(repr=False)
-    url: str
-    errors: ErrorMapping = field(repr=False, compare=False)
-    action: str = ""
-
-    @property
-    def media_type(self) -> str:
-        """The content type without parameters, lower-cased."""
-        value: str = self.headers.get("content-type", "")
-        return value.split(";", 1)[0].strip().lower()
-
-    @property
-    def text(self) -> str:
-        """The body decoded as UTF-8 (undecodable bytes replaced)."""
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        """The body as JSON; `camsdk.CameraProtocolError` when it is not JSON."""
-        try:
-            return jsonlib.loads(self.content)
-        except (ValueError, UnicodeDecodeError):
-            pass
-        raise CameraProtocolError(
-            f"{self.action or 'request'}: the device did not answer JSON",
-            scheme=self.errors.scheme, url=self.errors.url,
-        )
-
-    def xml(self) -> Element:
-        """The body as hardened XML (no DTDs or entities); `CameraProtocolError` if malformed."""
-        from .. import _xml
-
-        try:
-            return _xml.parse(self.content)
-        except _xml.XmlError as exc:
-            problem = str(exc)
-        raise CameraProtocolError(
-            f"{self.action or 'request'}: {problem}", scheme=self.errors.scheme,
-            url=self.errors.url,
-        )
 
 
 class DeviceHttpClient:
@@ -302,7 +260,7 @@ class DeviceHttpClient:
         action: str,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         timeout: float | None = None,
@@ -311,15 +269,54 @@ class DeviceHttpClient:
         client = self.client
         chosen = auth if isinstance(auth, httpx.Auth) else (self._auth if auth else None)
         deadline = timeout if timeout is not None else self.config.request_timeout
+        limits = httpx.Timeout(deadline, connect=self.config.connect_timeout)
+        body: ReplayableBody | None = None
         with self.errors.mapping(action):
-            request = client.build_request(
-                method, url, params=params, headers=headers, content=content, json=json,
-                data=data, timeout=httpx.Timeout(deadline, connect=self.config.connect_timeout),
-            )
-            return await client.send(
-                request, auth=chosen if chosen is not None else httpx.USE_CLIENT_DEFAULT,
-                stream=True,
-            )
+            if is_stream(content):
+                if isinstance(chosen, DeviceAuth) and chosen.needs_challenge:
+                    await self._learn_challenge(url, params, headers, chosen, limits, action)
+                body = ReplayableBody(
+                    cast("AsyncIterable[bytes]", content), errors=self.errors, action=action
+                )
+                built = client.build_request(method, url, params=params, headers=headers,
+                                             timeout=limits)
+                framing = built.headers.copy()
+                if not headers or not any(k.lower() == "content-length" for k in headers):
+                    framing.pop("Content-Length", None)
+                    framing["Transfer-Encoding"] = "chunked"
+                request = httpx.Request(method, built.url, headers=framing, stream=body,
+                                        extensions=built.extensions)
+            else:
+                request = client.build_request(
+                    method, url, params=params, headers=headers,
+                    content=cast("bytes | str | None", content), json=json, data=data,
+                    timeout=limits,
+                )
+            try:
+                return await client.send(
+                    request, auth=chosen if chosen is not None else httpx.USE_CLIENT_DEFAULT,
+                    stream=True,
+                )
+            finally:
+                # HTTP/1.1: the body is sent whole before the answer's head is read.
+                if body is not None:
+                    await body.aclose()
+
+    async def _learn_challenge(
+        self, url: str, params: Any, headers: Mapping[str, str] | None, auth: DeviceAuth,
+        limits: httpx.Timeout, action: str,
+    ) -> None:
+        """Ask the device for its challenge with a bodiless ``HEAD``, before a streamed body.
+
+        Answering a challenge means sending the request again, and a stream
+        cannot be sent twice beyond its replay buffer; with the challenge
+        known, the streamed request is signed from its first byte.
+        """
+        response = await self.client.request(
+            "HEAD", url, params=params, headers=headers, auth=auth, timeout=limits
+        )
+        if response.status_code in (401, 403):
+            self.errors.check_response(response, f"{action} (challenge)", has_auth=True)
 
     async def request(
         self,
@@ -329,7 +326,7 @@ class DeviceHttpClient:
         action: str | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         timeout: float | None = None,
@@ -343,6 +340,14 @@ class DeviceHttpClient:
         `camsdk.AuthenticationError`, others `camsdk.DeviceError` with the
         status as ``code``); ``check=False`` returns it for the driver to read
         (vendors that put error codes in bodies).
+
+        ``content`` may be an async iterable of bytes (a two-way audio upload):
+        it is streamed as it is produced, chunked unless ``headers`` declare a
+        ``Content-Length``, under the same error mapping. ``timeout`` then
+        bounds connecting, each write (a device that stops reading is a
+        `camsdk.CameraTimeoutError`) and the answer, not the upload's length.
+        The client learns the device's challenge first (a ``HEAD``) when it
+        has none yet, so the stream goes out signed; see `_upload`.
         """
         name = action or f"{method} {httpx.URL(url).path or '/'}"
         limit = self.max_bytes if max_bytes is None else max_bytes
@@ -393,7 +398,7 @@ class DeviceHttpClient:
         on_idle: Callable[[], CamError] | None = None,
         params: Any = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: RequestContent = None,
         timeout: float | None = None,
         auth: bool | httpx.Auth = True,
         check: bool = True,

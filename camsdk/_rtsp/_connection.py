@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import hmac
 import secrets
 import ssl
 from collections.abc import Callable
@@ -254,7 +256,7 @@ def _connect_error(exc: OSError, origin: Origin) -> CameraUnreachableError:
 
 async def _open_socket(
     origin: Origin, port: int, tls: ssl.SSLContext | None, timeout: float,
-    factory: Callable[[], asyncio.Protocol],
+    factory: Callable[[], asyncio.Protocol], pinned_sha256: str | None = None,
 ) -> tuple[asyncio.Transport, asyncio.Protocol]:
     loop = asyncio.get_running_loop()
     try:
@@ -269,29 +271,63 @@ async def _open_socket(
     except OSError as exc:  # ssl.SSLError and socket.gaierror are OSErrors
         raise _connect_error(exc, origin) from exc
     assert isinstance(transport, asyncio.Transport)
+    if tls is not None and pinned_sha256 is not None:
+        _check_pin(transport, pinned_sha256, origin)
     return transport, protocol
+
+
+def pin_context() -> ssl.SSLContext:
+    """A client context for a pinned server: the fingerprint check after the handshake
+    is the trust, so the handshake itself verifies neither CAs nor names."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _check_pin(transport: asyncio.Transport, pinned_sha256: str, origin: Origin) -> None:
+    """Abort ``transport`` unless the server's certificate has the pinned fingerprint."""
+    tls = transport.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    seen = hashlib.sha256(der).hexdigest() if der else ""
+    if not hmac.compare_digest(seen, pinned_sha256):
+        transport.abort()
+        raise CameraUnreachableError(
+            f"TLS certificate of {origin.netloc} is not the pinned one "
+            f"(pinned sha256 {pinned_sha256}, presented sha256 {seen or 'none'}); refused"
+        )
 
 
 async def open_connection(
     origin: Origin, *, tls: ssl.SSLContext | None, timeout: float, path: str,
     tunnel: bool = False, http_port: int | None = None, user_agent: str = "camsdk",
+    pinned_sha256: str | None = None,
 ) -> Connection:
-    """Connect to ``origin`` (TLS for rtsps), directly or through an HTTP tunnel."""
+    """Connect to ``origin`` (TLS for rtsps), directly or through an HTTP tunnel.
+
+    ``pinned_sha256``: the server certificate must have this SHA-256
+    fingerprint (every TLS connection, the tunnel's two included).
+    """
     # TLS exactly for rtsps: a context given for a plain rtsp URL is not used.
-    tls = (tls or ssl.create_default_context()) if origin.scheme == "rtsps" else None
+    if origin.scheme == "rtsps":
+        tls = tls or (pin_context() if pinned_sha256 else ssl.create_default_context())
+    else:
+        tls, pinned_sha256 = None, None
     if not tunnel:
-        transport, protocol = await _open_socket(origin, origin.port, tls, timeout, RtspProtocol)
+        transport, protocol = await _open_socket(origin, origin.port, tls, timeout, RtspProtocol,
+                                                 pinned_sha256)
         assert isinstance(protocol, RtspProtocol)
         return Connection(origin, transport, protocol)
-    return await _open_tunnel(origin, tls, timeout, path, http_port, user_agent)
+    return await _open_tunnel(origin, tls, timeout, path, http_port, user_agent, pinned_sha256)
 
 
 async def _open_tunnel(origin: Origin, tls: ssl.SSLContext | None, timeout: float, path: str,
-                       http_port: int | None, user_agent: str) -> Connection:
+                       http_port: int | None, user_agent: str,
+                       pinned_sha256: str | None = None) -> Connection:
     port = http_port or origin.port
     cookie = secrets.token_hex(11)
     transport, protocol = await _open_socket(
-        origin, port, tls, timeout, lambda: RtspProtocol(http_head=True))
+        origin, port, tls, timeout, lambda: RtspProtocol(http_head=True), pinned_sha256)
     assert isinstance(protocol, RtspProtocol) and protocol.http_ready is not None
     post: asyncio.Transport | None = None
     try:
@@ -306,7 +342,7 @@ async def _open_tunnel(origin: Origin, tls: ssl.SSLContext | None, timeout: floa
         except TimeoutError:
             raise CameraTimeoutError("the camera did not answer the HTTP tunnel GET") from None
         post, _ = await _open_socket(origin, port, tls, timeout,
-                                     lambda: _Sink(lambda: transport.abort()))
+                                     lambda: _Sink(lambda: transport.abort()), pinned_sha256)
         post.write((
             f"POST {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\n"
             f"x-sessioncookie: {cookie}\r\nContent-Type: application/x-rtsp-tunnelled\r\n"

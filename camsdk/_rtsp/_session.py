@@ -126,7 +126,7 @@ class RtspSession:
         opening = asyncio.ensure_future(open_connection(
             origin, tls=self.settings.tls, timeout=self.settings.request_timeout, path=path,
             tunnel=self.settings.transport == "http", http_port=self.settings.http_port,
-            user_agent=self.settings.user_agent,
+            user_agent=self.settings.user_agent, pinned_sha256=self.settings.pinned_sha256,
         ))
         waits: set[asyncio.Future[Any]] = {opening, self._closing}
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +16,7 @@ __all__ = ["RtspSettings", "Transport"]
 
 Transport = Literal["tcp", "udp", "auto", "http"]
 _TRANSPORTS = ("tcp", "udp", "auto", "http")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,12 @@ class RtspSettings:
     Redirects are followed only to the same host and port as ``url``, or to a
     host in ``allowed_hosts`` (lower-case names or addresses), never from
     ``rtsps`` to ``rtsp``, at most ``max_redirects`` times.
+
+    TLS (``rtsps``): ``tls`` is the context to verify the server with (the
+    system CAs when ``None``). ``pinned_sha256`` (64 hex digits) accepts
+    exactly the server certificate with that SHA-256 fingerprint, on every
+    connection of the session: the pin is then the trust, so neither CAs
+    nor names are checked unless ``tls`` asks for that as well.
     """
 
     url: str
@@ -40,6 +48,7 @@ class RtspSettings:
     password: str | None = field(default=None, repr=False)
     transport: Transport = "tcp"
     tls: ssl.SSLContext | None = field(default=None, repr=False)
+    pinned_sha256: str | None = None
     request_timeout: float = 10.0
     allowed_hosts: frozenset[str] = frozenset()
     audio: bool = True
@@ -92,6 +101,9 @@ class RtspSettings:
                                      scheme=origin.scheme, url=self.url)
         if not 1 <= self.reorder_window <= 1024 or not 8 <= self.max_queue <= 100_000:
             raise ConfigurationError("reorder_window or max_queue out of range",
+                                     scheme=origin.scheme, url=self.url)
+        if self.pinned_sha256 is not None and not _SHA256.fullmatch(self.pinned_sha256):
+            raise ConfigurationError("pinned_sha256 must be 64 lower-case hex digits",
                                      scheme=origin.scheme, url=self.url)
         if any(c in self.user_agent for c in "\r\n"):
             raise ConfigurationError("user_agent must be one line", scheme=origin.scheme,

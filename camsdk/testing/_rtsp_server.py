@@ -51,7 +51,7 @@ import secrets
 import ssl
 import struct
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -304,6 +304,14 @@ class RtspServer:
     clients that ``Require`` it (without it such clients get 551, as from
     devices); ``metadata=True`` adds an ONVIF metadata track. ``tls`` serves
     RTSPS.
+
+    ``path`` is the stream's path (the one `url` names). ``accept_path``
+    serves the same stream on every path it accepts, for vendors whose paths
+    carry parameters (``/Streaming/Channels/102``, ``/h264Preview_01_sub``,
+    a camera alias): it is called with the request's path (no query; the
+    query is in `request_log`) and tracks are addressed below the accepted
+    path (``<path>/trackID=0``), which the DESCRIBE answer names as its
+    Content-Base.
     """
 
     def __init__(
@@ -326,6 +334,7 @@ class RtspServer:
         backchannel: Literal["pcm_mulaw", "pcm_alaw"] | None = None,
         metadata: bool = False,
         tls: ssl.SSLContext | None = None,
+        accept_path: Callable[[str], bool] | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
@@ -362,6 +371,7 @@ class RtspServer:
         self._received_audio = bytearray()
         self._path = path
         self._base = path.rstrip("/")
+        self._accept_path = accept_path
         self._username = username
         self._password = password
         self._realm = realm
@@ -847,18 +857,49 @@ class RtspServer:
         extra = (self._metadata_track, self._backchannel_track)
         return self._timeline.tracks + tuple(t for t in extra if t is not None)
 
-    def _control(self, track: RtpTrack) -> str:
+    def _control(self, track: RtpTrack, base: str | None = None) -> str:
+        base = self._base if base is None else base
         style = self._quirks.control
         if style == "absolute":
-            return f"{self.url}/{track.control}"
+            return f"{self._url_of(base)}/{track.control}"
         if style == "path":
-            return f"{self._base}/{track.control}"
+            return f"{base}/{track.control}"
         if style == "other_host":
-            return f"rtsp://10.255.255.1:554{self._base}/{track.control}"
+            return f"rtsp://10.255.255.1:554{base}/{track.control}"
         return track.control
 
-    def _path_matches(self, path: str) -> bool:
+    def _url_of(self, base: str) -> str:
+        """The URL of the stream served at path ``base``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        scheme = "rtsps" if self._tls is not None else "rtsp"
+        return f"{scheme}://{host}:{self.port}{base}"
+
+    def _accepted(self, path: str) -> bool:
+        accept = self._accept_path
+        if accept is None or path == "*":
+            return False
+        # The aggregate URL of a Content-Base ends in "/": the same stream.
+        return bool(accept(path)) or (len(path) > 1 and path.endswith("/")
+                                      and bool(accept(path.rstrip("/"))))
+
+    def _base_for(self, path: str) -> str:
+        """The stream path a request is about: ``path`` itself, or the path its track is under."""
+        if self._path_matches_own(path) or self._accept_path is None:
+            return self._base
+        if self._accepted(path):
+            return path.rstrip("/")
+        parent = path.rstrip("/").rpartition("/")[0]
+        return parent if self._accepted(parent) else self._base
+
+    def _path_matches_own(self, path: str) -> bool:
         return path == self._path or path == self._base or path.startswith(self._base + "/")
+
+    def _path_matches(self, path: str) -> bool:
+        if self._path_matches_own(path) or self._accepted(path):
+            return True
+        parent, _, control = path.rstrip("/").rpartition("/")
+        return self._accepted(parent) and any(
+            control == t.control for t in self._all_tracks)
 
     async def _options(self, conn: _Connection, req: _Request) -> _Response:
         return _Response(200, [("Public", self._public)])
@@ -870,22 +911,23 @@ class RtspServer:
         body = (
             _BROKEN_SDP
             if RtspFault.BAD_SDP in self._faults
-            else self._sdp(backchannel=backchannel).encode()
+            else self._sdp(backchannel=backchannel, base=self._base_for(req.path)).encode()
         )
         headers = [("Content-Type", "application/sdp")]
-        base = self.url + ("/" if self._quirks.base_trailing_slash else "")
+        base = self._url_of(self._base_for(req.path)) + (
+            "/" if self._quirks.base_trailing_slash else "")
         if self._quirks.content_base == "header":
             headers.append(("Content-Base", base))
         elif self._quirks.content_base == "location":
             headers.append(("Content-Location", base))
         return _Response(200, headers, body)
 
-    def _sdp(self, *, backchannel: bool = False) -> str:
+    def _sdp(self, *, backchannel: bool = False, base: str | None = None) -> str:
         session_id = self._rng.getrandbits(32)
         tracks = [
             t for t in self._all_tracks if backchannel or t is not self._backchannel_track
         ]
-        media = "".join(f"{t.sdp_media}a=control:{self._control(t)}\r\n" for t in tracks)
+        media = "".join(f"{t.sdp_media}a=control:{self._control(t, base)}\r\n" for t in tracks)
         if not self._quirks.sprop:
             media = _SPROP.sub("", media)
         return (
@@ -933,7 +975,8 @@ class RtspServer:
         )
 
     def _track_for(self, path: str) -> RtpTrack | None:
-        rest = path[len(self._base) :].strip("/") if self._path_matches(path) else None
+        base = self._base_for(path)
+        rest = path[len(base) :].strip("/") if self._path_matches(path) else None
         tracks = self._all_tracks
         if rest == "" and len(tracks) == 1:
             return tracks[0]
@@ -1003,7 +1046,8 @@ class RtspServer:
         start = session.next_media_start(asyncio.get_running_loop().time())
         session.pending_start = start
         info = ",".join(
-            f"url={self.url}/{s.track.control};seq={s.seq};rtptime={s.rtptime(start)}"
+            f"url={self._url_of(self._base_for(req.path))}/{s.track.control};seq={s.seq};"
+            f"rtptime={s.rtptime(start)}"
             for s in session.senders.values()
         )
         headers.append(("RTP-Info", info))

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-import camsdk
 from camsdk import Credentials
 from camsdk.testing import DahuaDevice, closed_port
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import CameraConformance, Hook, HubConformance
 
 from .conftest import FAST
 
@@ -57,8 +56,8 @@ class TestDahuaConformance(_Hooks, CameraConformance):
                 "config": FAST}
 
 
-class TestDahuaHubConformance(_Hooks, CameraConformance):
-    """Channel 1 of an NVR as the hub lists it, opened while the hub holds the session."""
+class TestDahuaHubConformance(_Hooks, HubConformance):
+    """Channel 1 of an NVR, as `hub.cameras()` hands it out while the hub holds the session."""
 
     @pytest.fixture
     async def device(self) -> AsyncIterator[DahuaDevice]:
@@ -66,14 +65,11 @@ class TestDahuaHubConformance(_Hooks, CameraConformance):
             yield device
 
     @pytest.fixture
-    async def camera_url(self, device: DahuaDevice) -> AsyncIterator[str]:
-        async with camsdk.hub(device.url, credentials=device.credentials,
-                              config=FAST) as hub:
-            listing = await hub.listing()
-            yield listing[0].url
+    def hub_url(self, device: DahuaDevice) -> str:
+        return device.url
 
     @pytest.fixture
-    def camera_options(self, device: DahuaDevice) -> dict[str, Any]:
+    def hub_options(self, device: DahuaDevice) -> dict[str, Any]:
         return {"credentials": device.credentials, "config": FAST}
 
     @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 import camsdk
 from camsdk import Credentials
 from camsdk.testing import HikvisionDevice, closed_port
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import CameraConformance, Hook, HubConformance
 
 from ._helpers import CREDS, FAST, PASSWORD, USER
 
@@ -58,8 +57,8 @@ class TestHikvisionCameraConformance(_Hooks, CameraConformance):
         return camera.camera_url(1)
 
 
-class TestHikvisionHubCameraConformance(_Hooks, CameraConformance):
-    """A channel the NVR hub lists, opened while the hub holds the shared login."""
+class TestHikvisionHubCameraConformance(_Hooks, HubConformance):
+    """A channel of the NVR, as `hub.cameras()` hands it out while the hub holds the login."""
 
     channel = 2
 
@@ -68,7 +67,14 @@ class TestHikvisionHubCameraConformance(_Hooks, CameraConformance):
         return nvr
 
     @pytest.fixture
-    async def camera_url(self, nvr: HikvisionDevice) -> AsyncIterator[str]:
-        async with camsdk.hub(nvr.url, credentials=CREDS, config=FAST) as hub:
-            listed = {c.extra["channel"]: c for c in await hub.listing()}
-            yield listed[self.channel].url
+    def hub_url(self, nvr: HikvisionDevice) -> str:
+        return nvr.url
+
+    @pytest.fixture
+    def hub_options(self) -> dict[str, Any]:
+        return {"credentials": CREDS, "config": FAST}
+
+    @pytest.fixture
+    async def camera_url(self, hub: camsdk.Hub) -> str:
+        listed = {c.extra["channel"]: c for c in await hub.listing()}
+        return listed[self.channel].url

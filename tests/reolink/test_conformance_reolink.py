@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import pytest
 
-import camsdk
 from camsdk import Credentials
 from camsdk.testing import ReolinkDevice, closed_port
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import CameraConformance, Hook, HubConformance
 
 from .conftest import PASSWORD, USER, options
 
@@ -49,22 +46,15 @@ class TestReolinkConformance(CameraConformance):
         return motion
 
 
-class TestReolinkHubConformance(CameraConformance):
-    """Channel 0 of an NVR, opened from the hub's listing while the hub holds the login."""
+class TestReolinkHubConformance(HubConformance):
+    """Channel 0 of an NVR, as `hub.cameras()` hands it out while the hub holds the login."""
 
     @pytest.fixture
-    async def hub_camera_url(self, nvr: ReolinkDevice) -> AsyncIterator[str]:
-        with anyio.fail_after(10):
-            async with camsdk.hub(nvr.url, **options()) as hub:
-                listed = await hub.listing()
-                yield next(c.url for c in listed if c.online)
+    def hub_url(self, nvr: ReolinkDevice) -> str:
+        return nvr.url
 
     @pytest.fixture
-    def camera_url(self, hub_camera_url: str) -> str:
-        return hub_camera_url
-
-    @pytest.fixture
-    def camera_options(self) -> dict[str, Any]:
+    def hub_options(self) -> dict[str, Any]:
         return options()
 
     @pytest.fixture

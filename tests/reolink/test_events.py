@@ -132,11 +132,11 @@ async def test_a_password_changed_on_the_device_stops_events_without_retrying(
             camera.account._password = "changed-by-the-owner"
             camera.forget_tokens()
             failures = []
-            async for event in events:
-                if event.kind is EventKind.CONNECTION and not event.active:
-                    failures.append(event)
-                    if len(failures) == 3:  # the facade retried twice: no device contact
-                        break
+            with pytest.raises(camsdk.AuthenticationError):  # the stream ends: no retry
+                async for event in events:
+                    if event.kind is EventKind.CONNECTION and not event.active:
+                        failures.append(event)
+    assert len(failures) == 1 and failures[0].extra["final"] is True
     assert "AuthenticationError" in failures[0].extra["reason"]
     assert camera.account.failed_logins == 1
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 import camsdk
 from camsdk.testing import UnifiConsole, closed_port
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import CameraConformance, Hook, HubConformance
 
 from .conftest import PASSWORD, USER
 
@@ -44,19 +43,16 @@ class TestUnifiConformance(CameraConformance):
         return motion
 
 
-class TestUnifiHubConformance(TestUnifiConformance):
-    """The same suite on a camera as the hub lists it, while the hub holds the session."""
+class TestUnifiHubConformance(HubConformance, TestUnifiConformance):
+    """The same suite on a camera `hub.cameras()` hands out, while the hub holds the session."""
 
     @pytest.fixture
-    async def hub(self, console: UnifiConsole, options: dict[str, Any]
-                  ) -> AsyncIterator[camsdk.Hub]:
-        async with camsdk.hub(console.url, **options) as hub:
-            yield hub
+    def hub_url(self, console: UnifiConsole) -> str:
+        return console.url
 
     @pytest.fixture
-    async def camera_url(self, hub: camsdk.Hub) -> str:  # type: ignore[override]
-        listing = await hub.listing()
-        return next(c.url for c in listing if c.online)
+    def hub_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return options
 
 
 class TestUnifiIntegrationConformance(TestUnifiConformance):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -36,6 +35,7 @@ from camsdk.driver import (
     CameraTimeoutError,
     CamError,
     DeviceError,
+    backoff_delay,
     boundary_from_content_type,
     get_logger,
 )
@@ -56,11 +56,6 @@ log = get_logger("camsdk.dahua.events")
 QUEUE_SIZE = 1024
 #: Largest multipart part of the event stream (an event with a big ``data`` blob).
 MAX_PART = 256 * 1024
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Full jitter under a capped exponential ceiling."""
-    return random.random() * min(cap, base * (2.0 ** min(attempt, 30)))
 
 
 class _Subscriber:
@@ -189,7 +184,7 @@ class EventSource:
                 reason = str(exc)
             log.info("%s: event connection lost (%s); reconnecting", self._session.shown,
                      reason)
-            delay = backoff_delay(attempt, config.backoff_base, config.backoff_cap)
+            delay = backoff_delay(attempt, base=config.backoff_base, cap=config.backoff_cap)
             attempt += 1
             await asyncio.sleep(delay)
 

@@ -1,21 +1,23 @@
 """Framing of the CGI event stream: multipart text parts, delivered as soon as complete.
 
-The kit's `MultipartParser` confirms a part's ``Content-Length`` by the next
-boundary, which the device sends only with its next event or heartbeat: every
-event would wait for the next heartbeat (seconds). Dahua parts are small text
-(``Code=...`` records, ``Heartbeat``) that end with a line ending, so this
-reader takes a part the moment its declared length is met, a line ending (or
-a boundary) follows it, and the text is whole (a ``Heartbeat``, ``Code=`` fields,
-a ``data=`` JSON block whose braces balance). Otherwise the length is wrong
-(some firmware miscounts) and the part ends at the next boundary instead.
+The device sends the next boundary only with its next event or heartbeat
+(seconds later), so the kit's `MultipartParser` runs in eager mode: a part
+is taken the moment its declared length is met and its text is whole (a
+``Heartbeat``, ``Code=`` fields, a ``data=`` JSON block whose braces
+balance). A wrong length (some firmware miscounts) falls back to the next
+boundary, and a part without a header block (``Code=...`` straight after
+the boundary) is read too, in the kit. `EventParts` gives the bodies as
+bytes and the framing errors as `EventFramingError`.
 
 Bounded: a part, a header block or garbage without a boundary larger than
-the limits is a `CameraProtocolError`-worthy `EventFramingError`.
+the limits is an `EventFramingError`.
 """
 
 from __future__ import annotations
 
 import re
+
+from camsdk.driver import MultipartError, MultipartParser, Part
 
 __all__ = ["EventFramingError", "EventParts", "looks_whole"]
 
@@ -68,122 +70,31 @@ class EventParts:
     """Feed bytes, get the bodies of complete parts (see the module docstring)."""
 
     def __init__(self, boundary: str | None, *, max_part: int = 256 * 1024) -> None:
-        token = (boundary or "").strip().strip('"').lstrip("-")
-        self._token = token.encode("latin-1", "replace") if token else None
-        self._max = max_part
-        self._buf = bytearray()
-        self._state = "seek"
-        self._length: int | None = None
-        #: Parts whose declared length was wrong (framed by the boundary instead).
-        self.resyncs = 0
+        token = (boundary or "").strip().strip('"')
+        self._parser = MultipartParser(
+            token or None, max_part_bytes=max_part, max_header_bytes=_MAX_HEADERS,
+            eager=True, complete=_whole_part,
+        )
 
-    def _boundary_at(self, line: bytes) -> bool:
-        stripped = line.strip()
-        if not stripped.startswith(b"--"):
-            return False
-        name = stripped.lstrip(b"-").rstrip(b"-")
-        if self._token is None and name and len(name) <= 200 and b" " not in name:
-            self._token = name
-            return True
-        return self._token is not None and name == self._token
-
-    def _find_boundary(self, start: int) -> tuple[int, int] | None:
-        """``(line start, line end)`` of the next boundary line at or after ``start``."""
-        buf = self._buf
-        position = start
-        while True:
-            dash = buf.find(b"--", position)
-            if dash < 0:
-                return None
-            line_start = dash
-            while line_start > start and buf[line_start - 1] not in b"\r\n":
-                line_start -= 1
-            end = buf.find(b"\n", dash)
-            if end < 0:
-                return None
-            if not buf[line_start:dash].strip() and self._boundary_at(bytes(buf[dash:end])):
-                return line_start, end + 1
-            position = end + 1
+    @property
+    def resyncs(self) -> int:
+        """Parts whose declared length was wrong (framed by the boundary instead)."""
+        return self._parser.resyncs
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the bodies of the parts it completed."""
-        self._buf += data
-        out: list[bytes] = []
-        while self._step(out):
-            pass
-        if len(self._buf) > self._max + _MAX_HEADERS:
-            raise EventFramingError(f"no complete event part in {len(self._buf)} bytes")
-        return out
+        try:
+            return [part.body for part in self._parser.feed(data)]
+        except MultipartError as exc:
+            raise EventFramingError(str(exc)) from exc
 
     def finish(self) -> list[bytes]:
         """The end of the stream: a last part that is whole (no boundary after it) counts."""
-        pending = bytes(self._buf).strip(b"\r\n") if self._state == "body" else b""
-        self._buf.clear()
-        self._state, self._length = "seek", None
-        return [pending] if pending and looks_whole(pending) else []
+        try:
+            return [part.body for part in self._parser.finish()]
+        except MultipartError as exc:
+            raise EventFramingError(str(exc)) from exc
 
-    def _step(self, out: list[bytes]) -> bool:
-        buf = self._buf
-        if self._state == "seek":
-            found = self._find_boundary(0)
-            if found is None:
-                return False
-            del buf[: found[1]]
-            self._state, self._length = "headers", None
-            return True
-        if self._state == "headers":
-            end = buf.find(b"\n")
-            if end < 0:
-                if len(buf) > _MAX_HEADERS:
-                    raise EventFramingError("event part headers too long")
-                return False
-            line = bytes(buf[:end]).strip()
-            if line and b":" in line and not line.startswith((b"Code=", b"Heartbeat")):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length" and value.strip().isdigit():
-                    self._length = int(value.strip())
-                del buf[: end + 1]
-                return True
-            if line:  # no header block: the body starts straight after the boundary
-                self._state = "body"
-                return True
-            del buf[: end + 1]
-            self._state = "body"
-            return True
-        return self._body(out)
 
-    def _body(self, out: list[bytes]) -> bool:
-        buf = self._buf
-        length = self._length
-        if length is not None and len(buf) >= length:
-            body = bytes(buf[:length])
-            after = bytes(buf[length : length + 2])
-            if not after:
-                return False
-            ending = 2 if after == b"\r\n" else 1 if after[:1] == b"\n" else 0
-            if after == b"\r":
-                return False  # the line ending is split across reads
-            if (ending or after[:1] == b"-") and looks_whole(body):
-                out.append(body)
-                del buf[: length + ending]
-                self._state = "seek"
-                return True
-            self.resyncs += 1
-            self._length = None  # the declared length is wrong: frame by the boundary
-            return True
-        found = self._find_boundary(0)
-        if length is not None and length <= self._max and found is None:
-            return False  # the declared length is not met yet, and no boundary says it lies
-        if length is not None:
-            self.resyncs += 1
-        if found is None:
-            if len(buf) > self._max:
-                raise EventFramingError(f"event part larger than {self._max} bytes")
-            return False
-        line_start, line_end = found
-        body = bytes(buf[:line_start]).rstrip(b"\r\n")
-        if body:
-            out.append(body)
-        del buf[:line_end]
-        self._state, self._length = "headers", None
-        return True
+def _whole_part(part: Part) -> bool:
+    return looks_whole(part.body)

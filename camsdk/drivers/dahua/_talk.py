@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
 from camsdk.driver import (
     AudioFormat,
@@ -68,14 +67,13 @@ class DahuaTalk:
     def open(self) -> None:
         """Start the upload (the request runs until `aclose`)."""
         self._api.check_refused()
-        body = cast(Any, self._body())  # httpx streams an async iterable as a chunked body
         self._task = asyncio.get_running_loop().create_task(
             self._api.http.request(
                 "POST", "/cgi-bin/audio.cgi",
                 params={"action": "postAudio", "httptype": "singlepart",
                         "channel": str(self._channel)},
                 headers={"Content-Type": CONTENT_TYPES[self._format.codec]},
-                content=body, check=False, timeout=self._timeout, action="talk",
+                content=self._body(), check=False, timeout=self._timeout, action="talk",
             ),
             name="dahua-talk",
         )

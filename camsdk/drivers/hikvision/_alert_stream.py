@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from camsdk.driver import (
     CamError,
     MultipartError,
     StreamStalledError,
+    backoff_delay,
     boundary_from_content_type,
     get_logger,
     redact_text,
@@ -206,9 +206,9 @@ class AlertHub:
             if not down:
                 down = True
                 self._broadcast(Connection(False, reason))
-            ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(attempt, 30))
+            delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
             attempt += 1
-            await asyncio.sleep(ceiling * random.random())
+            await asyncio.sleep(delay)
 
     async def _read(self) -> AsyncIterator[None]:
         """One connection; yields once it is accepted, then after each chunk received."""

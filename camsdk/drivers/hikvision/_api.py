@@ -79,8 +79,6 @@ _XML = {"Content-Type": "application/xml; charset=UTF-8"}
 _SALT = os.urandom(16)
 _REFUSED: dict[Hashable, tuple[float, str]] = {}
 _REFUSED_KEPT = 1024
-# Answers to a stale Digest nonce before a 401 counts as a refusal.
-_STALE_RETRIES = 3
 
 
 def _fingerprint(password: str | None) -> str:
@@ -180,15 +178,12 @@ class IsapiClient:
         action = f"{method} {path.split('?', 1)[0]}"
         if content is not None and headers is None:
             headers = _XML
-        for _ in range(_STALE_RETRIES):
-            response = await self.http.request(
-                method, path, content=content, timeout=timeout, max_bytes=max_bytes,
-                headers=headers, check=False, action=action,
-            )
-            if response.status != 401 or not _stale(response.headers):
-                break
-            # A Digest nonce that went stale (or requests that overtook each other with
-            # their nonce counts) is not a refused password: answer the new challenge.
+        # A stale Digest nonce (or requests that overtook each other with their nonce
+        # counts) is answered again by the kit's DeviceAuth: a 401 here is a refusal.
+        response = await self.http.request(
+            method, path, content=content, timeout=timeout, max_bytes=max_bytes,
+            headers=headers, check=False, action=action,
+        )
         if response.status == 401:
             raise self._refused(response, action)
         return response
@@ -199,13 +194,9 @@ class IsapiClient:
         """Start a long-lived GET (the alert stream); the caller closes the reader."""
         self.check_refused()
         action = f"GET {path}"
-        for _ in range(_STALE_RETRIES):
-            body = await self.http.open("GET", path, idle_timeout=idle_timeout,
-                                        on_idle=on_idle, check=False, action=action)
-            status = body.response.status_code
-            if status != 401 or not _stale(body.response.headers):
-                break
-            await body.aclose()
+        body = await self.http.open("GET", path, idle_timeout=idle_timeout,
+                                    on_idle=on_idle, check=False, action=action)
+        status = body.response.status_code
         if 200 <= status < 300:
             return body
         content = b""
@@ -266,12 +257,6 @@ class IsapiClient:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self.http.aclose()
-
-
-def _stale(headers: Any) -> bool:
-    """Whether a 401 only says the Digest nonce is stale (RFC 7616 ``stale=true``)."""
-    return any("stale=true" in value.lower().replace(" ", "").replace('"', "")
-               for value in headers.get_list("www-authenticate"))
 
 
 def _remember(key: Hashable, seconds: float, reason: str) -> None:

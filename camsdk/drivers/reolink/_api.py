@@ -55,9 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["API_PATH", "SESSIONS", "Answer", "ReolinkSession", "session_key", "take_session"]
 
 log = get_logger("camsdk.reolink")
-# httpx logs every request URL at INFO, and ours carry the session token in the
-# query: the kit's scrubbing filter on httpx's logger keeps it out of the logs.
-get_logger("httpx")
 
 #: The JSON API endpoint (``/api.cgi`` answers too on most firmware).
 API_PATH = "/cgi-bin/api.cgi"
@@ -166,6 +163,10 @@ class ReolinkSession:
         self._lease_ends = 0.0
         self._lease = float(_LEASE_DEFAULT)
         self._lock = asyncio.Lock()
+        # One token for every request: the kit renews it before its lease ends
+        # (the expiry hook) and after a refusal.
+        self._auth = TokenAuth(self._first_token, refresh=self._fresh_token, query="token",
+                               expires_in=self._lease_left, refresh_margin=0.0)
         self._closed = False
         #: Set once the device refused the credentials: nothing is sent after that.
         self.auth_failure: AuthenticationError | None = None
@@ -263,31 +264,34 @@ class ReolinkSession:
     def _renew_margin(self) -> float:
         return min(300.0, self._lease * 0.2)
 
-    async def _token_for_use(self) -> str:
-        self._check_usable()
-        token = self._token
-        if token is not None and time.monotonic() < self._lease_ends - self._renew_margin:
-            return token
+    async def _first_token(self) -> str:
         async with self._lock:
-            if self._token is None or time.monotonic() >= self._lease_ends - self._renew_margin:
+            self._check_usable()
+            if self._token is None:
                 await self._login_locked()
             assert self._token is not None
             return self._token
 
-    async def _relogin(self, stale: str) -> None:
+    async def _fresh_token(self) -> str:
+        """A token for the kit's renewal: the session's own if newer than the one in use."""
         async with self._lock:
-            if self._token == stale:
-                self._token = None  # the device forgot it: no Logout for it
-                await self._login_locked()
+            self._check_usable()
+            if self._token is None or self._token == self._auth.token:
+                await self._login_locked()  # logs the old token out first
+            assert self._token is not None
+            return self._token
 
-    def _token_auth(self, token: str) -> TokenAuth:
-        """The token as a query parameter; a 401 (rare on this API) logs in again."""
+    def _lease_left(self, token: str) -> float:
+        """Seconds ``token`` may still be used (renewal starts `_renew_margin` before its end)."""
+        if token != self._token:
+            return 0.0  # replaced or forgotten: renew
+        return self._lease_ends - self._renew_margin - time.monotonic()
 
-        async def refresh() -> str:
-            await self._relogin(token)
-            return await self._token_for_use()
-
-        return TokenAuth(token, query="token", refresh=refresh)
+    async def _forget(self, stale: str | None) -> None:
+        """The device no longer knows ``stale`` (rebooted): the next request logs in again."""
+        async with self._lock:
+            if stale is not None and self._token == stale:
+                self._token = None  # no Logout for a token the device forgot
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -311,16 +315,16 @@ class ReolinkSession:
         first = str(commands[0].get("cmd", ""))
         name = action or first
         for attempt in range(2):
-            token = await self._token_for_use()
+            self._check_usable()
             response = await self.http.post(
-                API_PATH, params={"cmd": first}, json=commands, auth=self._token_auth(token),
+                API_PATH, params={"cmd": first}, json=commands, auth=self._auth,
                 action=name, max_bytes=MAX_JSON_BYTES,
                 timeout=timeout if timeout is not None else self._timeout,
             )
             answers = _parse_answers(response, commands, name)
             if attempt == 0 and any(a.token_expired for a in answers):
                 log.debug("%s: token no longer valid; logging in again", self.shown)
-                await self._relogin(token)
+                await self._forget(self._auth.token)
                 continue
             return answers
         raise DeviceError(f"{name}: the device refused a fresh token", scheme=self.scheme,
@@ -351,17 +355,17 @@ class ReolinkSession:
                    timeout: float) -> DeviceResponse:
         """``cmd=Snap`` for ``channel``: the raw answer (a JPEG, or an error body)."""
         for attempt in range(2):
-            token = await self._token_for_use()
+            self._check_usable()
             query = {"cmd": "Snap", "channel": str(channel), "rs": secrets.token_hex(8),
                      **params}
             response = await self.http.get(
-                API_PATH, params=query, auth=self._token_auth(token), action="Snap",
+                API_PATH, params=query, auth=self._auth, action="Snap",
                 max_bytes=MAX_SNAPSHOT_BYTES, timeout=timeout,
             )
             if attempt == 0 and len(response.content) < 4096 and response.content[:1] in b"[{":
                 answers = _parse_answers(response, [{"cmd": "Snap"}], "Snap")
                 if answers[0].token_expired:
-                    await self._relogin(token)
+                    await self._forget(self._auth.token)
                     continue
             return response
         raise DeviceError("Snap: the device refused a fresh token", scheme=self.scheme,
@@ -389,7 +393,8 @@ class ReolinkSession:
                 await self.http.post(
                     API_PATH, params={"cmd": "Logout"},
                     json=[{"cmd": "Logout", "action": 0, "param": {}}],
-                    auth=self._token_auth(token), action="Logout", max_bytes=64 * 1024,
+                    auth=TokenAuth(token, query="token"), action="Logout",
+                    max_bytes=64 * 1024,
                 )
         except (CamError, TimeoutError) as exc:
             # The lease frees the slot anyway; a failed Logout only delays that.

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +41,7 @@ from camsdk.driver import (
     Credentials,
     EventKind,
     UnsupportedCapabilityError,
+    backoff_delay,
     get_logger,
 )
 
@@ -269,8 +269,8 @@ class EventHub:
                     failing = True
                     self._broadcast(self._connection(False, f"{type(exc).__name__}: {exc}"))
                 log.debug("%s: state poll failed: %s", self.session.shown, exc)
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
-                attempt = min(attempt + 1, 30)
+                delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
+                attempt += 1
                 await asyncio.sleep(delay)
                 continue
             with contextlib.suppress(TimeoutError):
@@ -372,13 +372,8 @@ class EventHub:
                         self.source = "onvif"
                         async for note in notes:
                             if note.kind is EventKind.CONNECTION:
+                                # A refused login ends ``notes`` with AuthenticationError.
                                 self.source = "onvif" if note.active else "poll"
-                                if "AuthenticationError" in str(note.extra.get("reason", "")):
-                                    # The facade's event pipeline would retry it: a
-                                    # wrong password must not be sent again and again.
-                                    raise AuthenticationError(
-                                        "ONVIF refused the credentials",
-                                        scheme=self.session.scheme, url=self.session.shown)
                                 continue
                             if note.kind is EventKind.STREAM_STATE:
                                 continue
@@ -397,8 +392,8 @@ class EventHub:
                 self.onvif_state = "failed"
                 self.source = "poll"
                 log.debug("%s: ONVIF notifications failed: %s", self.session.shown, exc)
-            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
-            attempt = min(attempt + 1, 30)
+            delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
+            attempt += 1
             await asyncio.sleep(max(delay, 0.05))
 
     def summary(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ first use. See ``docs/drivers/unifi.md``.
 
 Modules: `_options`, `_tls` (pinning), `_store` (session and pin kept),
 `_session` (login, requests, bootstrap), `_model` (JSON records),
-`_integration`, `_codec` (binary websocket packets), `_ws` (websockets with
-camsdk's rules), `_classify` (event kinds and lifecycle), `_events` (the
-shared websocket loop), `_ptz`, `_relay` (pinned RTSPS), `_discovery`,
+`_integration`, `_codec` (binary websocket packets), `_ws` (the console's
+websockets on the kit's `DeviceWebSocket`), `_classify` (event kinds and
+lifecycle), `_events` (the shared websocket loop), `_ptz`, `_discovery`,
 `_driver`, `_hub`.
 """
 

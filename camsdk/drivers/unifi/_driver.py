@@ -5,9 +5,9 @@ shares the console's session (`ConsoleSession`, one login per console per
 process) and reads the camera from the bootstrap; profiles are its channels
 (``high``/``medium``/``low``) with their RTSPS aliases. Streams are read with
 camsdk's RTSP client over RTSPS on the console's own RTSPS port (from the
-bootstrap; 7441 by default), with the console's pinned certificate
-(`_relay`); snapshots come from the console (high quality where the camera
-can); events from the console's websocket (`_events`); PTZ and privacy mode
+bootstrap; 7441 by default), trusting the console's pinned certificate
+(``StreamSource(pinned_sha256=...)``); snapshots come from the console (high
+quality where the camera can); events from the console's websocket (`_events`); PTZ and privacy mode
 from the private API. See ``docs/drivers/unifi.md``.
 """
 
@@ -29,7 +29,6 @@ from camsdk.driver import (
     ConfigurationError,
     DeviceUrlPolicy,
     DiscoveredCamera,
-    PacketSource,
     PrivacyModeError,
     PTZDriver,
     Snapshot,
@@ -37,7 +36,6 @@ from camsdk.driver import (
     StreamSource,
     UnsupportedCapabilityError,
     looks_like_jpeg,
-    open_source,
     require_jpeg,
 )
 
@@ -77,7 +75,6 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         self._camera: ProtectCamera | None = None
         self._console: ConsoleInfo | None = None
         self._streams: dict[str, str] = {}
-        self._relay_hosts: frozenset[str] = frozenset()
         self._closed = False
 
     # -- identity --------------------------------------------------------------------------
@@ -106,10 +103,6 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         if self._camera is None:
             raise CameraClosedError("camera is not connected", scheme="unifi", url=self._shown)
         return self._camera
-
-    def allowed_hosts(self) -> frozenset[str]:
-        """The console's host, plus the loopback of a running pinned-RTSPS relay."""
-        return super().allowed_hosts() | self._relay_hosts
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -234,35 +227,11 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         return normalise_rtsps(f"rtsps://{session.netloc}/{channel.alias}", session.host, port)
 
     async def stream_source(self, profile: str) -> StreamSource:
-        """The channel's RTSPS URL, verified against the system CAs (``tls=system``)."""
+        """The channel's RTSPS URL, trusting the console's pinned certificate (or the
+        system CAs with ``tls=system``)."""
         self._check_privacy()
         url = await self._rtsps_url(self._quality(profile))
-        return StreamSource(url=url, transport="tcp")
-
-    async def open_stream(self, profile: str) -> PacketSource:
-        """RTSPS with the pinned certificate, through `_relay` (else `stream_source`)."""
-        session = self.session
-        if session.ssl_context is None:
-            raise UnsupportedCapabilityError("no pinned certificate: the URL is read directly")
-        self._check_privacy()
-        from urllib.parse import urlsplit
-
-        from ._relay import LOOPBACK, PinnedRelay, RelayedSource
-
-        url = urlsplit(await self._rtsps_url(self._quality(profile)))
-        relay = PinnedRelay(session.host, url.port or 7441, session.ssl_context,
-                            timeout=self.config.connect_timeout, shown=self._shown)
-        try:
-            port = await relay.start()
-            self._relay_hosts = frozenset({LOOPBACK})
-            query = f"?{url.query}" if url.query else ""
-            source = StreamSource(url=f"rtsp://{LOOPBACK}:{port}{url.path}{query}",
-                                  transport="tcp")
-            inner = await open_source(self, source)
-        except BaseException:
-            await relay.aclose()
-            raise
-        return RelayedSource(inner, relay)
+        return StreamSource(url=url, transport="tcp", pinned_sha256=self.session.fingerprint)
 
     def _check_privacy(self) -> None:
         if self._camera is not None and self._camera.privacy_full:

@@ -8,7 +8,7 @@ when the last one leaves. The loop:
   binary packets (`_codec`); Integration API:
   ``/proxy/protect/integration/v1/subscribe/events``, JSON text messages
   ``{"type": "add"|"update", "item": {...}}``;
-- liveness is bytes received (`_ws.LiveSocket`); a dead or failed socket
+- liveness is bytes received (the kit's `DeviceWebSocket`); a dead or failed socket
   is followed by a full reconnect with a fresh bootstrap, after a capped
   exponential backoff with full jitter (never giving up);
 - after a reconnect the console's recent events are read
@@ -23,16 +23,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from camsdk.driver import AuthenticationError, CameraEvent, CamError, get_logger
+from camsdk.driver import (
+    AuthenticationError,
+    CameraEvent,
+    CamError,
+    DeviceWebSocket,
+    backoff_delay,
+    get_logger,
+)
 
 from ._classify import EventTracker
 from ._codec import decode_packet
-from ._ws import LiveSocket, open_socket
+from ._ws import open_socket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._session import ConsoleSession
@@ -71,7 +77,7 @@ class ConsoleEvents:
         self._task: asyncio.Task[None] | None = None
         self._camera_ids: dict[str, str] = {}
         self._tracker = EventTracker(self._camera_ids)
-        self._socket: LiveSocket | None = None
+        self._socket: DeviceWebSocket | None = None
         self._last_update_id = ""
         #: Connections opened, reconnects, messages decoded (tests and benchmarks read them).
         self.connects = 0
@@ -159,9 +165,9 @@ class ConsoleEvents:
             if disconnected_ms is None:
                 disconnected_ms = int(time.time() * 1000)
             # Full jitter: consoles see reconnects spread, never a thundering herd.
-            cap = min(config.backoff_cap, config.backoff_base * (2 ** min(attempt, 16)))
+            delay = backoff_delay(attempt, base=config.backoff_base, cap=config.backoff_cap)
             attempt += 1
-            await asyncio.sleep(random.uniform(0, cap))
+            await asyncio.sleep(delay)
 
     async def _prepare(self, disconnected_ms: int | None) -> None:
         """A fresh bootstrap after a disconnect (for ``lastUpdateId``)."""
@@ -181,7 +187,7 @@ class ConsoleEvents:
         data = response.json()
         return [e for e in data if isinstance(e, Mapping)] if isinstance(data, list) else []
 
-    async def _open(self) -> LiveSocket:
+    async def _open(self) -> DeviceWebSocket:
         window = self.session.options.liveness
         if self.kind == "private":
             path = f"/proxy/protect/ws/updates?lastUpdateId={self._last_update_id}"
@@ -189,7 +195,7 @@ class ConsoleEvents:
         return await open_socket(self.session, "/proxy/protect/integration/v1/subscribe/events",
                                  window=window, action="events websocket")
 
-    async def _read(self, socket: LiveSocket) -> None:
+    async def _read(self, socket: DeviceWebSocket) -> None:
         while True:
             message = await socket.recv()
             self.messages += 1
