@@ -131,3 +131,31 @@ def test_ctrl_c_during_camsdk_record_keeps_the_partial_clip(tmp_path: Path) -> N
     assert proc.returncode == 130
     assert "partial clip" in err
     assert target.exists() and duration_of(target) > 0
+
+
+def parameter_sets(annexb: bytes, codec: str) -> list[bytes]:
+    """The SPS/PPS (and HEVC VPS) NAL units of one Annex-B access unit."""
+    wanted = {7, 8} if codec == "h264" else {32, 33, 34}
+    units = [u.lstrip(b"\x00") for u in annexb.split(b"\x00\x00\x01")]
+    found = []
+    for unit in (u.rstrip(b"\x00") for u in units if u):
+        kind = unit[0] & 0x1F if codec == "h264" else (unit[0] >> 1) & 0x3F
+        if kind in wanted:
+            found.append(unit)
+    return found
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+async def test_a_clip_carries_the_cameras_own_parameter_sets(tmp_path: Path, codec: str) -> None:
+    with anyio.fail_after(WAIT):
+        async with camsdk.open(f"virtual://ps?{FAST}&codec={codec}") as cam:
+            async with cam.stream() as stream, stream.packets() as packets:
+                async for item in packets:
+                    if isinstance(item, camsdk.MediaPacket) and item.keyframe:
+                        camera_sets = parameter_sets(item.data, codec)
+                        break
+                clip = await cam.record(tmp_path / "c.mp4", duration=0.5)
+    assert len(camera_sets) == (2 if codec == "h264" else 3)
+    with av.open(str(clip.path)) as container:
+        extradata = bytes(container.streams.video[0].codec_context.extradata or b"")
+    assert all(unit in extradata for unit in camera_sets)

@@ -158,10 +158,12 @@ class Mp4Writer:
     def __init__(self, file: BinaryIO, fmt: str, info: StreamInfo, *, audio: bool) -> None:
         import av
 
-        from ._remux import AudioTrack, add_video_track
+        from ._remux import AudioTrack, add_video_track, needs_hvc1
 
+        self._file = file
         self._out = av.open(file, "w", format=fmt)
         self._video, self._prefix = add_video_track(self._out, fmt, info)
+        self._hvc1 = needs_hvc1(fmt, info)
         self._audio: AudioTrack | None = None
         #: What happened to the camera's audio: "copied", "transcoded to aac",
         #: "dropped (<why>)" or "none".
@@ -218,6 +220,10 @@ class Mp4Writer:
                 out.stream = self._audio.stream
                 self._out.mux(out)
         self._out.close()
+        if self._hvc1:
+            from ._remux import retag_hevc
+
+            retag_hevc(self._file)
 
     def abort(self) -> None:
         """Close the container after a failure."""

@@ -3,10 +3,14 @@
 Video is copied. Where the muxer can build the sample entry from in-band
 parameter sets (H.264 and HEVC with Annex B or no extradata), the track
 has no codec context at all: PyAV's ``add_stream`` would open an encoder
-with the file header (libx264 at 1080p is about 40 MB per open file) for
-nothing. HEVC into MP4/MOV is the exception: it must be tagged ``hvc1``
-(Safari, iOS and Home Assistant play nothing else), and only a stream with
-a codec context carries a tag.
+with the file header, which costs memory (libx264 at 1080p is about 40 MB
+per open file) and, worse, writes the *encoder's* parameter sets into the
+sample entry instead of the camera's. The camera's parameter sets go in
+front of the first picture and the muxer takes them from there. HEVC in
+MP4/MOV must be tagged ``hvc1`` (Safari, iOS and Home Assistant play
+nothing else); a stream without a codec context cannot carry a tag, so
+`retag_hevc` rewrites the sample entry's four-character code once the file
+is finished (what ``ffmpeg -tag:v hvc1`` does).
 
 Audio is copied when the container can hold it; G.711 (which MP4 and
 Matroska refuse) is transcoded to AAC with FFmpeg's encoder; anything
@@ -18,13 +22,14 @@ Everything here is blocking and runs in worker threads.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
 
-__all__ = ["AudioTrack", "add_video_track", "packet_with_prefix"]
+__all__ = ["AudioTrack", "add_video_track", "packet_with_prefix", "retag_hevc"]
 
 log = get_logger("camsdk.recording")
 
@@ -36,25 +41,85 @@ _LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 def add_video_track(container: Any, fmt: str, info: StreamInfo) -> tuple[Any, bytes]:
-    """Add the copied video track; return it and the bytes to put before the first packet."""
+    """Add the copied video track; return it and the bytes to put before the first packet.
+
+    For HEVC in MP4/MOV, call `retag_hevc` on the finished file.
+    """
     extradata = info.extradata or b""
     annex_b = extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
-    needs_tag = info.codec == "hevc" and fmt in ("mp4", "mov")
-    if info.codec in _PARAMETER_SET_CODECS and (annex_b or not extradata) and not needs_tag:
+    if info.codec in _PARAMETER_SET_CODECS and (annex_b or not extradata):
         video = container.add_mux_stream(info.codec, width=info.width, height=info.height)
         video.time_base = info.time_base
         return video, extradata
     # libx265 would print its banner on stderr unless told not to (nothing is encoded).
     quiet = {"x265-params": "log-level=none"} if info.codec == "hevc" else None
     video = container.add_stream(info.codec, options=quiet)
-    if needs_tag:
-        video.codec_tag = "hvc1"
     video.width = info.width
     video.height = info.height
     video.time_base = info.time_base
     if extradata:
         video.codec_context.extradata = extradata
     return video, b""
+
+
+def needs_hvc1(fmt: str, info: StreamInfo) -> bool:
+    """Whether a finished file of ``info`` in ``fmt`` wants `retag_hevc`."""
+    return info.codec == "hevc" and fmt in ("mp4", "mov")
+
+
+#: Boxes on the way from the top of an MP4 file down to the sample descriptions.
+_STSD_PATH = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd")
+
+
+def retag_hevc(file: BinaryIO) -> int:
+    """Rename ``hev1`` sample entries of a finished MP4/MOV ``file`` to ``hvc1``.
+
+    Walks the box tree (moov/trak/mdia/minf/stbl/stsd), reading only box
+    headers and the sample descriptions; returns how many entries it renamed.
+    """
+    file.seek(0, 2)
+    renamed = 0
+    for depth, start, end in _boxes(file, 0, file.tell(), 0):
+        if depth == len(_STSD_PATH) - 1:
+            file.seek(start + 8 + 4)  # header, version and flags
+            count = int.from_bytes(file.read(4), "big")
+            at = start + 16
+            for _ in range(min(count, 64)):
+                file.seek(at)
+                head = file.read(8)
+                if len(head) < 8:
+                    break
+                size = int.from_bytes(head[:4], "big")
+                if head[4:] == b"hev1":
+                    file.seek(at + 4)
+                    file.write(b"hvc1")
+                    renamed += 1
+                if size < 8 or at + size > end:
+                    break
+                at += size
+    file.flush()
+    return renamed
+
+
+def _boxes(file: BinaryIO, start: int, end: int, depth: int) -> Iterator[tuple[int, int, int]]:
+    """``(depth, start, end)`` of the boxes on `_STSD_PATH`, depth first."""
+    at = start
+    while at + 8 <= end:
+        file.seek(at)
+        head = file.read(16)
+        size = int.from_bytes(head[:4], "big")
+        header = 8
+        if size == 1:  # 64-bit size
+            size, header = int.from_bytes(head[8:16], "big"), 16
+        elif size == 0:  # to the end of the file
+            size = end - at
+        if size < header or at + size > end:
+            return
+        if head[4:8] == _STSD_PATH[depth]:
+            yield depth, at, at + size
+            if depth + 1 < len(_STSD_PATH):
+                yield from _boxes(file, at + header, at + size, depth + 1)
+        at += size
 
 
 def packet_with_prefix(prefix: bytes, pkt: MediaPacket) -> Any:

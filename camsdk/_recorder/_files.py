@@ -27,7 +27,13 @@ from typing import Any
 
 from .._errors import ConfigurationError, RecordingError
 from .._media import MediaPacket, StreamInfo
-from .._pipeline._remux import AudioTrack, add_video_track, packet_with_prefix
+from .._pipeline._remux import (
+    AudioTrack,
+    add_video_track,
+    needs_hvc1,
+    packet_with_prefix,
+    retag_hevc,
+)
 from .._recording import OutputFile
 
 __all__ = [
@@ -126,6 +132,7 @@ class MediaFile:
             self._video, self._prefix = add_video_track(
                 self._container, self._out_file.format, info
             )
+            self._hvc1 = needs_hvc1(self._out_file.format, info)
             self._audio: AudioTrack | None = None
             if audio and info.audio_codec:
                 self._audio = AudioTrack(self._container, self._out_file.format, info)
@@ -258,6 +265,8 @@ class MediaFile:
                     self._container.mux(out)
             self._container.close()
             self._out_file.file.flush()  # the file object buffers too
+            if self._hvc1:
+                retag_hevc(self._out_file.file)
             size = os.fstat(self._out_file.file.fileno()).st_size
         except RecordingError:
             self._abort()

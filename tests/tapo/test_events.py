@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 import camsdk
-from camsdk import CameraEvent, Credentials, EventKind
+from camsdk import AuthenticationError, CameraEvent, Credentials, EventKind
 from camsdk.drivers.tapo._events import TapoEventMapper
 from camsdk.testing import TapoDevice
 
@@ -147,22 +147,29 @@ async def test_a_wrong_camera_account_stops_events_without_sending_it_again(
     camera: TapoDevice,
 ) -> None:
     wrong = Credentials(STREAM_USER, "not-the-stream-password")
+    failures = []
     with anyio.fail_after(WAIT):
         async with camsdk.open(camera.url, **options(stream_credentials=wrong)) as cam:
-            async with cam.events() as events:
-                failures = []
-                async for event in events:
-                    assert event.kind is EventKind.CONNECTION and not event.active
-                    failures.append(event.extra["reason"])
-                    if len(failures) == 1:
-                        attempts = camera.onvif.requests.count("GetDeviceInformation")
-                    if len(failures) == 3:  # two retries of the event source later
-                        break
-                state = (await cam.call_extension("event_source"))["state"]
-    assert all("AuthenticationError" in reason for reason in failures)
+            with pytest.raises(AuthenticationError) as refused:
+                async with cam.events() as events:
+                    async for event in events:
+                        assert event.kind is EventKind.CONNECTION and not event.active
+                        failures.append(event)
+            attempts = camera.onvif.requests.count("GetDeviceInformation")
+            # A new subscription is refused from memory: the account is not sent again.
+            with pytest.raises(AuthenticationError):
+                async with cam.events() as again:
+                    async for _ in again:
+                        pass
+            state = (await cam.call_extension("event_source"))["state"]
+    # One last CONNECTION event says why, then the feed ends: no retry loop that
+    # could lock the camera account.
+    assert [e.extra.get("final") for e in failures] == [True]
+    assert "AuthenticationError" in failures[0].extra["reason"]
     assert camera.onvif.requests.count("GetDeviceInformation") == attempts
     assert state == "refused"
-    assert not [r for r in failures if "not-the-stream-password" in r]
+    assert "not-the-stream-password" not in str(refused.value)
+    assert "not-the-stream-password" not in failures[0].extra["reason"]
 
 
 async def test_an_unreachable_onvif_service_is_a_connection_event_and_still_tried(
