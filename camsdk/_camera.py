@@ -163,6 +163,26 @@ class Camera:
     def _ref(self) -> CameraRef:
         return CameraRef(self.id, self._redacted, self.scheme)
 
+    @property
+    def _root(self) -> Camera:
+        """The camera that owns the device (itself, unless it is a `SharedCamera`)."""
+        return self
+
+    def acting_for(self, principal: Principal | str) -> Camera:
+        """This camera as ``principal``'s door: same device and shared streams, their decisions.
+
+        For processes that serve cameras onward (``camsdk serve``): every
+        egress of the returned camera is decided by this camera's policy for
+        ``principal``, audited under their name and masked with their grant's
+        masks, while media comes from the one shared upstream. Close it with
+        ``aclose`` (the device stays open); closing this camera ends it too.
+        """
+        from ._camera_view import SharedCamera
+        from ._gate import coerce_principal
+
+        self._require_open()
+        return SharedCamera(self, coerce_principal(principal, url=self.url))
+
     def __repr__(self) -> str:
         return f"<Camera {self._redacted} {self.state.value}>"
 
