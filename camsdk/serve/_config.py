@@ -11,7 +11,7 @@ A file that breaks a rule is a `ConfigurationError` naming every problem.
 bind = "127.0.0.1"          # anything else needs tls
 port = 8080
 tls = "off"                 # "off", "self-signed" (generated, fingerprint shown) or "files"
-rtsp_port = 8554            # RTSP restream for NVR software (0: off)
+rtsp_port = 8554            # RTSP restream for NVR software (leave out: off)
 
 [owner]
 password_hash_env = "CAMSDK_OWNER_HASH"   # or password_hash = "scrypt$..."
@@ -73,6 +73,15 @@ DEFAULT_EGRESS = (
     "fe80::/10",
 )
 _LOCAL_SCHEMES = frozenset({"virtual", "file"})
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _no_plaintext(data: Any, what: str) -> Any:
@@ -176,7 +185,8 @@ class ServerSettings(BaseModel):
     tls: Literal["off", "self-signed", "files"] = "off"
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    rtsp_port: int = Field(default=0, ge=0, le=65535)
+    #: The RTSP restream's port (``None``: off; 0: any free port).
+    rtsp_port: int | None = Field(default=None, ge=0, le=65535)
     rtsp_bind: str | None = None
 
     @field_validator("bind", "rtsp_bind")
@@ -351,15 +361,6 @@ class SiteConfig(BaseModel):
             if unknown:
                 raise ValueError(f"area {area!r} names unknown cameras: {', '.join(unknown)}")
         return self
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:

@@ -120,6 +120,9 @@ class Gateway:
         self.exports: dict[str, ExportJob] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.tls_fingerprint = ""
+        #: The RTSP restream's port once it listens (0: off).
+        self.rtsp_port = 0
+        self._restream: Any = None
         self.started = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -154,6 +157,13 @@ class Gateway:
             self._readopt(item)
         if cfg.discovery.enabled:
             self.spawn(self.scan())
+        if cfg.server.rtsp_port is not None:
+            from ._rtsp import RestreamServer
+
+            self._restream = RestreamServer(self, cfg.server.rtsp_bind or cfg.server.bind,
+                                            cfg.server.rtsp_port)
+            await self._restream.start()
+            self.rtsp_port = self._restream.port
         self.spawn(self._housekeeping())
         return self
 
@@ -162,6 +172,9 @@ class Gateway:
         if not self.started:
             return
         self.started = False
+        if self._restream is not None:
+            await self._restream.aclose()
+            self._restream = None
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -26,6 +26,8 @@ __all__ = [
     "AccessRequestIn",
     "Approval",
     "Decline",
+    "ExportIn",
+    "LiveIn",
     "Mode",
     "MoreInfo",
     "Reply",
@@ -222,3 +224,21 @@ class Reply(BaseModel):
     @classmethod
     def _text(cls, value: str) -> str:
         return _clean(value)
+
+
+class LiveIn(BaseModel):
+    """Ask for a live view (``POST /api/v1/live``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    grant_id: str = Field(max_length=128)
+    camera: str = Field(max_length=63)
+
+
+class ExportIn(BaseModel):
+    """Ask for a clip (``POST /api/v1/exports``); the window defaults to the grant's."""
+
+    model_config = ConfigDict(extra="forbid")
+    grant_id: str = Field(max_length=128)
+    camera: str = Field(max_length=63)
+    footage_from: datetime | None = None
+    footage_until: datetime | None = None

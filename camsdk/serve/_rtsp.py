@@ -56,6 +56,8 @@ _HEAD_LIMIT = 16 * 1024
 _BODY_LIMIT = 16 * 1024
 _IDLE = 60.0
 _SR_EVERY = 2.0
+# The shared renderer names the test server; this one is the gateway.
+_TEST_SERVER, _SERVER = b"Server: camsdk-testing\r\n", b"Server: camsdk-gateway\r\n"
 
 
 def _md5(text: str) -> str:
@@ -123,7 +125,8 @@ class RestreamServer:
                 if request is None:
                     return
                 response = await self._dispatch(viewer, request)
-                viewer.writer.write(render(response, request.cseq))
+                viewer.writer.write(
+                    render(response, request.cseq).replace(_TEST_SERVER, _SERVER, 1))
                 await viewer.writer.drain()
                 if request.method == "PLAY" and response.status == 200:
                     await self._send(viewer)
@@ -233,7 +236,8 @@ class RestreamServer:
                               feed.track.fps, viewer.first.time_base,
                               extradata=feed.track.extradata)
             tracks = MediaTimeline.from_source(info, [viewer.first]).tracks
-        except (AccessDeniedError, SharingError):
+        except (AccessDeniedError, SharingError) as exc:
+            log.info("restream of %s refused: %s", camera, exc)
             return Response(403)
         except (CamError, ValueError) as exc:
             log.warning("restream of %s failed: %s", camera, exc)
