@@ -31,10 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .._errors import RecordingError
 from .._media import MediaPacket, StreamInfo
-from .._pipeline._codec import H264Encoder, Mp4Writer
+from .._pipeline._codec import H264Encoder
 from ..privacy import MaskSet, key_id
 from ..privacy._keys import canonical_json, sign_bytes, verify_bytes
 from ._footage import Segment
+from ._mux import CodecFreeMp4
 
 __all__ = ["ClipResult", "ExportVerification", "cut_clip", "sign_manifest", "verify_export"]
 
@@ -135,12 +136,10 @@ def _remux(fh: Any, info: StreamInfo, timed: list[tuple[datetime, MediaPacket]],
     if first_key is None:
         raise RecordingError("the window holds no keyframe: nothing can be cut from it")
     inside = inside[first_key:]
-    writer = Mp4Writer(fh, "mp4", info, audio=False)
-    try:
-        writer.write(p for _, p in inside)
-    except BaseException:
-        writer.abort()
-        raise
+    writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
+                          fragmented=False)
+    for _, pkt in inside:
+        writer.write(pkt)
     writer.close()
     return ClipResult(inside[0][0], inside[-1][0], len(inside), masked=False)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from .._errors import CamError
 from .._log import get_logger
 from .._media import Discontinuity, MediaPacket, StreamInfo
-from .._pipeline._codec import Mp4Writer
+from ._mux import CodecFreeMp4
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._camera import Camera
@@ -176,12 +176,10 @@ def _write_segment(directory: Path, start_ms: int, end_ms: int, info: StreamInfo
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
-            writer = Mp4Writer(fh, "mp4", info, audio=False)
-            try:
-                writer.write(packets)
-            except BaseException:
-                writer.abort()
-                raise
+            writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
+                                  fragmented=False)
+            for pkt in packets:
+                writer.write(pkt)
             writer.close()
         os.replace(tmp, final)
     finally:

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from .._media import Discontinuity, MediaPacket, VideoFrame
-from .._pipeline._codec import to_av_packet
+from ._mux import CodecFreeMp4
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._camera import Camera
@@ -242,27 +242,14 @@ class _Chunks:
 class Fmp4Muxer:
     """H.264 packets in, fragmented MP4 out: an init segment, then a fragment per frame.
 
-    Remuxing only (tens of microseconds a packet). Timestamps restart at zero
-    on the first keyframe; packets before it, and those whose decode time
-    does not increase, are dropped (the muxer would refuse them).
+    Remuxing only (tens of microseconds a packet), with `CodecFreeMp4`, so the
+    init segment describes the camera's own parameter sets.
     """
 
     def __init__(self, track: VideoTrack) -> None:
-        import av
-
         self._sink = _Chunks()
-        self._out: Any = av.open(
-            self._sink, "w", format="mp4",
-            options={"movflags": "empty_moov+default_base_moof+frag_every_frame"},
-        )
-        stream: Any = self._out.add_stream("h264")
-        stream.width, stream.height = track.width, track.height
-        stream.time_base = _TB
-        if track.extradata:
-            stream.codec_context.extradata = track.extradata
-        self._stream = stream
-        self._origin: float | None = None
-        self._last_dts = -1
+        self._mp4 = CodecFreeMp4(self._sink, track.codec, track.extradata, track.width,
+                                 track.height, fragmented=True)
         self.fragments = 0
         self.bytes = 0
         self._closed = False
@@ -271,24 +258,7 @@ class Fmp4Muxer:
         """Mux one packet; return the MP4 bytes ready to send (may be empty)."""
         if self._closed:
             return b""
-        if self._origin is None:
-            if not pkt.keyframe:
-                return b""
-            start = pkt.dts if pkt.dts is not None else pkt.pts
-            self._origin = float((start or 0) * pkt.time_base)
-        out = to_av_packet(pkt)
-        dts = pkt.dts if pkt.dts is not None else pkt.pts
-        pts = pkt.pts if pkt.pts is not None else dts
-        if dts is None or pts is None:
-            return b""
-        out.dts = round((float(dts * pkt.time_base) - self._origin) * 90000)
-        out.pts = round((float(pts * pkt.time_base) - self._origin) * 90000)
-        out.time_base = _TB
-        if out.dts <= self._last_dts or out.dts < 0:
-            return b""
-        self._last_dts = out.dts
-        out.stream = self._stream
-        self._out.mux(out)
+        self._mp4.write(pkt)
         data = self._sink.take()
         if data:
             self.fragments += 1
@@ -301,7 +271,7 @@ class Fmp4Muxer:
             return b""
         self._closed = True
         with contextlib.suppress(Exception):
-            self._out.close()
+            self._mp4.close()
         return self._sink.take()
 
 
