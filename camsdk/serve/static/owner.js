@@ -119,6 +119,14 @@ function toLocalInput(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 const fromLocalInput = (value) => new Date(value).toISOString();
+// An untouched field sends the exact time asked for (the input keeps whole seconds only).
+const timeOf = (input) => (input.value === input.dataset.shown ? input.dataset.iso : fromLocalInput(input.value));
+function timeInput(cls, iso) {
+  const input = el("input", { type: "datetime-local", step: "1", class: cls, value: toLocalInput(iso) });
+  input.dataset.iso = iso;
+  input.dataset.shown = input.value;
+  return input;
+}
 
 function renderRequests(requests) {
   const box = document.getElementById("requests");
@@ -165,12 +173,12 @@ function approveForm(r) {
       onclick: () => openMaskEditor(r.request_id, name, count) });
     return el("label", {}, box, ` ${name} `, button, count);
   });
-  const from = el("input", { type: "datetime-local", step: "1", class: "approve-from", value: toLocalInput(b.footage_from) });
-  const until = el("input", { type: "datetime-local", step: "1", class: "approve-until", value: toLocalInput(b.footage_until) });
+  const from = timeInput("approve-from", b.footage_from);
+  const until = timeInput("approve-until", b.footage_until);
   const mode = el("select", { class: "approve-mode" }, el("option", { value: "live", text: "live" }), el("option", { value: "recorded", text: "recorded" }));
   mode.value = b.mode;
   const defaultExpiry = new Date(Math.max(Date.now() + 3600e3, new Date(b.footage_until).getTime()));
-  const expires = el("input", { type: "datetime-local", step: "1", class: "approve-expires", value: toLocalInput(defaultExpiry.toISOString()) });
+  const expires = timeInput("approve-expires", defaultExpiry.toISOString());
   const note = el("input", { class: "approve-note", placeholder: "note or reason (the requester reads it)", size: "40" });
   const approve = el("button", { type: "button", class: "primary approve-button", text: "Approve" });
   const deny = el("button", { type: "button", class: "danger deny-button", text: "Deny" });
@@ -181,8 +189,8 @@ function approveForm(r) {
     for (const name of chosen) if ((state.masks[r.request_id][name] || []).length) masks[name] = state.masks[r.request_id][name];
     try {
       await api(`/owner/api/requests/${r.request_id}/approve`, { cameras: chosen, mode: mode.value,
-        footage_from: fromLocalInput(from.value), footage_until: fromLocalInput(until.value),
-        expires_at: fromLocalInput(expires.value), masks, note: note.value });
+        footage_from: timeOf(from), footage_until: timeOf(until),
+        expires_at: timeOf(expires), masks, note: note.value });
       flash(`Approved: grant signed for ${chosen.join(", ")}.`);
       await refresh();
     } catch (e) { flash(`Not approved: ${e.message}`); }
