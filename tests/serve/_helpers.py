@@ -34,7 +34,7 @@ def site_config(tmp_path: Path, **changes: Any) -> SiteConfig:
         "areas": {"street": ["porch", "garden"]},
     }
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value

@@ -18,10 +18,10 @@ import av
 import numpy as np
 import pytest
 
-from camsdk.serve import Gateway
+from camsdk.serve import Gateway, SiteConfig
 from camsdk.serve._app import running
 
-from ._helpers import OWNER_PASSWORD, Requester
+from ._helpers import OWNER_PASSWORD, Requester, started
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -69,8 +69,20 @@ async def browser() -> AsyncIterator[Any]:
 
 
 async def test_owner_approves_with_a_mask_requester_watches_owner_stops_it(
-    gateway: Gateway, requester: Requester, browser: Any
+    site: SiteConfig, browser: Any
 ) -> None:
+    # The gateway is closed inside the test: the thumbnails the page asks for open
+    # stream sessions of their own, which must be gone when the test ends.
+    gateway = await started(site)
+    try:
+        requester = Requester(gateway, "Precinct 7")
+        async with requester.client:
+            await _scenario(gateway, requester, browser)
+    finally:
+        await gateway.aclose()
+
+
+async def _scenario(gateway: Gateway, requester: Requester, browser: Any) -> None:
     shots = Shots()
     request_id = await requester.submit(purpose="hit and run on the street",
                                         case_reference="2024-HR-0117",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -112,8 +113,8 @@ async def test_a_body_over_the_limit_is_refused_unread(requester: Requester) -> 
     assert response.status_code == 413
 
 
-async def test_access_requests_are_rate_limited_per_requester(tmp_path: object) -> None:
-    config: SiteConfig = site_config(tmp_path, limits={"requests_per_hour": 2})  # type: ignore[arg-type]
+async def test_access_requests_are_rate_limited_per_requester(tmp_path: Path) -> None:
+    config: SiteConfig = site_config(tmp_path, limits={"requests_per_hour": 2})
     gateway = await started(config)
     try:
         requester = Requester(gateway, "Eager")
