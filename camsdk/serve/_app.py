@@ -80,9 +80,12 @@ async def serve(config: SiteConfig, *, ready: asyncio.Event | None = None) -> No
         if ssl:
             pem = await asyncio.to_thread(Path(ssl["ssl_certfile"]).read_bytes)
             gateway.tls_fingerprint = certificate_fingerprint(pem)
+        # No per-message deflate: compressing H.264 saves nothing and was most of
+        # a live viewer's CPU (benchmarks/bench_gateway.py).
         uv = uvicorn.Server(uvicorn.Config(
             create_app(gateway), host=server_cfg.bind, port=server_cfg.port, log_level="warning",
-            lifespan="off", ws="websockets-sansio", proxy_headers=False, server_header=False,
+            lifespan="off", ws="websockets-sansio", ws_per_message_deflate=False,
+            proxy_headers=False, server_header=False,
             **ssl,  # type: ignore[arg-type]
         ))
         scheme = "https" if ssl else "http"
@@ -114,7 +117,7 @@ async def running(gateway: Gateway, host: str = "127.0.0.1", port: int = 0
     sock.bind((host, port))
     uv = uvicorn.Server(uvicorn.Config(
         create_app(gateway), log_level="warning", lifespan="off", ws="websockets-sansio",
-        server_header=False, timeout_graceful_shutdown=2))
+        ws_per_message_deflate=False, server_header=False, timeout_graceful_shutdown=2))
     # Leave the process's signal handlers alone: the caller owns them.
     uv.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.get_running_loop().create_task(uv.serve(sockets=[sock]))
