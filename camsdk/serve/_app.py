@@ -61,8 +61,13 @@ def create_app(gateway: Gateway) -> Starlette:
                      max_body_size=gateway.config.limits.max_body_bytes * 4)
 
 
-async def serve(config: SiteConfig, *, ready: asyncio.Event | None = None) -> None:
-    """Run the gateway until SIGINT/SIGTERM (``camsdk serve site.toml``)."""
+async def serve(config: SiteConfig) -> None:
+    """Run the gateway until SIGINT/SIGTERM (``camsdk serve site.toml``).
+
+    The address (and the TLS certificate's fingerprint) is printed once the
+    server listens; uvicorn stops on a signal, then the gateway closes (its
+    audit log ends with a signed checkpoint).
+    """
     import uvicorn
 
     from ._tls import certificate_fingerprint, self_signed_certificate
@@ -88,17 +93,19 @@ async def serve(config: SiteConfig, *, ready: asyncio.Event | None = None) -> No
             proxy_headers=False, server_header=False,
             **ssl,  # type: ignore[arg-type]
         ))
-        scheme = "https" if ssl else "http"
-        print(f"camsdk gateway: owner page at {scheme}://{server_cfg.bind}:{server_cfg.port}/",
-              flush=True)
-        if ssl:
-            print(f"TLS certificate SHA-256 fingerprint: {gateway.tls_fingerprint}", flush=True)
-        if gateway.rtsp_port:
-            print(f"RTSP restream on port {gateway.rtsp_port}", flush=True)
-        # uvicorn handles SIGINT/SIGTERM: the server stops, then the gateway closes.
-        if ready is not None:
-            ready.set()
-        await uv.serve()
+        task = asyncio.get_running_loop().create_task(uv.serve())
+        while not uv.started and not task.done():  # uvicorn has no "listening" event
+            await asyncio.sleep(0.05)
+        if uv.started:
+            scheme = "https" if ssl else "http"
+            print(f"camsdk gateway: owner page at {scheme}://{server_cfg.bind}:"
+                  f"{server_cfg.port}/", flush=True)
+            if ssl:
+                print(f"TLS certificate SHA-256 fingerprint: {gateway.tls_fingerprint}",
+                      flush=True)
+            if gateway.rtsp_port:
+                print(f"RTSP restream on port {gateway.rtsp_port}", flush=True)
+        await task
 
 
 @contextlib.asynccontextmanager

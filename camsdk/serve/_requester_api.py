@@ -281,8 +281,8 @@ async def _serve_live(gw: Gateway, ws: WebSocket) -> None:
         reason, code = "access ended: the grant was revoked or has expired", WS_ENDED
     except SharingError as exc:
         reason, code = str(exc), WS_ENDED
-    except WebSocketDisconnect:
-        return
+    except (WebSocketDisconnect, OSError):
+        return  # the viewer left (a closed tab, a dropped connection)
     except CamError as exc:
         reason = f"the stream failed: {exc}"
     finally:

@@ -239,7 +239,8 @@ class Sharing:
         return newly
 
     def status(self, grant: Grant) -> str:
-        """``active``, ``revoked``, ``expired``, ``not yet`` or ``ignored`` (bad signature)."""
+        """``active``, ``revoked``, ``expired``, ``not yet``, ``ignored`` (its signature
+        does not verify) or ``window over`` (a live grant after its footage window)."""
         if self.policy.revocations.is_revoked(grant.grant_id):
             return "revoked"
         now = self._clock()
@@ -247,14 +248,16 @@ class Sharing:
             return "expired"
         if now < grant.issued_at:
             return "not yet"
-        action = next(iter(sorted(grant.actions, key=lambda a: a.value)))
-        camera = next(iter(grant.cameras))
-        decision = self.policy.decide(PolicyRequest(Principal(grant.principal), camera, "",
-                                                    action, grant.purpose,
-                                                    grant.footage_from or now))
-        if not decision.allowed and "ignored" in decision.reason:
-            return "ignored"
-        return "active"
+        live = grant.actions >= LIVE_ACTIONS
+        action = Action.STREAM_OPEN if live else next(iter(grant.actions))
+        # Live footage is "now"; a recorded grant is asked about its window's start.
+        at = now if live else (grant.footage_from or now)
+        decision = self.policy.decide(PolicyRequest(Principal(grant.principal),
+                                                    next(iter(grant.cameras)), "", action,
+                                                    grant.purpose, at))
+        if decision.allowed:
+            return "active"
+        return "ignored" if "ignored" in decision.reason else "window over"
 
     def allows(self, principal: str, grant: Grant, camera_id: str, action: Action,
                at: datetime | None = None) -> bool:

@@ -16,7 +16,7 @@ import websockets
 
 from camsdk.serve import Gateway
 from camsdk.serve._app import running
-from camsdk.testing import virtual_device
+from camsdk.testing import virtual_device, wait_until
 
 from ._helpers import WAIT, OwnerClient, Requester
 
@@ -144,3 +144,16 @@ async def test_every_viewer_and_the_footage_share_one_upstream(
             assert len((await owner.overview())["sessions"]) == 2
             device = virtual_device("gw-porch")
             assert device.streams_opened == 1 and device.streams_open == 1
+
+
+async def test_a_viewer_that_leaves_ends_its_session(
+    owner: OwnerClient, requester: Requester, base_url: str, gateway: Gateway
+) -> None:
+    [grant] = await owner.approve(await requester.submit())
+    await _watch(f"{base_url}/api/v1/live/ws?ticket={await _ticket(requester, grant)}", 3)
+    with anyio.fail_after(WAIT):
+        await wait_until(lambda: not gateway.live)
+    ends = [r for r in gateway.audit.records()
+            if r.get("event") == "egress.end" and r.get("principal") == requester.principal]
+    assert {r["action"] for r in ends} == {"packets", "stream.open"}
+    assert next(r for r in ends if r["action"] == "packets")["packets"] >= 3
