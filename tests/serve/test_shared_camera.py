@@ -115,3 +115,15 @@ async def test_the_gate_checks_kept_footage_against_the_grants_window() -> None:
             await view.aclose()
     recorded = [r.get("footage_at") for r in audit.records if r["event"] == "access"]
     assert recorded == [inside.isoformat(), now.isoformat()]
+
+
+async def test_a_camera_opened_for_someone_else_cannot_act_for_the_owner() -> None:
+    audit = MemoryAuditSink()
+    name = "escalation"
+    async with camsdk.open(URL.format(name), principal="neighbour",
+                           policy=_policy(f"shared-{name}"), audit=audit) as cam:
+        with pytest.raises(AccessDeniedError, match="only the owner's camera"):
+            cam.acting_for("owner")
+    [refusal] = [r for r in audit.records if r["event"] == "access"]
+    assert (refusal["principal"], refusal["action"], refusal["allowed"]) == (
+        "neighbour", "acting_for", False)
