@@ -165,6 +165,42 @@ class Camera:
     def _ref(self) -> CameraRef:
         return CameraRef(self.id, self._redacted, self.scheme)
 
+    @property
+    def _root(self) -> Camera:
+        """The camera that owns the device (itself, unless it is a `SharedCamera`)."""
+        return self
+
+    def acting_for(self, principal: Principal | str) -> Camera:
+        """This camera as ``principal``'s door: same device and shared streams, their decisions.
+
+        For processes that serve cameras onward (``camsdk serve``): every
+        egress of the returned camera is decided by this camera's policy for
+        ``principal``, audited under their name and masked with their grant's
+        masks, while media comes from the one shared upstream. Close it with
+        ``aclose`` (the device stays open); closing this camera ends it too.
+        Only a camera opened for the policy's owner may do this; for anyone
+        else it raises `AccessDeniedError` (and the refusal is audited).
+        """
+        from ._camera_view import SharedCamera
+        from ._errors import AccessDeniedError
+        from ._gate import coerce_principal
+
+        self._require_open()
+        other = coerce_principal(principal, url=self.url)
+        # Only the owner's door can become someone else's: a camera opened for a
+        # neighbour must not turn itself into the owner's.
+        owner = getattr(self._gate.policy, "owner", None)
+        owner_id = owner.id if isinstance(owner, Principal) else "owner"
+        if self.principal.id != owner_id:
+            reason = "only the owner's camera can act for another principal"
+            self._gate.record(self._ref, {
+                "event": "access", "principal": self.principal.id, "action": "acting_for",
+                "purpose": "", "allowed": False, "reason": reason, "grant_id": None,
+            })
+            raise AccessDeniedError(f"acting_for denied for {self.principal}: {reason}",
+                                    scheme=self.scheme, url=self.url, reason=reason)
+        return SharedCamera(self, other)
+
     def __repr__(self) -> str:
         return f"<Camera {self._redacted} {self.state.value}>"
 

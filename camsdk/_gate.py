@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._access import (
@@ -107,14 +108,25 @@ class AccessGate:
     # -- decisions -------------------------------------------------------------------------
 
     def authorize(
-        self, camera: CameraRef, action: Action, purpose: str = "", *, raw: bool = False
+        self,
+        camera: CameraRef,
+        action: Action,
+        purpose: str = "",
+        *,
+        raw: bool = False,
+        at: datetime | None = None,
     ) -> Decision:
         """The final decision for ``action``, recorded before anything leaves; raise if denied.
 
         ``raw=True`` marks an egress of unmasked media (packets, remuxed
         recordings): under privacy masks it needs a grant with ``raw_media``.
+        ``at`` is the time of the footage asked for when it is not live (kept
+        recordings); the policy checks it against a grant's footage window.
         """
-        request = AccessRequest(self.principal, camera.id, camera.url, action, purpose)
+        if at is None:
+            request = AccessRequest(self.principal, camera.id, camera.url, action, purpose)
+        else:
+            request = AccessRequest(self.principal, camera.id, camera.url, action, purpose, at)
         try:
             decision = self.policy.decide(request)
         except Exception as exc:
@@ -134,6 +146,7 @@ class AccessGate:
                 "allowed": decision.allowed,
                 "reason": decision.reason,
                 "grant_id": decision.grant_id,
+                **({"footage_at": at.isoformat()} if at is not None else {}),
             },
         )
         if not decision.allowed:

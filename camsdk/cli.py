@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         from .sinks._bridge import add_bridge_command
 
         add_bridge_command(sub)
+    from ._cli_serve import add_serve_commands
+
+    add_serve_commands(sub)
     return parser
 
 

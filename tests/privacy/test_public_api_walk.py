@@ -52,6 +52,7 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "set_privacy_mode": [((True,), {}), ((False,), {})],
     "call_extension": [(("reboot",), {}), (("set_scene", "night"), {})],
     "motion": [((), {}), ((), {"keyframes_only": True, "profile": "main"})],
+    "acting_for": [(("owner",), {}), ((STRANGER,), {})],
     # Hub
     "listing": [((), {})],
     "cameras": [((), {}), ((), {"include_offline": True})],

@@ -1,0 +1,261 @@
+"""Exports: a clip of a granted window of kept footage, with a signed manifest.
+
+`cut_clip` reads the footage segments that overlap the window and writes
+one MP4 of the footage inside it, never outside: without masks it remuxes
+the camera's packets from the first keyframe at or after the window's start
+(nothing decoded); with masks it decodes from the keyframe before the start,
+masks each frame and encodes H.264 only for frames inside the window.
+
+The manifest (``<clip>.manifest.json``) names the camera, the window, the
+grant, the requester, the purpose, the SHA-256 and size of the clip, and is
+signed by the owner's Ed25519 key over ``camsdk-export-v1`` and its
+canonical JSON. `verify_export` (``camsdk export verify clip.mp4``) checks
+the signature, the clip's hash and size, and optionally that the signing key
+is the owner's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .._errors import RecordingError
+from .._media import MediaPacket, StreamInfo
+from .._pipeline._codec import H264Encoder
+from ..privacy import MaskSet, key_id
+from ..privacy._keys import canonical_json, sign_bytes, verify_bytes
+from ._footage import Segment
+from ._mux import CodecFreeMp4
+
+__all__ = ["ClipResult", "ExportVerification", "cut_clip", "sign_manifest", "verify_export"]
+
+_CONTEXT = b"camsdk-export-v1\n"
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    """What went into a clip: the first and last frame times and the frame count."""
+
+    first: datetime
+    last: datetime
+    frames: int
+    masked: bool
+
+    @property
+    def seconds(self) -> float:
+        """Footage length in seconds."""
+        return max(0.0, (self.last - self.first).total_seconds())
+
+
+_TB = Fraction(1, 90000)
+
+
+def _segment_packets(
+    segment: Segment, origin: datetime
+) -> tuple[StreamInfo, list[tuple[datetime, MediaPacket]]]:
+    """A segment's video packets with their wall-clock times, re-timed on one clip timeline.
+
+    Each segment's timestamps start at zero; shifting them by the segment's
+    start (from ``origin``), in 1/90000 s, makes the packets of consecutive
+    segments one increasing run.
+    """
+    import av
+
+    shift = (segment.start - origin).total_seconds()
+    with av.open(str(segment.path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        base = stream.time_base or _TB
+        info = StreamInfo(
+            codec=ctx.name, width=ctx.width, height=ctx.height,
+            fps=float(stream.average_rate) if stream.average_rate else None,
+            time_base=_TB,
+            extradata=bytes(ctx.extradata) if ctx.extradata else None,
+        )
+        out: list[tuple[datetime, MediaPacket]] = []
+        first: int | None = None
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            if first is None:
+                first = packet.pts
+            seconds = float((packet.pts - first) * base)
+            dts = packet.dts if packet.dts is not None else packet.pts
+            pts = round((seconds + shift) * 90000)
+            new_dts = round((float((dts - first) * base) + shift) * 90000)
+            at = segment.start + timedelta(seconds=seconds)
+            out.append((at, MediaPacket(bytes(packet), pts, new_dts, _TB,
+                                        bool(packet.is_keyframe))))
+    return info, out
+
+
+def cut_clip(segments: list[Segment], start: datetime, end: datetime, target: Path,
+             masks: MaskSet | None) -> ClipResult:
+    """Write the footage of ``[start, end)`` to ``target`` (blocking; see the module docstring).
+
+    Raises `RecordingError` when no footage of the window is kept.
+    """
+    chosen = [s for s in segments if s.end >= start and s.start < end]
+    timed: list[tuple[datetime, MediaPacket]] = []
+    info: StreamInfo | None = None
+    for segment in chosen:
+        seg_info, packets = _segment_packets(segment, chosen[0].start)
+        info = info or seg_info
+        timed.extend(packets)
+    if info is None or not timed:
+        raise RecordingError("no footage is kept for that window")
+    tmp = target.with_name(f".{target.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if masks is None:
+                result = _remux(fh, info, timed, start, end)
+            else:
+                result = _transcode(fh, info, timed, start, end, masks)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
+
+
+def _remux(fh: Any, info: StreamInfo, timed: list[tuple[datetime, MediaPacket]],
+           start: datetime, end: datetime) -> ClipResult:
+    inside = [(at, p) for at, p in timed if start <= at < end]
+    first_key = next((i for i, (_, p) in enumerate(inside) if p.keyframe), None)
+    if first_key is None:
+        raise RecordingError("the window holds no keyframe: nothing can be cut from it")
+    inside = inside[first_key:]
+    writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
+                          fragmented=False)
+    for _, pkt in inside:
+        writer.write(pkt)
+    writer.close()
+    return ClipResult(inside[0][0], inside[-1][0], len(inside), masked=False)
+
+
+def _transcode(fh: Any, info: StreamInfo, timed: list[tuple[datetime, MediaPacket]],
+               start: datetime, end: datetime, masks: MaskSet) -> ClipResult:
+    from .._pipeline._codec import new_decoder, to_av_packet
+
+    # Decoding must begin on a keyframe: the last one at or before the window's start.
+    begin = 0
+    for i, (at, p) in enumerate(timed):
+        if at > start:
+            break
+        if p.keyframe:
+            begin = i
+    by_pts = {p.pts: at for at, p in timed}
+    decoder = new_decoder(info, threads=1)
+    encoder = H264Encoder(fh, "mp4", info.width, info.height, info.fps)
+    first: datetime | None = None
+    last: datetime | None = None
+    count = 0
+    try:
+        def frames_of(packet: MediaPacket | None) -> Any:
+            return decoder.decode(to_av_packet(packet) if packet is not None else None)
+
+        for item in [p for _, p in timed[begin:]] + [None]:
+            for frame in frames_of(item):
+                shown = by_pts.get(frame.pts)
+                if shown is None or not start <= shown < end:
+                    continue
+                masked = masks.apply(frame, in_place=False)
+                masked.pts = frame.pts
+                masked.time_base = _TB
+                encoder.write([masked])
+                if first is None:
+                    first = shown
+                last = shown
+                count += 1
+        if first is None or last is None:
+            raise RecordingError("no frame of the window decoded")
+        encoder.close()
+    except BaseException:
+        encoder.abort()
+        raise
+    return ClipResult(first, last, count, masked=True)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _raw_public(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def sign_manifest(fields: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """``fields`` plus the signer's key id, public key and signature."""
+    body = {**fields, "version": 1, "type": "camsdk.export", "key_id": key_id(key),
+            "public_key": _raw_public(key.public_key())}
+    body.pop("signature", None)
+    return {**body, "signature": sign_bytes(key, _CONTEXT + canonical_json(body))}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportVerification:
+    """The result of `verify_export`."""
+
+    ok: bool
+    reason: str
+    manifest: dict[str, Any]
+
+
+def verify_export(clip: Path, manifest_path: Path | None = None,
+                  public_key: Ed25519PublicKey | None = None) -> ExportVerification:
+    """Check a clip against its signed manifest (default: ``<clip>.manifest.json``).
+
+    Without ``public_key`` the manifest's own key is used: that proves the
+    clip is what the signer signed, and the result names the key id to
+    compare with the owner's; with it, the signer must be that key.
+    """
+    path = manifest_path or clip.with_name(clip.name + MANIFEST_SUFFIX)
+    try:
+        if path.stat().st_size > 1 << 20:
+            return ExportVerification(False, "manifest is larger than 1 MiB", {})
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        return ExportVerification(False, f"manifest unreadable: {exc}", {})
+    if not isinstance(manifest, dict) or manifest.get("type") != "camsdk.export":
+        return ExportVerification(False, "not a camsdk export manifest", {})
+    signature = manifest.get("signature")
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    try:
+        embedded = Ed25519PublicKey.from_public_bytes(
+            base64.urlsafe_b64decode(str(manifest.get("public_key", "")))
+        )
+    except ValueError:
+        return ExportVerification(False, "manifest carries no valid public key", manifest)
+    signer = public_key or embedded
+    if public_key is not None and key_id(public_key) != key_id(embedded):
+        return ExportVerification(False, "signed by another key than the one given", manifest)
+    if not isinstance(signature, str) or not verify_bytes(
+        signer, _CONTEXT + canonical_json(body), signature
+    ):
+        return ExportVerification(False, "signature does not verify: the manifest was altered",
+                                  manifest)
+    try:
+        size = clip.stat().st_size
+    except OSError as exc:
+        return ExportVerification(False, f"clip unreadable: {exc.strerror}", manifest)
+    if size != manifest.get("bytes") or file_sha256(clip) != manifest.get("sha256"):
+        return ExportVerification(False, "the clip differs from the one signed (SHA-256)",
+                                  manifest)
+    return ExportVerification(True, f"signed by key {manifest.get('key_id')}", manifest)
