@@ -72,8 +72,8 @@ class SharedCamera(Camera):
         """Whether the device is in privacy mode (the device's state, shared)."""
         return self._parent.privacy_mode
 
-    def _check_privacy(self) -> None:
-        self._parent._check_privacy()
+    async def _check_privacy(self) -> None:
+        await self._parent._check_privacy()
 
     async def set_privacy_mode(self, on: bool, *, purpose: str = "") -> None:
         """Switch the device's privacy mode if this principal may (``config``)."""
