@@ -154,7 +154,11 @@ class NestDriver(CameraDriver[NestOptions]):
             raise
 
     def _hook(self) -> Any:
-        return self.audit_record if getattr(self, "_audit_hook", None) is not None else None
+        """Where this camera's account-level records go (none outside a facade)."""
+        return self._audit if getattr(self, "_audit_hook", None) is not None else None
+
+    def _audit(self, record: dict[str, Any]) -> None:
+        self.audit_record(**record)
 
     async def _find(self) -> NestDevice:
         account = self.account

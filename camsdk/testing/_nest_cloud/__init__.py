@@ -1,0 +1,10 @@
+"""`NestCloud`: a simulated Google Nest cloud on loopback (OAuth, SDM REST, Pub/Sub, streams).
+
+See `camsdk.testing._nest_cloud._cloud` for what it serves and its faults;
+`SimDevice` describes one simulated device.
+"""
+
+from ._cloud import NestCloud
+from ._devices import SimDevice, default_devices
+
+__all__ = ["NestCloud", "SimDevice", "default_devices"]
