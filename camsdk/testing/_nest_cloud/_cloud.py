@@ -182,12 +182,12 @@ class NestCloud:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.subscription.resume()
+        await self.http.aclose()  # handlers first: none can hand out a stream afterwards
         for stream in self.streams.streams:
             if stream.answerer is not None:
                 await stream.answerer.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-        await self.http.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -543,8 +543,10 @@ class NestCloud:
         answerer = WebRtcAnswerer(params=self.webrtc_params, audio=self.webrtc_audio)
         try:
             answer = await answerer.answer(offer)
-        except Exception:
-            await answerer.aclose()
+        except BaseException as exc:  # the simulator closing cancels this handler too
+            await asyncio.shield(answerer.aclose())
+            if not isinstance(exc, Exception):
+                raise
             return _error(400, "INVALID_ARGUMENT", "Invalid offer SDP.")
         stream = self.streams.webrtc(device.id, answerer)
         return Response.json({"results": {
