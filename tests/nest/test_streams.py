@@ -53,7 +53,7 @@ async def read(cam: camsdk.Camera, *, seconds: float, until_marks: int = 0
                 packets.append(item)
                 reconnects = len([m for m in marks if m.reason == "reconnect"])
                 after = after + 1 if until_marks and reconnects >= until_marks else 0
-                if after >= 3 or not until_marks and len(packets) >= seconds * 15:
+                if after >= 3 or (not until_marks and len(packets) >= seconds * 15):
                     break
     return packets, marks
 
@@ -95,7 +95,7 @@ async def test_a_wired_camera_extends_its_stream_before_expiry_without_a_break(
     short_cloud: NestCloud, short_options: dict[str, Any],
 ) -> None:
     async with camsdk.open(short_cloud.camera_url("Garage"), **short_options) as cam:
-        packets, marks = await read(cam, seconds=5)
+        _, marks = await read(cam, seconds=5)
     assert short_cloud.streams.extended >= 2
     assert [m for m in marks if m.reason == "reconnect"] == []
     assert short_cloud.commands["GenerateWebRtcStream"] == 1
