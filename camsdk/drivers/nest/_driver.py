@@ -105,10 +105,8 @@ class NestDriver(CameraDriver[NestOptions]):
 
     @property
     def camera_id(self) -> str:
-        """``nest:<device id>`` once connected."""
-        if self._device is not None:
-            return f"nest:{self._device.id}"
-        return super().camera_id
+        """``nest:<device id>`` (before connecting: as the URL names the device)."""
+        return f"nest:{self._device.id if self._device is not None else self._ref}"
 
     @property
     def _shown(self) -> str:
