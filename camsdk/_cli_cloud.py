@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["add_cloud_commands", "print_egress"]
 
@@ -57,7 +57,8 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 async def _read_line() -> str:
-    return (await asyncio.to_thread(sys.stdin.readline)).strip()
+    line: str = await asyncio.to_thread(sys.stdin.readline)
+    return line.strip()
 
 
 async def _cmd_login(args: argparse.Namespace) -> int:
@@ -107,7 +108,9 @@ def print_egress() -> int:
     from ._registry import _load_tables, load_driver, load_hub
 
     tables = _load_tables()
-    for kind, load in (("driver", load_driver), ("hub", load_hub)):
+    loaders: tuple[tuple[Literal["driver", "hub"], Any], ...] = (
+        ("driver", load_driver), ("hub", load_hub))
+    for kind, load in loaders:
         for scheme in sorted(tables[kind]):
             try:
                 cls: Any = load(scheme)
