@@ -49,7 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._account import NestAccount
 
-__all__ = ["LEASE_SECONDS", "StreamLeases", "lease_seconds"]
+__all__ = ["LEASE_SECONDS", "RtspLease", "StreamLeases", "WebRtcLease", "expiry_of",
+           "lease_seconds"]
 
 log = get_logger("camsdk.drivers.nest.streams")
 
@@ -58,16 +59,22 @@ LEASE_SECONDS = 300.0
 _LIVE = "CameraLiveStream."
 
 
-def lease_seconds(expires_at: Any, *, now: datetime | None = None) -> float:
-    """Seconds from now until ``expiresAt`` (RFC 3339), within (0, 5 min]; 5 min if unreadable."""
+def expiry_of(expires_at: Any) -> datetime | None:
+    """``expiresAt`` (RFC 3339) as an aware datetime, or ``None`` if unreadable."""
     if not isinstance(expires_at, str):
-        return LEASE_SECONDS
+        return None
     try:
         moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
     except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def lease_seconds(expires_at: Any, *, now: datetime | None = None) -> float:
+    """Seconds from now until ``expiresAt`` (RFC 3339), within (0, 5 min]; 5 min if unreadable."""
+    moment = expiry_of(expires_at)
+    if moment is None:
         return LEASE_SECONDS
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     # A clock far off from Google's must not make a lease look dead or eternal.
     return seconds if 0 < seconds <= LEASE_SECONDS else LEASE_SECONDS
@@ -75,11 +82,25 @@ def lease_seconds(expires_at: Any, *, now: datetime | None = None) -> float:
 
 @dataclass(frozen=True, slots=True)
 class RtspLease:
-    """An RTSP live stream's handle: the URL and its tokens."""
+    """An RTSP live stream's handle: the URL, its tokens and Google's expiry."""
 
     url: str
     stream_token: str
     extension_token: str
+    expires: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebRtcLease:
+    """A WebRTC live stream's handle: the media session and Google's expiry."""
+
+    session: str
+    expires: datetime | None = None
+
+
+def _moved(before: datetime | None, after: datetime | None) -> bool:
+    """Whether an extension moved the expiry (Google ignores it on battery power)."""
+    return before is None or after is None or (after - before).total_seconds() >= 1.0
 
 
 class StreamLeases:
@@ -172,7 +193,7 @@ class StreamLeases:
                 previous.stream_token, stream_token)
         if not isinstance(url, str) or not url.lower().startswith(("rtsp://", "rtsps://")):
             raise CameraProtocolError("the RTSP stream answer has no rtsp(s) URL", scheme="nest")
-        return RtspLease(url, stream_token, extension)
+        return RtspLease(url, stream_token, extension, expiry_of(results.get("expiresAt")))
 
     async def _extend_rtsp(self, terms: LeaseTerms) -> LeaseTerms | None:
         lease: RtspLease = terms.handle
@@ -182,13 +203,17 @@ class StreamLeases:
             results = await self._command(
                 "ExtendRtspStream", {"streamExtensionToken": lease.extension_token},
                 "extend the RTSP stream", max_wait=self._renew / 2)
+            renewed = self._rtsp_lease(results, lease)
         except CamError as exc:
             self._refusal(f"{type(exc).__name__}: {exc}")
+            return None
+        if not _moved(lease.expires, renewed.expires):
+            self._refusal("the expiry did not move")
             return None
         self.extended += 1
         self._account.audit.periodic("extend live streams", "POST",
                                      self._account.sdm("devices:executeCommand"))
-        return LeaseTerms(self._lasts(results), self._rtsp_lease(results, lease))
+        return LeaseTerms(self._lasts(results), renewed)
 
     async def _stop_rtsp(self, terms: LeaseTerms) -> None:
         lease: RtspLease = terms.handle
@@ -223,7 +248,8 @@ class StreamLeases:
             if not isinstance(answer, str) or not isinstance(media_session, str):
                 raise StreamOpenError("the WebRTC stream answer has no SDP or session id",
                                       scheme="nest", url=self._account.shown)
-            terms = LeaseTerms(self._lasts(results), media_session)
+            terms = LeaseTerms(self._lasts(results),
+                               WebRtcLease(media_session, expiry_of(results.get("expiresAt"))))
             await session.accept_answer(answer)
             await upstream.start(timeout=self._driver.config.open_timeout)
         except BaseException:
@@ -235,17 +261,18 @@ class StreamLeases:
         return self._lease(upstream, terms, self._extend_webrtc, self._stop_webrtc)
 
     async def _extend_webrtc(self, terms: LeaseTerms) -> LeaseTerms | None:
+        lease: WebRtcLease = terms.handle
         if self._device.id in self._account.unextendable:
             return None
         try:
             results = await self._command(
-                "ExtendWebRtcStream", {"mediaSessionId": terms.handle},
+                "ExtendWebRtcStream", {"mediaSessionId": lease.session},
                 "extend the WebRTC stream", max_wait=self._renew / 2)
         except CamError as exc:
             self._refusal(f"{type(exc).__name__}: {exc}")
             return None
-        lasts = self._lasts(results)
-        if lasts <= self._renew:
+        expires = expiry_of(results.get("expiresAt"))
+        if not _moved(lease.expires, expires):
             # Google ignores an extension on battery power: the expiry does not move.
             self._refusal("the expiry did not move")
             return None
@@ -253,9 +280,11 @@ class StreamLeases:
         self._account.audit.periodic("extend live streams", "POST",
                                      self._account.sdm("devices:executeCommand"))
         handle = results.get("mediaSessionId")
-        return LeaseTerms(lasts, handle if isinstance(handle, str) else terms.handle)
+        session = handle if isinstance(handle, str) else lease.session
+        return LeaseTerms(self._lasts(results), WebRtcLease(session, expires))
 
     async def _stop_webrtc(self, terms: LeaseTerms) -> None:
-        await self._command("StopWebRtcStream", {"mediaSessionId": terms.handle},
+        lease: WebRtcLease = terms.handle
+        await self._command("StopWebRtcStream", {"mediaSessionId": lease.session},
                             "stop the WebRTC stream", max_wait=1.0)
         self.stopped += 1

@@ -527,7 +527,10 @@ class NestCloud:
                 "streamToken": stream.stream_token, "expiresAt": self._expiry(stream)}
 
     def _expiry(self, stream: LiveStream) -> str:
-        return _stamp(self.now() + timedelta(seconds=stream.expires - self._clock()))
+        moment = self.now() + timedelta(seconds=stream.expires - self._clock())
+        # Whole milliseconds, rounded up: a lease never reads as shorter than it is.
+        extra = (1000 - moment.microsecond % 1000) % 1000
+        return _stamp(moment + timedelta(microseconds=extra))
 
     async def _generate_webrtc(self, device: SimDevice, params: dict[str, Any]) -> Response:
         offer = params.get("offerSdp")
@@ -563,6 +566,10 @@ class NestCloud:
             if self.extension_refusal == "error":
                 return _error(400, "FAILED_PRECONDITION",
                               "Stream extension is not supported on battery power.")
+            if stream.protocol == "RTSP":  # ignored: the same tokens and expiry
+                results = self._rtsp_results(stream)
+                del results["streamUrls"]
+                return Response.json({"results": results})
             return Response.json({"results": {"expiresAt": self._expiry(stream),
                                               "mediaSessionId": stream.session}})
         self.streams.extend(stream)
