@@ -150,3 +150,96 @@ async def test_an_offline_camera_is_not_asked_for_a_stream(
                 async with cam.stream():
                     pass
     assert cloud.commands["GenerateWebRtcStream"] == 0
+
+
+class JumpingClock:
+    """Virtual time for one sleeper (the lease keeper): each sleep jumps to its end.
+
+    A sleep that reaches ``horizon`` does not return: the hour is over.
+    """
+
+    def __init__(self, horizon: float) -> None:
+        self.now = 0.0
+        self.horizon = horizon
+        self.over = anyio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if self.now + seconds >= self.horizon:
+            self.now = self.horizon
+            self.over.set()
+            await anyio.Event().wait()  # cancelled when the viewer stops
+        self.now += max(0.0, seconds)
+
+
+class Standin:
+    """A live source that yields nothing until its lease ends it (leases, not media)."""
+
+    live, finite = True, False
+    info = None
+
+    def __init__(self) -> None:
+        self.closed = anyio.Event()
+
+    def __aiter__(self) -> Standin:
+        return self
+
+    async def __anext__(self) -> MediaPacket:
+        await self.closed.wait()
+        raise camsdk.StreamEndedError("closed by its lease")
+
+    async def aclose(self) -> None:
+        self.closed.set()
+
+
+@pytest.mark.parametrize("battery", [False, True], ids=["wired", "battery"])
+async def test_an_hour_of_viewing_has_no_gap_from_expiry_and_the_extensions_it_needs(
+    battery: bool,
+) -> None:
+    from camsdk.cloud import RateLimiter
+    from camsdk.drivers.nest._quota import QuotaWindows
+    from camsdk.drivers.nest._streams import StreamLeases
+    from camsdk.testing._nest_cloud import SimDevice
+
+    time = JumpingClock(3600.0)
+    device = SimDevice("Cam", "CAMERA", "Hall", "Hall", protocol="RTSP", battery=battery)
+    async with NestCloud(devices=[device], clock=time.clock, access_ttl=36000) as sim:
+        store = MemoryTokenStore()
+        await store.save(sim.tokens())
+        options = {**sim.options(), "token_store": store, "credentials": sim.credentials}
+        async with camsdk.open(sim.camera_url(device), **options) as cam:
+            driver = cam._driver  # type: ignore[attr-defined]
+            account = driver.account
+            account.quota = QuotaWindows(clock=time.clock, sleep=time.sleep)
+            account.limiter = account.cloud.limiter = RateLimiter(
+                5.0, 10, clock=time.clock, sleep=time.sleep)
+            leases = StreamLeases(driver, account, driver.device, clock=time.clock,
+                                  sleep=time.sleep, wall=sim.now)
+
+            async def view() -> None:
+                async def standin(source: Any) -> Any:
+                    return Standin()
+
+                while True:
+                    lease = await leases.rtsp(open_inner=standin)
+                    try:
+                        async for _ in lease:
+                            pass
+                    except camsdk.StreamEndedError:
+                        sim.streams.sweep()  # anything past its expiry now is a gap
+                    finally:
+                        await lease.aclose()
+
+            async with anyio.create_task_group() as viewers:
+                viewers.start_soon(view)
+                with anyio.fail_after(30):
+                    await time.over.wait()
+                viewers.cancel_scope.cancel()
+        sim.streams.sweep()
+    assert sim.streams.lapsed == 0
+    if battery:  # asked once, then replaced 4 min into each 5-min stream
+        assert (sim.commands["ExtendRtspStream"], sim.commands["GenerateRtspStream"]) == (1, 15)
+    else:  # 5-min streams renewed 60 s early: (3600 - 300) / 240 -> 14 extensions
+        assert (sim.commands["ExtendRtspStream"], sim.commands["GenerateRtspStream"]) == (14, 1)
