@@ -52,6 +52,7 @@ from camsdk.driver import (
     register_secret,
 )
 
+from ._events import NestFeed
 from ._model import NestDevice, parse_device, parse_structures
 from ._oauth import REAUTH_HINT, SCHEME, TokenEndpoint
 from ._options import NestOptions
@@ -117,7 +118,8 @@ class NestAccount:
         self._coalesce: Coalescer[list[NestDevice]] = Coalescer()
         #: Devices that refused to extend a live stream (battery power).
         self.unextendable: set[str] = set()
-        self.feed: Any = None  # the shared event feed (`_events.NestFeed`), made on demand
+        #: The shared event feed, made when a camera first listens.
+        self.feed: NestFeed | None = None
 
     def __repr__(self) -> str:
         return f"<NestAccount {self.shown} account={self.name!r}>"

@@ -35,8 +35,10 @@ from camsdk.driver import (
 )
 
 from ._account import NestAccount, acquire_account, release_account
+from ._messages import DeviceMedia
 from ._model import EVENT_IMAGE, EVENT_TRAITS, NestDevice
 from ._options import NestOptions
+from ._streams import StreamLeases
 
 __all__ = ["EGRESS_HOSTS", "NestDriver"]
 
@@ -98,8 +100,8 @@ class NestDriver(CameraDriver[NestOptions]):
         self._device: NestDevice | None = None
         self._structure = ""
         self._closed = False
-        #: Live streams of this camera (`_streams.StreamLeases`), made on first use.
-        self.leases: Any = None
+        #: Live streams of this camera, made on first use.
+        self.leases: StreamLeases | None = None
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -236,10 +238,8 @@ class NestDriver(CameraDriver[NestOptions]):
 
     # -- media -------------------------------------------------------------------------------
 
-    def _leases(self) -> Any:
+    def _leases(self) -> StreamLeases:
         if self.leases is None:
-            from ._streams import StreamLeases
-
             self.leases = StreamLeases(self, self.account, self.device)
         return self.leases
 
@@ -254,8 +254,8 @@ class NestDriver(CameraDriver[NestOptions]):
             raise StreamOpenError("the camera is offline", scheme="nest", url=self._shown)
         leases = self._leases()
         if protocol == "RTSP":
-            return await leases.rtsp()  # type: ignore[no-any-return]
-        return await leases.webrtc()  # type: ignore[no-any-return]
+            return await leases.rtsp()
+        return await leases.webrtc()
 
     async def snapshot(self, profile: str) -> Snapshot:
         """The newest event image or clip preview, if recent enough (else the stream's)."""
@@ -272,7 +272,7 @@ class NestDriver(CameraDriver[NestOptions]):
             f"no event image of this camera in the last {limit:g} s (Nest has no live still "
             "API; the picture comes from the stream)", scheme="nest", url=self._shown)
 
-    async def _event_picture(self, media: Any, limit: float) -> Snapshot | None:
+    async def _event_picture(self, media: DeviceMedia, limit: float) -> Snapshot | None:
         from ._media import clip_snapshot, image_snapshot
 
         now = datetime.now(UTC)
@@ -283,7 +283,7 @@ class NestDriver(CameraDriver[NestOptions]):
         newest = max(candidates, key=lambda m: m.at)
         cached = media.cached
         if cached is not None and media.cached_from == newest:
-            return cached  # type: ignore[no-any-return]
+            return cached
         timeout = self.config.snapshot_timeout
         if newest.kind == "image":
             if not self.device.has(EVENT_IMAGE):
@@ -312,7 +312,7 @@ class NestDriver(CameraDriver[NestOptions]):
 
             account.feed = NestFeed(account, subscription=subscription,
                                     topic=self.options.topic or default_topic(self.project))
-        return account.feed.subscribe(self.device.id, self.camera_id)  # type: ignore[no-any-return]
+        return account.feed.subscribe(self.device.id, self.camera_id)
 
     def __repr__(self) -> str:
         return f"NestDriver({self._shown!r})"

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from camsdk.driver import CameraEvent, EventKind, get_logger
+from camsdk.driver import CameraEvent, EventKind, Snapshot, get_logger
 
 __all__ = ["EVENT_KINDS", "DeviceMedia", "EventMapper", "MediaRef"]
 
@@ -90,7 +90,7 @@ class DeviceMedia:
     image: MediaRef | None = None
     clip: MediaRef | None = None
     #: The last picture made from it, and what it was made from.
-    cached: Any = None
+    cached: Snapshot | None = None
     cached_from: MediaRef | None = None
 
 

@@ -34,6 +34,7 @@ def _error(status: int, rpc: str, message: str) -> Response:
 
 
 def stamp(moment: datetime) -> str:
+    """``moment`` as Google writes times: RFC 3339, milliseconds, ``Z``."""
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import io
 from fractions import Fraction
+from typing import Any
 
 __all__ = ["clip_mp4", "event_jpeg"]
 
 
-def _frame(width: int, height: int, shade: int) -> object:
+def _frame(width: int, height: int, shade: int) -> Any:
     import av
     import numpy as np
 
@@ -28,7 +29,7 @@ def event_jpeg(width: int = 480, height: int = 360) -> bytes:
     encoder.width, encoder.height = width, height
     encoder.pix_fmt = "yuvj420p"
     encoder.time_base = Fraction(1, 25)
-    frame = _frame(width, height, 0).reformat(format="yuvj420p")  # type: ignore[attr-defined]
+    frame = _frame(width, height, 0).reformat(format="yuvj420p")
     return b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
 
 
@@ -44,8 +45,7 @@ def clip_mp4(width: int = 320, height: int = 240, frames: int = 10) -> bytes:
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
         for index in range(frames):
-            frame = _frame(width, height, index * 20).reformat(  # type: ignore[attr-defined]
-                format="yuv420p")
+            frame = _frame(width, height, index * 20).reformat(format="yuv420p")
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
