@@ -101,7 +101,9 @@ class CloudAudit:
             self._holders[key] = hook
 
     def detach(self, key: Hashable) -> None:
-        """The holder ``key`` closed."""
+        """The holder ``key`` closed (the last one takes the pending summaries with it)."""
+        if key in self._holders and len(self._holders) == 1:
+            self.flush()
         self._holders.pop(key, None)
 
     @contextlib.contextmanager

@@ -63,3 +63,16 @@ def test_a_bare_driver_outside_any_facade_writes_nothing() -> None:
     audit.periodic("pull", "POST", "https://pubsub.example.com/v1/x")
     audit.flush()
     assert audit.requests == 0 and audit.summaries == 0
+
+
+def test_the_last_holder_leaving_takes_the_pending_summaries() -> None:
+    first: list[dict[str, Any]] = []
+    second: list[dict[str, Any]] = []
+    audit = CloudAudit("nest", "proj")
+    audit.attach("hub", first.append)
+    audit.attach("cam", second.append)
+    audit.periodic("extend live streams", "POST", "https://sdm.example.com/v1/x")
+    audit.detach("hub")
+    assert first == [] and second == []
+    audit.detach("cam")
+    assert [r["what"] for r in second] == ["extend live streams"]
