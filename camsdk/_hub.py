@@ -15,7 +15,7 @@ from typing import Any
 from ._camera import Camera
 from ._driver import HubCamera, HubDriver
 from ._errors import CameraClosedError
-from ._gate import AccessGate
+from ._gate import AccessGate, CameraRef
 from ._models import CameraConfig
 from ._translate import call_with_deadline
 from ._url import CameraURL
@@ -35,7 +35,13 @@ class Hub:
         self._gate = gate
         self._cameras: list[Camera] = []
         self._state = "new"
+        # The hub driver's own records (a cloud account's requests) go to the hub's audit log.
+        driver._audit_hook = self._driver_audit  # type: ignore[attr-defined]
         LIVE_HUBS.add(self)
+
+    def _driver_audit(self, fields: dict[str, Any]) -> None:
+        self._gate.record(CameraRef(self.url, self.url, self.scheme),
+                          {**fields, "principal": self._gate.principal.id})
 
     def __repr__(self) -> str:
         return f"<Hub {self.url} {self._state}>"

@@ -161,7 +161,8 @@ class StreamProfile(BaseModel):
 
 
 class Snapshot(BaseModel):
-    """A JPEG still. ``source`` says whether the device made it or it came from the stream."""
+    """A JPEG still. ``source``: the device made it, it came from the stream, or it is the
+    picture a cloud service kept of an event (``event_image``; see ``age``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -169,7 +170,7 @@ class Snapshot(BaseModel):
     width: int
     height: int
     captured_at: datetime
-    source: Literal["device", "stream"]
+    source: Literal["device", "stream", "event_image"]
     camera_id: str = ""
 
     def _repr_jpeg_(self) -> bytes:

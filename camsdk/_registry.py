@@ -38,6 +38,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "hls+http": ("camsdk.drivers.hls:HlsDriver", _CORE),
     "hls+https": ("camsdk.drivers.hls:HlsDriver", _CORE),
     "hikvision": ("camsdk.drivers.hikvision:HikvisionDriver", _CORE),
+    "nest": ("camsdk.drivers.nest:NestDriver", "pip install camsdk[webrtc]"),
     "http": ("camsdk.drivers.http:HttpDriver", _CORE),
     "https": ("camsdk.drivers.http:HttpDriver", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
@@ -52,6 +53,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
 BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "hikvision": ("camsdk.drivers.hikvision:HikvisionHub", _CORE),
     "dahua": ("camsdk.drivers.dahua:DahuaHub", _CORE),
+    "nest": ("camsdk.drivers.nest:NestHub", "pip install camsdk[webrtc]"),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkHub", _CORE),
     "unifi": ("camsdk.drivers.unifi:UnifiHub", _CORE),

@@ -1,4 +1,4 @@
-"""The ``camsdk`` command: demo, drivers, info, snapshot, record, events, audit, bridge.
+"""The ``camsdk`` command: demo, drivers, info, snapshot, record, events, audit, login, bridge.
 
 Errors print one clear line (never a password) and exit non-zero:
 2 for bad usage or configuration, 3 for access denied, 1 for anything else.
@@ -65,6 +65,10 @@ def _progress_bar(label: str) -> Any:
 
 
 async def _cmd_drivers(args: argparse.Namespace) -> int:
+    if args.egress:
+        from ._cli_cloud import print_egress
+
+        return print_egress()
     drivers = camsdk.available_drivers()
     if args.json:
         print(json.dumps({k: v.model_dump(mode="json") for k, v in drivers.items()}, indent=2))
@@ -229,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     drivers = sub.add_parser("drivers", help="list installed drivers and what they can do")
     drivers.add_argument("--json", action="store_true", help="print the drivers as JSON")
+    drivers.add_argument("--egress", action="store_true",
+                         help="print the hosts each driver may contact")
     drivers.set_defaults(func=_cmd_drivers)
 
     info = camera_cmd("info", "connect and print what the camera says about itself")
@@ -260,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         from ._cli_audit import add_audit_commands
 
         add_audit_commands(sub)
+    with contextlib.suppress(ImportError):
+        from ._cli_cloud import add_cloud_commands
+
+        add_cloud_commands(sub)
     with contextlib.suppress(ImportError):
         from .sinks._bridge import add_bridge_command
 

@@ -15,6 +15,11 @@
   regenerated (a `Discontinuity`, not an end) when they cannot be.
 - `CloudHubDriver`: the base of an account's hub driver, which also provides
   the vendor's login steps (`Authenticator`).
+- `FeedWatchdog`: event-feed health is data received (restart when silent,
+  poll meanwhile where the vendor can, CONNECTION events on changes).
+- `CloudAudit`: the egress rule for cloud requests (account-level requests
+  audited one by one, periodic ones summarised); `token_store` and
+  `default_token_dir` for where tokens live; `KeyringTokenStore`.
 
 See ``docs/cloud.md``.
 """
@@ -27,18 +32,27 @@ from typing import Any, TypeVar
 from .._driver import DriverOptions, HubDriver
 from .._models import Credentials
 from ._account import CloudAccount
+from ._egress import AuditHook, CloudAudit, request_record
+from ._feed import FeedState, FeedWatchdog, connection_event
+from ._keyring import KeyringTokenStore
 from ._lease import LeasedSource, LeaseTerms
 from ._login import Authenticator, Challenge, LoginFlow, login
 from ._ratelimit import Coalescer, RateLimiter, retry_after
+from ._stores import default_token_dir, token_store
 from ._tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore
 
 __all__ = [
+    "AuditHook",
     "Authenticator",
     "Challenge",
     "CloudAccount",
+    "CloudAudit",
     "CloudHubDriver",
     "Coalescer",
+    "FeedState",
+    "FeedWatchdog",
     "FileTokenStore",
+    "KeyringTokenStore",
     "LeaseTerms",
     "LeasedSource",
     "LoginFlow",
@@ -46,8 +60,12 @@ __all__ = [
     "RateLimiter",
     "TokenSet",
     "TokenStore",
+    "connection_event",
+    "default_token_dir",
     "login",
+    "request_record",
     "retry_after",
+    "token_store",
 ]
 
 OptionsT = TypeVar("OptionsT", bound=DriverOptions)

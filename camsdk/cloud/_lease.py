@@ -170,6 +170,11 @@ class LeasedSource:
         self._closed = True
         keeper = self._keeper
         if keeper is not None:
+            if self._ended is not None and self._ended.done():
+                # The keeper ended the lease and is closing the inner source: cancelling
+                # it there would leave that close half done (a peer connection running).
+                with contextlib.suppress(Exception):
+                    await keeper
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper

@@ -18,7 +18,9 @@
   observed behaviour: `HikvisionDevice` (ISAPI, with `PTZHead`), `DahuaDevice`
   (Dahua, Amcrest and Lorex HTTP APIs, `EmittedEvent`), `ReolinkDevice` (JSON
   API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console),
-  `TapoDevice` (a Tapo camera's encrypted local API, with `TAPO_TOPICS`).
+  `TapoDevice` (a Tapo camera's encrypted local API, with `TAPO_TOPICS`),
+  `NestCloud` (Google's OAuth, SDM REST, Pub/Sub and streams, with
+  `NestSimDevice`).
 - `WebRtcAnswerer` (with `SentVideo`): a loopback WebRTC peer answering like a
   camera (extra ``webrtc``), H.264 from the virtual scene without re-encoding.
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
@@ -40,6 +42,8 @@ __all__ = [
     "HikvisionDevice",
     "HttpDevice",
     "MediaLoop",
+    "NestCloud",
+    "NestSimDevice",
     "OnvifDevice",
     "OnvifEventMessage",
     "PTZHead",
@@ -61,6 +65,8 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "NestCloud": "camsdk.testing._nest_cloud",
+    "NestSimDevice": "camsdk.testing._nest_cloud",
     "TapoDevice": "camsdk.testing._tapo_device",
     "TAPO_TOPICS": "camsdk.testing._tapo_device",
     "WebRtcAnswerer": "camsdk.testing._webrtc_peer",
@@ -101,6 +107,8 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.drivers.virtual import virtual_device as virtual_device
     from camsdk.testing._dahua_device import DahuaDevice as DahuaDevice
+    from camsdk.testing._nest_cloud import NestCloud as NestCloud
+    from camsdk.testing._nest_cloud import NestSimDevice as NestSimDevice
     from camsdk.testing._dahua_device import EmittedEvent as EmittedEvent
     from camsdk.testing._hikvision_device import HikvisionDevice as HikvisionDevice
     from camsdk.testing._hikvision_device import PTZHead as PTZHead
