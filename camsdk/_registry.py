@@ -42,6 +42,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "https": ("camsdk.drivers.http:HttpDriver", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkDriver", _CORE),
+    "ring": ("camsdk.drivers.ring:RingDriver", "pip install camsdk[webrtc]"),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "unifi": ("camsdk.drivers.unifi:UnifiDriver", _CORE),
@@ -53,6 +54,7 @@ BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "dahua": ("camsdk.drivers.dahua:DahuaHub", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkHub", _CORE),
+    "ring": ("camsdk.drivers.ring:RingHub", "pip install camsdk[webrtc]"),
     "unifi": ("camsdk.drivers.unifi:UnifiHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }
