@@ -127,6 +127,7 @@ class RingSession:
         #: Running live views, by device key (several may exist while one retires).
         self.live: dict[str, list[LiveView]] = {}
         self.live_locks: dict[str, asyncio.Lock] = {}
+        self.closing: set[asyncio.Task[None]] = set()
         #: The last event picture known per device key: (snapshot uuid, UNIX time).
         self.pictures: dict[str, tuple[str, float]] = {}
         #: Logins to this session's client registration (tests count them).
@@ -157,7 +158,9 @@ class RingSession:
                 import uuid
 
                 await self.account.remember(hardware_id=str(uuid.uuid4()))
-            name = client_name(self.options, self.hardware_id)
+            # The option wins; else the name chosen at login; else one made from the hardware id.
+            name = self.options.client_name or self.account.tokens.extra.get(
+                "client_name") or client_name(self.options, self.hardware_id)
             answer = await self.api.request(
                 "POST", self.api.url("api", "/clients_api/session"), action="session",
                 json={"device": {"hardware_id": self.hardware_id, "os": "android",
@@ -181,6 +184,8 @@ class RingSession:
             for view in list(views):
                 await view.aclose()
         self.live.clear()
+        # Live views released by a cancelled caller may still be closing.
+        await asyncio.gather(*self.closing, return_exceptions=True)
         try:
             await self.api.aclose()
         finally:

@@ -235,12 +235,12 @@ class RingAuthenticator:
     async def begin(self) -> TokenSet | Challenge:
         """Send the password grant: tokens, or the 2FA challenge (a code is sent by Ring)."""
         limiter = self._limiter()
-        try:
-            # Asking again within ``code_spacing`` would send the person another SMS.
-            await limiter.acquire("code", max_wait=0.0)
-        except RateLimitedError as exc:
-            exc.scheme, exc.url = "ring", self._shown
-            raise
+        wait = limiter.delay("code")
+        if wait > 0:
+            # Asking again so soon would send the person another SMS or e-mail.
+            raise RateLimitedError(
+                f"a Ring verification code was sent moments ago; ask again in {wait:.0f} s",
+                scheme="ring", url=self._shown, retry_after=wait)
         return await self._settle(await self._grant(None), limiter)
 
     async def answer(self, code: str) -> TokenSet | Challenge:
@@ -252,6 +252,8 @@ class RingAuthenticator:
     async def _settle(self, answer: DeviceResponse, limiter: RateLimiter) -> TokenSet | Challenge:
         status = answer.status
         if status == 412:
+            if self._waiting is None:
+                await limiter.acquire("code", max_wait=0.0)  # a code went out: space the next
             data = answer.json()
             if not isinstance(data, dict):
                 data = {}

@@ -149,7 +149,9 @@ class RingDriver(CameraDriver[RingOptions]):
             if device.battery_powered:
                 offered |= Capability.BATTERY
             reasons: dict[Capability, str] = {}
-            if device.e2ee:
+            if device.is_intercom:
+                reasons[_MEDIA] = "a Ring Intercom has no camera; it reports rings and unlocks"
+            elif device.e2ee:
                 reasons[_MEDIA] = E2EE_REASON
             else:
                 offered |= _MEDIA

@@ -73,7 +73,7 @@ class LiveView:
         self.ended: CamError | None = None
         self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
         self.pongs = 0
 
     def __repr__(self) -> str:
@@ -208,10 +208,22 @@ class LiveView:
     # -- closing ----------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Say ``close`` to Ring (best effort), stop the tasks, close the peer. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        """Say ``close`` to Ring (best effort), stop the tasks, close the peer. Idempotent.
+
+        The closing runs in a task of its own that a cancelled caller does not
+        stop (a stream session cancelled while it closes its source must not
+        leave a half-closed peer connection behind); the account session
+        waits for it when it closes.
+        """
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close(), name="camsdk-ring-live-close")
+            closing = self.session.closing
+            closing.add(self._closing)
+            self._closing.add_done_callback(closing.discard)
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         if self.ended is None:
             self.ended = CameraClosedError("the live view was closed", scheme="ring",
                                            url=self.shown)
@@ -267,11 +279,19 @@ async def release_live(session: RingSession, view: LiveView) -> None:
 
 
 class _VideoSource:
-    """The live view's media as a packet source: Ring's close reason instead of a bare end."""
+    """The live view's media as a packet source: Ring's close reason instead of a bare end.
 
-    def __init__(self, view: LiveView, upstream: webrtc.WebRtcUpstream) -> None:
+    Closing it releases the live view (the last user closes the peer). That is
+    done here, not in the lease's ``stop`` hook, which `LeasedSource` bounds to
+    two seconds: closing a peer connection may take longer, and must finish.
+    """
+
+    def __init__(self, session: RingSession, view: LiveView,
+                 upstream: webrtc.WebRtcUpstream) -> None:
+        self._session = session
         self._view = view
         self._upstream = upstream
+        self._closed = False
 
     @property
     def info(self) -> StreamInfo:
@@ -302,7 +322,13 @@ class _VideoSource:
         return await self._upstream.request_keyframe()
 
     async def aclose(self) -> None:
-        await self._upstream.aclose()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._upstream.aclose()
+        finally:
+            await release_live(self._session, self._view)
 
 
 class RingLeasedSource(LeasedSource):
@@ -334,13 +360,10 @@ async def open_video(session: RingSession, device: RingDevice, timeout: float
             raise view.ended from None
         raise
     remaining = max(1.0, session.options.live_max - view.age)
-
-    async def stop(terms: LeaseTerms) -> None:
-        await release_live(session, view)
-
-    return RingLeasedSource(_VideoSource(view, upstream), LeaseTerms(lasts=remaining, handle=view),
-                            extend=None, stop=stop, renew_before=0.0, hard_max=remaining,
-                            owner=device.key)
+    # Ring's live views cannot be extended: the lease is the hard maximum.
+    return RingLeasedSource(_VideoSource(session, view, upstream),
+                            LeaseTerms(lasts=remaining, handle=view), extend=None,
+                            renew_before=0.0, hard_max=remaining, owner=device.key)
 
 
 class RingTalkChannel:
