@@ -139,7 +139,7 @@ async def test_the_hard_maximum_regenerates_the_live_view(
 
     with anyio.fail_after(30):
         async with camsdk.open(camera_url(cloud), **options, live_max=1.5) as cam:
-            before, later, marker = await stream_across(cam, nothing)
+            _before, later, marker = await stream_across(cam, nothing)
     assert marker is not None and later[0].keyframe
     assert len(cloud.live_sessions) >= 2
 
