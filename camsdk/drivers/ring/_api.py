@@ -8,6 +8,9 @@ Every request:
   `CloudAccount` (refreshed once for everybody when it is about to expire),
   the install's ``hardware_id`` and ``api_version=11`` on ``/clients_api``;
 - on 401 refreshes once (shared with concurrent callers) and tries again;
+  a grant that is dead (the refresh refused, or a 401 with a fresh token)
+  is remembered: later requests of the account raise the same error at once,
+  without asking Ring again (a reconnect loop must not keep trying);
 - maps answers to typed errors: 401/403 `AuthenticationError` (or
   `ReauthRequiredError` when the refresh token is dead), 429 a
   `RateLimitedError` that also holds back every other request of the
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from camsdk import RateLimitedError
+from camsdk import RateLimitedError, ReauthRequiredError
 from camsdk.cloud import CloudAccount, retry_after
 from camsdk.driver import (
     AuthenticationError,
@@ -43,6 +46,12 @@ API_VERSION = "11"
 _MAX_JSON = 8 * 1024 * 1024
 
 
+def _extra(error: AuthenticationError) -> dict[str, Any]:
+    if isinstance(error, ReauthRequiredError):
+        return {"reason": error.reason, "action": error.action}
+    return {}
+
+
 class RingApi:
     """HTTP to Ring as one account (see the module docstring). No I/O until used."""
 
@@ -59,6 +68,8 @@ class RingApi:
         )
         #: Requests sent (tests and benchmarks read it).
         self.requests = 0
+        #: The authentication failure that ended the account's grant, once there is one.
+        self.refused: AuthenticationError | None = None
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -106,19 +117,42 @@ class RingApi:
         allow: Iterable[int] = (),
     ) -> DeviceResponse:
         """One request as the account (module docstring); statuses in ``allow`` are returned."""
+        self._check_refused()
         await self._turn(kind, max_wait)
-        token = await self.account.access_token()
+        token = await self._token()
         query = self._params(url, params)
         response = await self._send(method, url, action, token, query, json, headers, max_bytes,
                                     timeout)
         if response.status == 401:
-            token = await self.account.refresh_after_401(token)
+            token = await self._token(rejected=token)
             response = await self._send(method, url, action, token, query, json, headers,
                                         max_bytes, timeout)
         if response.status in set(allow):
             return response
-        self.raise_for(response)
+        try:
+            self.raise_for(response)
+        except AuthenticationError as exc:
+            if response.status == 401:
+                self.refused = exc  # refused with a fresh token too: the grant is dead
+            raise
         return response
+
+    def _check_refused(self) -> None:
+        """Raise the authentication failure the account already had (no request, no retry)."""
+        refused = self.refused
+        if refused is not None:
+            raise type(refused)(refused.message, scheme="ring", url=self.shown,
+                                **_extra(refused))
+
+    async def _token(self, *, rejected: str | None = None) -> str:
+        try:
+            if rejected is not None:
+                return await self.account.refresh_after_401(rejected)
+            return await self.account.access_token()
+        except ReauthRequiredError as exc:
+            # Remembered: Ring locks accounts that keep presenting dead grants.
+            self.refused = exc
+            raise
 
     async def _send(self, method: str, url: str, action: str, token: str, query: dict[str, Any],
                     json: Any, headers: Mapping[str, str] | None, max_bytes: int,
@@ -157,10 +191,11 @@ class RingApi:
 
         ``authorized=False`` for pre-signed storage URLs: no token goes to them.
         """
+        self._check_refused()
         await self._turn(None, None)
         headers = {"User-Agent": USER_AGENT}
         if authorized:
-            headers.update(self._headers(await self.account.access_token(), None))
+            headers.update(self._headers(await self._token(), None))
         self.requests += 1
         return await self.http.open("GET", url, action=action, idle_timeout=idle_timeout,
                                     params=dict(params) if params else None, headers=headers,

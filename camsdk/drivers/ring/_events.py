@@ -130,8 +130,8 @@ class AccountEvents:
         sub = _Subscriber(device_key, camera_id)
         self._subs.add(sub)
         if self._task is None or self._task.done():
-            now = datetime.now(UTC)
-            self._covered = self._horizon = now - timedelta(seconds=2)
+            # Events from now on: a ding Ring still lists as active from before is old news.
+            self._covered = self._horizon = datetime.now(UTC)
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"camsdk-ring-events-{self.session.name}")
         try:

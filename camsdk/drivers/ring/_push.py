@@ -106,10 +106,13 @@ class PushChannel:
                 hosts=session.options.hosts(), timeout=session.config.connect_timeout,
                 headers={"Authorization": auth}, verify_tls=session.config.verify_tls,
             )
-        except AuthenticationError:
-            # The push service forgot this registration: make a new one next time.
+        except AuthenticationError as exc:
+            # The push service forgot this registration (not Ring refusing the account):
+            # make a new one on the next attempt.
             await session.account.remember(push="")
-            raise
+            raise CameraProtocolError("the push service refused the registration; "
+                                      "registering again", scheme="ring",
+                                      url=session.shown) from exc
         return cls(session, socket, registration)
 
     @staticmethod

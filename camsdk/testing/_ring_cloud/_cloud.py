@@ -19,7 +19,7 @@ the driver's endpoint options here):
 
 Faults and controls: `go_silent`/`resume_push` (the push channel half-open),
 `drop_push`, `close_live_views`, `drop_live_views`, `expire_access_tokens`,
-`revoke_refresh_tokens`; `ding` makes an event (history, active dings,
+`revoke_refresh_tokens`, `fail_polls`; `ding` makes an event (history, active dings,
 recordings, push) and returns its id.
 """
 
@@ -115,6 +115,9 @@ class RingCloud:
         self.push_connects = 0
         self.push_sent = 0
         self.requests: list[tuple[str, str]] = []
+        #: When each ``dings/active`` poll arrived (monotonic).
+        self.poll_times: list[float] = []
+        self._poll_faults: list[tuple[int, dict[str, str]]] = []
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -331,7 +334,17 @@ class RingCloud:
         return any(s.active and s.device is device and not s.ended.is_set()
                    for s in self.live_sessions)
 
+    def fail_polls(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
+        """Answer the next ``count`` ``dings/active`` polls with ``status`` (a 429's Retry-After)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self._poll_faults = [(status, headers)] * count
+
     async def _active(self, request: Request) -> Response:
+        self.poll_times.append(time.monotonic())
+        self._notify()
+        if self._poll_faults:
+            status, headers = self._poll_faults.pop(0)
+            return Response.json({"error": "simulated"}, status, headers=headers)
         now = time.time()
         return Response.json([d.active_json() for d in self.dings
                               if now - d.created < self.ding_ttl])
