@@ -335,7 +335,7 @@ class RingCloud:
                    for s in self.live_sessions)
 
     def fail_polls(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
-        """Answer the next ``count`` ``dings/active`` polls with ``status`` (a 429's Retry-After)."""
+        """Answer the next ``count`` polls of active dings with ``status`` (and Retry-After)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         self._poll_faults = [(status, headers)] * count
 
