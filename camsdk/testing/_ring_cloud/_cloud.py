@@ -105,6 +105,8 @@ class RingCloud:
         self.snapshot_requests = 0
         self.event_picture_requests = 0
         self.downloads = 0
+        #: What recording downloads answer instead of the clip (a fault), when set.
+        self.recording_body: bytes | None = None
         self._last_snapshot: dict[int, float] = {}
         self.tickets: dict[str, bool] = {}
         self.live_sessions: list[LiveSession] = []
@@ -373,7 +375,8 @@ class RingCloud:
 
     async def _media(self, request: Request) -> Response:
         self.downloads += 1
-        return Response(200, small_mp4(), content_type="video/mp4")
+        body = self.recording_body if self.recording_body is not None else small_mp4()
+        return Response(200, body, content_type="video/mp4")
 
     async def _event_picture(self, request: Request) -> Response:
         self.event_picture_requests += 1
