@@ -41,7 +41,7 @@ async def cloud(camsdk_no_task_leaks: None) -> AsyncIterator[RingCloud]:
 
     Closed before the task-leak check runs (hence the dependency on it).
     """
-    async with RingCloud() as sim:
+    async with RingCloud(push_heartbeat=0.2) as sim:  # five heartbeats per health window
         yield sim
 
 

@@ -12,10 +12,10 @@ with the first subscriber, stopped with the last):
   /clients_api/dings/active`` every ``poll_interval`` seconds; errors back
   off exponentially with full jitter up to ``poll_cap`` (a 429's
   ``Retry-After`` is honoured);
-- **recovery**: whenever coverage changes hands (push goes silent, or comes
-  back), each listened device's history (``.../events``) is read from the
-  moment coverage was last known good, so dings that happened while nobody
-  was listening are not lost;
+- **recovery**: whenever coverage changes hands (push goes silent, or takes
+  over from polling), the active dings and each listened device's history
+  (``.../events``) are read from the moment coverage was last known good, so
+  dings that happened while nobody was listening are not lost;
 - **deduplication**: a ding id seen on any path is not emitted again (the
   last 4096 ids are kept); events without a ding id (intercom unlocks by
   push) match one of the same device and kind within 5 seconds.
@@ -211,9 +211,9 @@ class AccountEvents:
                 self.stats["push_connects"] += 1
                 async for message in channel.messages(options.push_health):
                     if not self._push_up.is_set():
-                        if self._push_was_up:
-                            # Back: what happened while push was silent is read once.
-                            await self._recover("push resumed")
+                        # Push takes over from polling: what happened since the last poll
+                        # (or while push was silent) is read once.
+                        await self._recover("push up")
                         self._push_was_up = True
                         self._set_push(True)
                     # Every byte proves the channel delivered up to now.
@@ -293,6 +293,12 @@ class AccountEvents:
         since = min(self._covered, datetime.now(UTC)) - _MARGIN
         keys = {sub.device_key for sub in self._subs}
         self.stats["recoveries"] += 1
+        try:
+            await self._poll()  # Ring lists a ding as active before its history has it
+        except AuthenticationError:
+            raise
+        except CamError as exc:
+            log.info("%s: active dings unavailable: %s", session.shown, exc)
         log.debug("%s: reading history since %s (%s)", session.shown, since.isoformat(), why)
         for device in await session.devices():
             if device.key not in keys or device.id is None:
