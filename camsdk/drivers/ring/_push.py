@@ -8,8 +8,9 @@ token), tells Ring the token (``PATCH /clients_api/device`` with
 2.0.0``) and keeps a connection to Google's MCS endpoint open, which
 carries the notifications and heartbeats.
 
-camsdk does not ship an FCM client (the protocol needs protobuf framing and
-Google's check-in; no small, well-kept Python library does it today). This
+camsdk does not depend on an FCM client (receiving FCM as an Android client
+means Google's check-in and its unofficial MCS protocol; the Python library
+that does it, ``firebase-messaging``, brings protobuf and more). This
 module speaks a simple stand-in with the same shape, which
 `camsdk.testing.RingCloud` serves and an FCM bridge could serve too:
 
