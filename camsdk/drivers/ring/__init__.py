@@ -11,7 +11,7 @@ Modules: `_options`, `_auth` (OAuth and 2FA), `_api` (the client API),
 `_account` (the shared account session), `_devices` (the device list),
 `_classify` (events in their three shapes), `_push` (the push channel),
 `_events` (push, polling, recovery, dedupe), `_ws` (websockets),
-`_signalling` and `_live` (live view and talk over WebRTC), `_media`
+`_signalling`, `_live` and `_sources` (live view and talk over WebRTC), `_media`
 (snapshots and recordings), `_driver`, `_hub`.
 """
 

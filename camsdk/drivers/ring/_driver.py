@@ -204,7 +204,7 @@ class RingDriver(CameraDriver[RingOptions]):
 
     async def open_stream(self, profile: str) -> PacketSource:
         """A live view (WebRTC) as a leased packet source; see `_live`."""
-        from ._live import open_video
+        from ._sources import open_video
 
         device = await self._current()
         self._check_media(device)
@@ -216,7 +216,7 @@ class RingDriver(CameraDriver[RingOptions]):
 
     async def open_talk(self) -> TalkChannel:
         """Two-way audio (Opus) on the device's live view."""
-        from ._live import open_talk
+        from ._sources import open_talk
 
         device = await self._current()
         self._check_media(device)

@@ -195,6 +195,9 @@ class AccountEvents:
             exc = failed.exceptions[0]
             log.warning("%s: events stopped: %s", self.session.shown, exc)
             self._fail(exc)
+        except* Exception as failed:  # a bug: subscribers learn it instead of waiting forever
+            log.exception("%s: events failed", self.session.shown)
+            self._fail(failed.exceptions[0])
 
     def _backoff(self, attempt: int, base: float, cap: float) -> float:
         return random.uniform(0, min(cap, base * (2 ** min(attempt, 16))))

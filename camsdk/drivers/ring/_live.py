@@ -2,16 +2,12 @@
 
 A `LiveView` is Ring's signalling (`_signalling`) around a
 `camsdk.driver.webrtc.WebRtcSession` offering H.264 to receive and Opus both
-ways (two-way audio rides on the same peer). It is reference-counted: the
-stream's packet source and a talk channel each hold it, and the last to let
-go closes it (the stream session closes its source when the last consumer
-leaves, so the peer goes with it).
-
-The stream's source is a `RingLeasedSource`: a `camsdk.cloud.LeasedSource`
-whose lease is the live view's hard maximum (``live_max``; Ring sessions
-cannot be extended); when it is reached the source ends and the stream
-session opens a new live view, which consumers see as a `Discontinuity`.
-A ``close`` from Ring ends the source with the typed error of its reason.
+ways (two-way audio rides on the same peer). It is reference-counted
+(`acquire_live`, `release_live`): the stream's packet source and a talk
+channel (`_sources`) each hold it, and the last to let go closes it (the
+stream session closes its source when the last consumer leaves, so the peer
+goes with it). A ``close`` from Ring ends it with the typed error of its
+reason, which its users raise.
 """
 
 from __future__ import annotations
@@ -20,18 +16,13 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from camsdk.cloud import LeasedSource, LeaseTerms
 from camsdk.driver import (
-    AudioFormat,
     CameraClosedError,
     CameraProtocolError,
     CamError,
-    MediaPacket,
-    StreamInfo,
     get_logger,
     register_secret,
     webrtc,
@@ -44,7 +35,7 @@ from ._ws import open_socket
 if TYPE_CHECKING:  # pragma: no cover
     from ._account import RingSession
 
-__all__ = ["LiveView", "RingLeasedSource", "RingTalkChannel", "acquire_live", "release_live"]
+__all__ = ["LiveView", "acquire_live", "release_live"]
 
 log = get_logger("camsdk.drivers.ring.live")
 
@@ -276,133 +267,3 @@ async def release_live(session: RingSession, view: LiveView) -> None:
     if view.users <= 0:
         _forget(session, view)
         await view.aclose()
-
-
-class _VideoSource:
-    """The live view's media as a packet source: Ring's close reason instead of a bare end.
-
-    Closing it releases the live view (the last user closes the peer). That is
-    done here, not in the lease's ``stop`` hook, which `LeasedSource` bounds to
-    two seconds: closing a peer connection may take longer, and must finish.
-    """
-
-    def __init__(self, session: RingSession, view: LiveView,
-                 upstream: webrtc.WebRtcUpstream) -> None:
-        self._session = session
-        self._view = view
-        self._upstream = upstream
-        self._closed = False
-
-    @property
-    def info(self) -> StreamInfo:
-        return self._upstream.info
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def finite(self) -> bool:
-        return False
-
-    def __aiter__(self) -> AsyncIterator[MediaPacket]:
-        return self._packets()
-
-    async def _packets(self) -> AsyncIterator[MediaPacket]:
-        try:
-            async for packet in self._upstream:
-                yield packet
-        except CamError:
-            if self._view.ended is not None and not isinstance(self._view.ended,
-                                                               CameraClosedError):
-                raise self._view.ended from None
-            raise
-
-    async def request_keyframe(self) -> bool:
-        return await self._upstream.request_keyframe()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._upstream.aclose()
-        finally:
-            await release_live(self._session, self._view)
-
-
-class RingLeasedSource(LeasedSource):
-    """`LeasedSource` that also forwards keyframe requests (a WebRTC PLI) to the live view.
-
-    `camsdk.cloud.LeasedSource` should forward ``request_keyframe`` itself.
-    """
-
-    def __init__(self, inner: _VideoSource, terms: LeaseTerms, **kwargs: Any) -> None:
-        super().__init__(inner, terms, **kwargs)
-        self._video = inner
-
-    async def request_keyframe(self) -> bool:
-        """Ask the camera for a keyframe now (RTCP PLI)."""
-        return await self._video.request_keyframe()
-
-
-async def open_video(session: RingSession, device: RingDevice, timeout: float
-                     ) -> RingLeasedSource:
-    """The device's live video as a leased packet source (connected, first keyframe in)."""
-    view = await acquire_live(session, device, timeout)
-    upstream = webrtc.WebRtcUpstream(view.rtc, close_session=False)
-    try:
-        await upstream.start(timeout=timeout)
-    except BaseException:
-        await upstream.aclose()
-        await release_live(session, view)
-        if view.ended is not None and not isinstance(view.ended, CameraClosedError):
-            raise view.ended from None
-        raise
-    remaining = max(1.0, session.options.live_max - view.age)
-    # Ring's live views cannot be extended: the lease is the hard maximum.
-    return RingLeasedSource(_VideoSource(session, view, upstream),
-                            LeaseTerms(lasts=remaining, handle=view), extend=None,
-                            renew_before=0.0, hard_max=remaining, owner=device.key)
-
-
-class RingTalkChannel:
-    """Two-way audio on the live view's Opus send track; releases the view on `aclose`."""
-
-    def __init__(self, session: RingSession, view: LiveView) -> None:
-        self._session = session
-        self._view = view
-        self._channel = webrtc.WebRtcTalkChannel(view.rtc, close_session=False)
-        self._closed = False
-
-    @property
-    def format(self) -> AudioFormat:
-        """Opus, 48 kHz, mono (what the peer negotiated)."""
-        return self._channel.format
-
-    async def send(self, packet: bytes, samples: int) -> None:
-        """Send one encoded packet; the live view's end reason if Ring ended it."""
-        ended = self._view.ended
-        if ended is not None and not isinstance(ended, CameraClosedError):
-            raise ended
-        await self._channel.send(packet, samples)
-
-    async def aclose(self) -> None:
-        """End the talk session; the live view closes if nobody else uses it."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._channel.aclose()
-        finally:
-            await release_live(self._session, self._view)
-
-
-async def open_talk(session: RingSession, device: RingDevice, timeout: float) -> RingTalkChannel:
-    """A talk channel on the device's live view (started if none runs)."""
-    view = await acquire_live(session, device, timeout)
-    try:
-        return RingTalkChannel(session, view)
-    except BaseException:
-        await release_live(session, view)
-        raise
