@@ -74,3 +74,13 @@ async def options(cloud: RingCloud, store: MemoryTokenStore) -> dict[str, Any]:
 def camera_url(cloud: RingCloud, which: int | str = 0, account: str = "home") -> str:
     """The ``ring://`` URL of a simulated device."""
     return f"ring://{account}/{cloud.device(which).key}"
+
+
+@pytest.fixture(autouse=True)
+def no_account_session_left_open() -> Iterator[None]:
+    """Every test releases the account sessions it opened (the last user closes them)."""
+    from camsdk.drivers.ring._account import SESSIONS
+
+    yield
+    left = dict(SESSIONS._entries)
+    assert not left, f"ring sessions left open: {left}"

@@ -233,3 +233,20 @@ async def test_a_ring_camera_yields_nothing_to_a_stranger_under_deny_all(
     assert_clean(walk)
     assert "cam.recordings" in walk.reached
     assert cloud.live_sessions == [] and cloud.snapshot_requests == 0 and cloud.downloads == 0
+
+
+async def test_a_recording_not_listed_by_a_camera_cannot_be_downloaded(tmp_path: Path) -> None:
+    rec = camsdk.DeviceRecording(id="1", start=datetime.now(UTC))
+    with pytest.raises(camsdk.ConfigurationError, match="Camera.recordings"):
+        await rec.download(tmp_path / "x.mp4")
+
+
+async def test_a_recording_of_a_closed_camera_cannot_be_downloaded(
+    cloud: RingCloud, options: dict[str, Any], tmp_path: Path
+) -> None:
+    cloud.ding(0, "motion")
+    async with camsdk.open(camera_url(cloud), **options) as cam:
+        [rec] = await cam.recordings(*window())
+    with pytest.raises(camsdk.CameraClosedError):
+        await rec.download(tmp_path / "late.mp4")
+    assert cloud.downloads == 0

@@ -131,7 +131,9 @@ class AccountEvents:
         self._subs.add(sub)
         if self._task is None or self._task.done():
             # Events from now on: a ding Ring still lists as active from before is old news.
-            self._covered = self._horizon = datetime.now(UTC)
+            # Ring stamps dings in milliseconds: so is the horizon.
+            now = datetime.now(UTC)
+            self._covered = self._horizon = now.replace(microsecond=now.microsecond // 1000 * 1000)
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"camsdk-ring-events-{self.session.name}")
         try:
