@@ -237,7 +237,7 @@ async def test_a_ring_camera_yields_nothing_to_a_stranger_under_deny_all(
 
 async def test_a_recording_not_listed_by_a_camera_cannot_be_downloaded(tmp_path: Path) -> None:
     rec = camsdk.DeviceRecording(id="1", start=datetime.now(UTC))
-    with pytest.raises(camsdk.ConfigurationError, match="Camera.recordings"):
+    with pytest.raises(camsdk.ConfigurationError, match=r"Camera\.recordings"):
         await rec.download(tmp_path / "x.mp4")
 
 
