@@ -7,15 +7,18 @@ actions and audited before anything is fetched; a download is raw media
 (the vendor's bytes, unmasked), so under privacy masks it is denied unless
 the grant allows ``raw_media``, exactly as `Camera.record` is.
 
-A download is written the way a recording is (`OutputFile`): to an exclusive
-temporary file next to the target, then checked to be media PyAV can read,
-then moved into place. A failure leaves no file under the target's name.
+A download is written the way a recording is (`OutputFile`): the vendor's
+bytes go to an anonymous temporary file, are remuxed (never transcoded) into
+the container the target's suffix names, in an exclusive temporary file next
+to the target, which is moved into place when complete. Bytes that are not
+media PyAV can read are refused, and a failure leaves no file behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -111,29 +114,44 @@ async def list_recordings(
     return bound
 
 
-def _probe(path: str) -> tuple[int, int, float]:
-    """Video and audio packets and duration (s) of a media file; `ValueError` if it is none."""
+def _scratch(directory: os.PathLike[str]) -> BinaryIO:
+    """An anonymous file (unlinked at once) for the vendor's bytes."""
+    return tempfile.TemporaryFile("w+b", dir=directory)
+
+
+def _remux(source: BinaryIO, out: OutputFile) -> tuple[int, int, float]:
+    """Copy ``source``'s packets into ``out``'s container (no transcoding).
+
+    Returns video and audio packets and the duration (s); `ValueError` when
+    ``source`` is not media PyAV can read.
+    """
     import av
 
+    source.seek(0)
+    video = audio = 0
+    first: float | None = None
+    last = 0.0
     try:
-        with av.open(path, "r") as container:
-            if not container.streams.video and not container.streams.audio:
+        with av.open(source, "r") as reader:
+            streams = [s for s in reader.streams if s.type in ("video", "audio")]
+            if not streams:
                 raise ValueError("no audio or video stream")
-            video = audio = 0
-            first: float | None = None
-            last = 0.0
-            for packet in container.demux():
-                if packet.size == 0:
-                    continue
-                if packet.stream.type == "video":
-                    video += 1
-                    if packet.pts is not None and packet.time_base is not None:
-                        moment = float(packet.pts * packet.time_base)
-                        first = moment if first is None else min(first, moment)
-                        last = max(last, moment + float((packet.duration or 0)
-                                                        * packet.time_base))
-                elif packet.stream.type == "audio":
-                    audio += 1
+            with av.open(out.file, "w", format=out.format) as writer:
+                mapped = {s.index: writer.add_stream_from_template(s) for s in streams}
+                for packet in reader.demux(streams):
+                    if packet.dts is None or packet.size == 0:
+                        continue  # flush packets
+                    if packet.stream.type == "video":
+                        video += 1
+                        if packet.pts is not None and packet.time_base is not None:
+                            moment = float(packet.pts * packet.time_base)
+                            first = moment if first is None else min(first, moment)
+                            last = max(last, moment + float(
+                                (packet.duration or 0) * packet.time_base))
+                    else:
+                        audio += 1
+                    packet.stream = mapped[packet.stream.index]
+                    writer.mux(packet)
     except av.error.FFmpegError as exc:
         raise ValueError(type(exc).__name__) from None
     return video, audio, max(0.0, last - (first or 0.0))
@@ -148,7 +166,7 @@ async def download_recording(
     timeout: float = 300.0,
 ) -> Recording:
     """`DeviceRecording.download`: decide (raw media), audit, fetch, check, commit."""
-    from ._camera import Camera
+    from ._camera import Camera, CameraState
 
     camera = recording._camera
     if not isinstance(camera, Camera):
@@ -157,7 +175,7 @@ async def download_recording(
         )
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigurationError("timeout must be a number of seconds > 0", url=camera.url)
-    if camera.state.value != "open":
+    if camera.state is not CameraState.OPEN:
         raise CameraClosedError("the camera that listed this recording is closed",
                                 scheme=camera.scheme, url=camera.url)
     camera._require(Capability.HISTORY)
@@ -168,7 +186,10 @@ async def download_recording(
     })
     url = camera.url
     out = OutputFile.create(target, url=url)
-    sink = FileSink(out.file, url=url)
+    # The vendor's bytes land in an anonymous file first; they reach the target
+    # only remuxed into the container its suffix names, and only if they are media.
+    raw = await asyncio.to_thread(_scratch, out.path.parent)
+    sink = FileSink(raw, url=url)
     started = time.monotonic()
     done = False
     try:
@@ -176,9 +197,8 @@ async def download_recording(
             camera._driver.download_recording(recording, sink, progress), float(timeout),
             camera._request(Action.HISTORY, purpose),
         )
-        await asyncio.to_thread(out.file.flush)
         try:
-            video, audio, duration = await asyncio.to_thread(_probe, str(out.tmp))
+            video, audio, duration = await asyncio.to_thread(_remux, raw, out)
         except ValueError as exc:
             raise CameraProtocolError(
                 f"the downloaded recording is not media camsdk can read ({exc})",
@@ -190,6 +210,7 @@ async def download_recording(
         exc.scheme = exc.scheme or camera.scheme
         raise
     finally:
+        await asyncio.to_thread(raw.close)
         if not done:
             out.discard()
     if progress is not None:

@@ -361,10 +361,11 @@ class DeviceRecording(BaseModel):
         """Download the recording to ``path`` (``.mp4``, ``.mkv`` ...); return what was written.
 
         Decided and audited as a ``history`` egress of raw media (denied
-        under privacy masks unless the grant allows ``raw_media``). The file
-        is written to a temporary name and appears under ``path`` only when
-        complete and checked to be media; ``progress`` gets the finished
-        fraction; ``timeout`` bounds the whole download.
+        under privacy masks unless the grant allows ``raw_media``). The
+        vendor's media is remuxed (never transcoded) into the container the
+        suffix names, written to a temporary name, and appears under
+        ``path`` only when complete; ``progress`` gets the finished fraction
+        of the download; ``timeout`` bounds the whole of it.
         """
         from ._history import download_recording
 

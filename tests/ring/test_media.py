@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import av
 import pytest
 
 import camsdk
@@ -142,10 +143,26 @@ async def test_a_recording_downloads_to_a_checked_file(
     async with camsdk.open(camera_url(cloud), **options) as cam:
         [rec] = await cam.recordings(*window())
         clip = await rec.download(tmp_path / "event.mp4", progress=progress.append)
-    assert clip.path == tmp_path / "event.mp4" and clip.path.read_bytes() == small_mp4()
+    assert clip.path == tmp_path / "event.mp4"
     assert clip.video_packets == 10 and clip.bytes == len(small_mp4())
     assert clip.started_at == rec.start and progress[-1] == 1.0
     assert [p.name for p in tmp_path.iterdir()] == ["event.mp4"]
+    with av.open(str(clip.path)) as container:
+        assert container.format.name.startswith("mov,mp4")
+        assert sum(1 for p in container.demux(video=0) if p.size) == 10
+
+
+async def test_a_download_is_remuxed_into_the_container_its_name_asks_for(
+    cloud: RingCloud, options: dict[str, Any], tmp_path: Path
+) -> None:
+    cloud.ding(0, "motion")
+    async with camsdk.open(camera_url(cloud), **options) as cam:
+        [rec] = await cam.recordings(*window())
+        clip = await rec.download(tmp_path / "event.mkv")
+    with av.open(str(clip.path)) as container:
+        assert container.format.name == "matroska,webm"
+        assert container.streams.video[0].codec_context.name == "h264"
+    assert clip.video_packets == 10
 
 
 async def test_listing_and_each_download_are_decided_and_audited(
