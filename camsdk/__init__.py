@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "CameraInfo": "._models",
     "Capability": "._models",
     "Credentials": "._models",
+    "DeviceRecording": "._models",
     "DiscoveredCamera": "._models",
     "DriverInfo": "._models",
     "EventKind": "._models",
@@ -350,6 +351,9 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     )
     from ._models import (
         Credentials as Credentials,
+    )
+    from ._models import (
+        DeviceRecording as DeviceRecording,
     )
     from ._models import (
         DiscoveredCamera as DiscoveredCamera,

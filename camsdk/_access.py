@@ -45,8 +45,11 @@ class Action(str, enum.Enum):
     #: Play audio on the device's speaker (two-way audio).
     TALK = "talk"
     CONFIG = "config"
-    #: Not an egress of its own: a grant that includes it lets `PACKETS` and
-    #: `RECORD` through even when privacy masks apply (raw media is unmasked).
+    #: List the recordings the device (or its cloud) keeps, or download one. A
+    #: download is raw media: under privacy masks it needs a grant with `RAW_MEDIA`.
+    HISTORY = "history"
+    #: Not an egress of its own: a grant that includes it lets `PACKETS`, `RECORD`
+    #: and history downloads through even when privacy masks apply (raw media is unmasked).
     RAW_MEDIA = "raw_media"
 
 

@@ -41,6 +41,7 @@ from ._models import (
     CameraEvent,
     CameraInfo,
     Capability,
+    DeviceRecording,
     EventKind,
     Recording,
     Snapshot,
@@ -50,6 +51,8 @@ from ._translate import call_with_deadline
 from ._url import CameraURL, redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from ._event_stream import EventStream
     from ._events import EventPipeline
     from ._motion import MotionDetector, MotionZone
@@ -283,8 +286,10 @@ class Camera:
     def _require(self, capability: Capability) -> None:
         self._require_open()
         if capability not in self.capabilities:
+            why = self._driver.missing_reason(capability)
             raise UnsupportedCapabilityError(
-                f"{self.driver_name} does not support {'/'.join(capability.names())}",
+                f"{self.driver_name} does not support {'/'.join(capability.names())}"
+                + (f": {why}" if why else ""),
                 scheme=self.scheme,
                 url=self.url,
             )
@@ -623,6 +628,20 @@ class Camera:
         self._require(Capability.STREAM)
         return Recorder(self, directory, segment=segment, profile=profile, audio=audio,
                         purpose=purpose, retention=retention, clips=clips, clock=clock)
+
+    async def recordings(
+        self, start: datetime, end: datetime, *, purpose: str = ""
+    ) -> list[DeviceRecording]:
+        """The recordings the device (or its cloud) keeps between ``start`` and ``end``.
+
+        Times are timezone-aware; capability `HISTORY`. The listing is decided
+        and audited as a ``history`` action; each `DeviceRecording` can then
+        be downloaded with ``await rec.download(path)`` (see
+        `DeviceRecording.download`), decided and audited again.
+        """
+        from ._history import list_recordings
+
+        return await list_recordings(self, start, end, purpose=purpose)
 
     # -- events --------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ driver answers a few questions about its device:
 - `CameraDriver.stream_source` -> a `StreamSource` (a URL the pipeline
   reads with camsdk's own transports) **or** `CameraDriver.open_stream` -> a
   `PacketSource` yielding packets itself,
-- optionally `snapshot`, `events`, `ptz`, `open_talk`, `discover`, and
-  vendor extras marked with `extension`.
+- optionally `snapshot`, `events`, `ptz`, `open_talk`, `discover`, the
+  device's own recordings (`recordings`, `download_recording`), and vendor
+  extras marked with `extension`.
 
 The base class owns the constructor: keyword arguments only, no I/O, options
 parsed once from the URL query and keyword arguments into the driver's own
@@ -42,6 +43,7 @@ from ._models import (
     CameraInfo,
     Capability,
     Credentials,
+    DeviceRecording,
     DiscoveredCamera,
     PTZPreset,
     PTZStatus,
@@ -50,6 +52,8 @@ from ._models import (
 from ._url import CameraURL
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from ._media import MediaPacket, StreamInfo
     from ._talk import TalkChannel
 
@@ -60,6 +64,7 @@ __all__ = [
     "HubDriver",
     "PTZDriver",
     "PacketSource",
+    "RecordingSink",
     "StreamSource",
     "extension",
     "parse_options",
@@ -313,6 +318,23 @@ class PacketSource(Protocol):
         ...
 
 
+class RecordingSink(Protocol):
+    """Where `CameraDriver.download_recording` writes a recording's bytes.
+
+    The facade's sink writes to an exclusive temporary file off the event
+    loop and refuses more than its byte cap (`camsdk.RecordingError`).
+    """
+
+    @property
+    def written(self) -> int:
+        """Bytes written so far."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Append ``data`` to the file."""
+        ...
+
+
 class PTZDriver(abc.ABC):
     """PTZ of one camera, in normalised coordinates.
 
@@ -486,13 +508,23 @@ class CameraDriver(_DriverBase[OptionsT], abc.ABC):
         offered: Capability = getattr(self, "_offered", self.declared_capabilities)
         return offered
 
-    def report_capabilities(self, offered: Capability) -> None:
+    def report_capabilities(
+        self, offered: Capability, *, reasons: Mapping[Capability, str] | None = None
+    ) -> None:
         """Say what this device really offers (never more than declared).
 
         Call it in `setup` (from the options) or in `connect` (from what the
-        device said); the facade gates every call on the result.
+        device said); the facade gates every call on the result. ``reasons``
+        say why a declared capability is missing (``{Capability.STREAM:
+        "end-to-end encryption is on"}``); the facade's refusal quotes them.
         """
         self._offered = self.declared_capabilities & offered
+        self._missing = {flag: text for flag, text in (reasons or {}).items() if text}
+
+    def missing_reason(self, capability: Capability) -> str:
+        """Why ``capability`` is not offered, as `report_capabilities` was told (or ``""``)."""
+        missing: Mapping[Capability, str] = getattr(self, "_missing", {})
+        return "; ".join(text for flag, text in missing.items() if flag & capability)
 
     def audit_record(self, event: str, **fields: Any) -> None:
         """Write ``{"event": event, **fields}`` to the camera's audit log.
@@ -545,6 +577,27 @@ class CameraDriver(_DriverBase[OptionsT], abc.ABC):
     async def open_talk(self) -> TalkChannel:
         """Open an audio path to the device's speaker (optional; `TWO_WAY_AUDIO`)."""
         raise UnsupportedCapabilityError("this driver has no two-way audio")
+
+    async def recordings(self, start: datetime, end: datetime) -> list[DeviceRecording]:
+        """The device's own recordings overlapping ``start``..``end`` (optional; `HISTORY`).
+
+        Times are timezone-aware; return `DeviceRecording` models (``id`` as
+        text). The facade decides and audits the listing.
+        """
+        raise UnsupportedCapabilityError("this driver lists no recordings")
+
+    async def download_recording(
+        self,
+        recording: DeviceRecording,
+        file: RecordingSink,
+        progress: Callable[[float], None] | None,
+    ) -> None:
+        """Write ``recording``'s media (as the vendor stores it) to ``file`` (optional; `HISTORY`).
+
+        Call ``progress`` with the finished fraction when the size is known.
+        The facade owns the file, the access decision and the audit record.
+        """
+        raise UnsupportedCapabilityError("this driver downloads no recordings")
 
     @classmethod
     def discover(cls, timeout: float) -> AsyncIterator[DiscoveredCamera]:

@@ -10,9 +10,21 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
+if TYPE_CHECKING:  # pragma: no cover
+    import os
+    from collections.abc import Callable
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+)
 
 __all__ = [
     "CameraConfig",
@@ -20,6 +32,7 @@ __all__ = [
     "CameraInfo",
     "Capability",
     "Credentials",
+    "DeviceRecording",
     "DiscoveredCamera",
     "DriverInfo",
     "EventKind",
@@ -55,6 +68,7 @@ class Capability(enum.Flag):
     HUB = enum.auto()
     PRIVACY_MASK = enum.auto()  # the device masks its own output
     PRIVACY_MODE = enum.auto()  # the device can stop capturing (lens cover, privacy mode)
+    HISTORY = enum.auto()  # recordings kept by the device or its cloud, listed and downloaded
 
     @classmethod
     def parse(cls, names: str) -> Capability:
@@ -307,6 +321,59 @@ class Recording(BaseModel):
         description='the camera\'s audio in the clip: "copied", "transcoded to aac" (G.711 '
         'in MP4), "dropped (<why>)" or "none"',
     )
+
+
+class DeviceRecording(BaseModel):
+    """A recording the device or its cloud keeps, as `Camera.recordings` lists it.
+
+    ``id`` is the vendor's id as text (cloud ids exceed what a float holds),
+    ``start``/``end`` are UTC, ``kind`` says what triggered it. Download it
+    with `download`: the same access decision and audit as any raw-media
+    egress of the camera that listed it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=256, description="the vendor's id, as text")
+    camera_id: str = Field(default="", description="the camera that listed it")
+    start: datetime = Field(description="when the recording starts (UTC)")
+    end: datetime | None = Field(default=None, description="when it ends (UTC), if known")
+    kind: EventKind = Field(default=EventKind.OTHER, description="what triggered it")
+    duration: float | None = Field(default=None, ge=0, description="seconds, if known")
+    extra: dict[str, Any] = Field(default_factory=dict, description="vendor details")
+    # The camera that listed it (set by the facade): downloads go through its gate.
+    _camera: Any = PrivateAttr(default=None)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("recording times must be timezone-aware")
+        return value.astimezone(UTC)
+
+    async def download(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        progress: Callable[[float], None] | None = None,
+        purpose: str = "",
+        timeout: float = 300.0,
+    ) -> Recording:
+        """Download the recording to ``path`` (``.mp4``, ``.mkv`` ...); return what was written.
+
+        Decided and audited as a ``history`` egress of raw media (denied
+        under privacy masks unless the grant allows ``raw_media``). The
+        vendor's media is remuxed (never transcoded) into the container the
+        suffix names, written to a temporary name, and appears under
+        ``path`` only when complete; ``progress`` gets the finished fraction
+        of the download; ``timeout`` bounds the whole of it.
+        """
+        from ._history import download_recording
+
+        return await download_recording(self, path, progress=progress, purpose=purpose,
+                                        timeout=timeout)
 
 
 class DriverInfo(BaseModel):

@@ -43,6 +43,7 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     "https": ("camsdk.drivers.http:HttpDriver", _CORE),
     "onvif": ("camsdk.drivers.onvif:OnvifDriver", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkDriver", _CORE),
+    "ring": ("camsdk.drivers.ring:RingDriver", "pip install camsdk[webrtc]"),
     "rtsp": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "rtsps": ("camsdk.drivers.rtsp:RtspDriver", _CORE),
     "tapo": ("camsdk.drivers.tapo:TapoDriver", _CORE),
@@ -56,6 +57,7 @@ BUILTIN_HUBS: dict[str, tuple[str, str]] = {
     "nest": ("camsdk.drivers.nest:NestHub", "pip install camsdk[webrtc]"),
     "onvif": ("camsdk.drivers.onvif:OnvifHub", _CORE),
     "reolink": ("camsdk.drivers.reolink:ReolinkHub", _CORE),
+    "ring": ("camsdk.drivers.ring:RingHub", "pip install camsdk[webrtc]"),
     "unifi": ("camsdk.drivers.unifi:UnifiHub", _CORE),
     "virtual": ("camsdk.drivers.virtual:VirtualHub", _CORE),
 }

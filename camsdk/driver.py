@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_MAX_BYTES": "._device_http",
     "DeviceAuth": "._device_http",
     "DeviceError": "._errors",
+    "DeviceRecording": "._models",
     "DeviceHttpClient": "._device_http",
     "DeviceResponse": "._device_http",
     "DeviceSessions": "._device_care",
@@ -84,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "PartTooLargeError": "._multipart",
     "PrivacyModeError": "._errors",
     "RedirectRefusedError": "._errors",
+    "RecordingSink": "._driver",
     "RequestContext": "._device_care",
     "ResolvedURL": "._device_urls",
     "Snapshot": "._models",
@@ -146,6 +148,7 @@ __all__ = [
     "DeviceAuth",
     "DeviceError",
     "DeviceHttpClient",
+    "DeviceRecording",
     "DeviceResponse",
     "DeviceSessions",
     "DeviceUrlPolicy",
@@ -168,6 +171,7 @@ __all__ = [
     "Part",
     "PartTooLargeError",
     "PrivacyModeError",
+    "RecordingSink",
     "RedirectRefusedError",
     "RequestContext",
     "ResolvedURL",
@@ -249,6 +253,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._driver import HubDriver as HubDriver
     from ._driver import PacketSource as PacketSource
     from ._driver import PTZDriver as PTZDriver
+    from ._driver import RecordingSink as RecordingSink
     from ._driver import StreamSource as StreamSource
     from ._driver import extension as extension
     from ._driver import parse_options as parse_options
@@ -285,6 +290,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._models import CameraInfo as CameraInfo
     from ._models import Capability as Capability
     from ._models import Credentials as Credentials
+    from ._models import DeviceRecording as DeviceRecording
     from ._models import DiscoveredCamera as DiscoveredCamera
     from ._models import EventKind as EventKind
     from ._models import PTZPreset as PTZPreset

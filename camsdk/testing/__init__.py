@@ -20,7 +20,8 @@
   API, `SimChannel` for NVR channels), `UnifiConsole` (a UniFi Protect console),
   `TapoDevice` (a Tapo camera's encrypted local API, with `TAPO_TOPICS`),
   `NestCloud` (Google's OAuth, SDM REST, Pub/Sub and streams, with
-  `NestSimDevice`).
+  `NestSimDevice`), `RingCloud` (Ring's OAuth with 2FA, devices, push and
+  polled events, live view, history; with `RingSimDevice`).
 - `WebRtcAnswerer` (with `SentVideo`): a loopback WebRTC peer answering like a
   camera (extra ``webrtc``), H.264 from the virtual scene without re-encoding.
 - `camsdk.testing.conformance`: a pytest suite any driver can run.
@@ -48,6 +49,8 @@ __all__ = [
     "OnvifEventMessage",
     "PTZHead",
     "ReolinkDevice",
+    "RingCloud",
+    "RingSimDevice",
     "Request",
     "Response",
     "RtspFault",
@@ -67,6 +70,8 @@ __all__ = [
 _EXPORTS = {
     "NestCloud": "camsdk.testing._nest_cloud",
     "NestSimDevice": "camsdk.testing._nest_cloud",
+    "RingCloud": "camsdk.testing._ring_cloud",
+    "RingSimDevice": "camsdk.testing._ring_cloud",
     "TapoDevice": "camsdk.testing._tapo_device",
     "TAPO_TOPICS": "camsdk.testing._tapo_device",
     "WebRtcAnswerer": "camsdk.testing._webrtc_peer",
@@ -107,8 +112,6 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.drivers.virtual import virtual_device as virtual_device
     from camsdk.testing._dahua_device import DahuaDevice as DahuaDevice
-    from camsdk.testing._nest_cloud import NestCloud as NestCloud
-    from camsdk.testing._nest_cloud import NestSimDevice as NestSimDevice
     from camsdk.testing._dahua_device import EmittedEvent as EmittedEvent
     from camsdk.testing._hikvision_device import HikvisionDevice as HikvisionDevice
     from camsdk.testing._hikvision_device import PTZHead as PTZHead
@@ -124,6 +127,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from camsdk.testing._http_device import (
         StreamingResponse as StreamingResponse,
     )
+    from camsdk.testing._nest_cloud import NestCloud as NestCloud
+    from camsdk.testing._nest_cloud import NestSimDevice as NestSimDevice
     from camsdk.testing._onvif_device import (
         OnvifDevice as OnvifDevice,
     )
@@ -132,6 +137,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from camsdk.testing._reolink_device import ReolinkDevice as ReolinkDevice
     from camsdk.testing._reolink_device import SimChannel as SimChannel
+    from camsdk.testing._ring_cloud import RingCloud as RingCloud
+    from camsdk.testing._ring_cloud import RingSimDevice as RingSimDevice
     from camsdk.testing._rtsp_server import (
         EncodedLoop as EncodedLoop,
     )

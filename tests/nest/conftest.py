@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from camsdk.cloud import MemoryTokenStore
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.3, "connect_timeout": 5.0,
         "request_timeout": 5.0, "open_timeout": 10.0}

@@ -11,7 +11,7 @@ import camsdk
 from camsdk.cloud import MemoryTokenStore
 from camsdk.drivers.nest._quota import QuotaWindows
 from camsdk.privacy import MemoryAuditSink
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 from ..cloud._clock import ManualClock
 

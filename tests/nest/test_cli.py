@@ -13,7 +13,7 @@ import pytest
 
 from camsdk.cli import main
 from camsdk.cloud import FileTokenStore
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 SECRET_ENV = "CAMSDK_TEST_NEST_SECRET"
 

@@ -12,8 +12,7 @@ import pytest
 
 import camsdk
 from camsdk.cloud import MemoryTokenStore
-from camsdk.testing import closed_port
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud, closed_port
 from camsdk.testing.conformance import CameraConformance, Hook
 
 from .conftest import FAST

@@ -12,7 +12,7 @@ import pytest
 import camsdk
 from camsdk import EventKind
 from camsdk.cloud import FileTokenStore, login
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 from .conftest import FAST
 from .test_events import next_event

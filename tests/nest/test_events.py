@@ -12,8 +12,7 @@ import pytest
 import camsdk
 from camsdk import CameraEvent, EventKind, ReauthRequiredError
 from camsdk.drivers.nest._messages import EventMapper
-from camsdk.testing import wait_until
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud, wait_until
 
 pytestmark = pytest.mark.anyio
 

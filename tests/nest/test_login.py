@@ -8,7 +8,7 @@ import pytest
 
 import camsdk
 from camsdk.cloud import MemoryTokenStore, login
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 
 import camsdk
 from camsdk import EventKind
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud
 
 from .test_events import ACTIVITIES, next_event
 

@@ -12,8 +12,7 @@ import pytest
 import camsdk
 from camsdk import Discontinuity, MediaPacket
 from camsdk.cloud import MemoryTokenStore
-from camsdk.testing import wait_until
-from camsdk.testing._nest_cloud import NestCloud
+from camsdk.testing import NestCloud, wait_until
 
 from .conftest import FAST
 

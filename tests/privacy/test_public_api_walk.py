@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ ARGUMENTS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "call_extension": [(("reboot",), {}), (("set_scene", "night"), {})],
     "motion": [((), {}), ((), {"keyframes_only": True, "profile": "main"})],
     "acting_for": [(("owner",), {}), ((STRANGER,), {})],
+    "recordings": [((datetime(2024, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)), {})],
+    # DeviceRecording
+    "download": [(("{tmp}/walk-download.mp4",), {})],
     # Hub
     "listing": [((), {})],
     "cameras": [((), {}), ((), {"include_offline": True})],

@@ -1,0 +1,43 @@
+"""The ``ring://`` account hub and its cameras: Ring doorbells, cameras and intercoms.
+
+``camsdk.hub("ring://home")`` lists every camera-like device of the account
+whose tokens are stored as ``home``; ``camsdk.open("ring://home/doorbot-123")``
+opens one. Log in once with ``camsdk login ring`` (or `camsdk.cloud.login`):
+the password grant and Ring's 2FA code; the tokens (which rotate on every
+refresh), the install's hardware id and the push registration stay in the
+token store. See ``docs/drivers/ring.md``.
+
+Modules: `_options`, `_auth` (OAuth and 2FA), `_api` (the client API),
+`_account` (the shared account session), `_devices` (the device list),
+`_classify` (events in their three shapes), `_push` (the push channel),
+`_events` (push, polling, recovery, dedupe), `_ws` (websockets),
+`_signalling`, `_live` and `_sources` (live view and talk over WebRTC), `_media`
+(snapshots and recordings), `_driver`, `_hub`.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["RingAuthenticator", "RingDriver", "RingHub", "RingOptions"]
+
+_EXPORTS = {
+    "RingAuthenticator": "._auth",
+    "RingDriver": "._driver",
+    "RingHub": "._hub",
+    "RingOptions": "._options",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._auth import RingAuthenticator as RingAuthenticator
+    from ._driver import RingDriver as RingDriver
+    from ._hub import RingHub as RingHub
+    from ._options import RingOptions as RingOptions

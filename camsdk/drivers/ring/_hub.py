@@ -1,0 +1,134 @@
+"""`RingHub`: a Ring account (``ring://<account>``), one `Camera` per camera-like device.
+
+Connecting opens (or joins) the account's session: the token lineage is
+claimed, the stored tokens loaded (log in once with ``camsdk login ring``),
+the device list read. Every doorbell, stick-up/floodlight/spotlight cam and
+intercom is listed, keyed by family and id, with its battery level,
+power (wired or battery), firmware and location; devices shared with the
+account are marked, offline ones listed with ``online=False`` and the
+reason, and devices with end-to-end encryption on listed as usable for
+events with ``extra["streaming"]`` saying that Ring blocks the rest.
+
+`RingHub.authenticator` gives Ring's login steps to `camsdk.cloud.login`
+(and ``camsdk login ring``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from camsdk.cloud import Authenticator, CloudHubDriver
+from camsdk.driver import (
+    CameraClosedError,
+    CameraConfig,
+    CameraDriver,
+    CameraURL,
+    ConfigurationError,
+    Credentials,
+    HubCamera,
+)
+
+from ._account import SESSIONS, STORAGE_HOSTS, RingSession, acquire_session
+from ._driver import RING_HOSTS, RingDriver, account_of
+from ._options import RingOptions
+
+__all__ = ["RingHub"]
+
+
+class RingHub(CloudHubDriver[RingOptions]):
+    """A Ring account (``docs/drivers/ring.md``)."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("ring",)
+    display_name: ClassVar[str] = "Ring account"
+    requires: ClassVar[str] = "pip install camsdk[webrtc]"
+    egress_hosts: ClassVar[tuple[str, ...]] = (*RING_HOSTS, *STORAGE_HOSTS)
+
+    def setup(self) -> None:
+        """Check the URL names an account only, and carries no password (no I/O)."""
+        self.account = account_of(self.url.host, "hub")
+        if self.url.path.strip("/"):
+            raise ConfigurationError("a Ring hub URL names the account only: ring://<account>",
+                                     scheme="ring", url=self.url.redacted())
+        if self.login() is not None:
+            raise ConfigurationError(
+                "Ring is logged in to once, with 2FA: camsdk login ring (or "
+                "camsdk.cloud.login('ring', ...)); the hub then uses the stored tokens",
+                scheme="ring", url=self.url.redacted())
+        self._session: RingSession | None = None
+        self._closed = False
+
+    @classmethod
+    def authenticator(cls, *, account: str, credentials: Credentials | None = None,
+                      **options: Any) -> Authenticator:
+        """Ring's login steps: the password grant, then the 2FA code (see `_auth`)."""
+        from ._auth import RingAuthenticator
+
+        account_of(account, "hub")
+        return RingAuthenticator(account=account, credentials=credentials, **options)
+
+    @property
+    def _shown(self) -> str:
+        return f"ring://{self.account}"
+
+    @property
+    def session(self) -> RingSession:
+        """The account's session (after `connect`)."""
+        if self._closed or self._session is None:
+            raise CameraClosedError("hub is not connected", scheme="ring", url=self._shown)
+        return self._session
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Ring's hosts as configured."""
+        return super().allowed_hosts() | self.options.hosts()
+
+    async def connect(self) -> None:
+        """Open or join the account's session and read the device list."""
+        if self._closed:
+            raise CameraClosedError("hub is closed", scheme="ring", url=self._shown)
+        self._session = await acquire_session(self.account, self.options, self.config)
+        try:
+            await self._session.devices()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Release the account's session. Idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await SESSIONS.release(session.key)
+
+    async def cameras(self) -> list[HubCamera]:
+        """Every camera-like device; unusable ones with ``online=False`` and why."""
+        shared = tuple(self.options.to_query().items())
+        listed = []
+        for device in await self.session.devices():
+            reason = device.problem or ("the device is offline" if not device.online else "")
+            url = CameraURL("ring", self.account, None, f"/{device.key}", shared)
+            extra: dict[str, Any] = {
+                "family": device.family, "ring_id": device.id, "kind": device.kind,
+                "model": device.model, "firmware": device.firmware,
+                "battery_level": device.battery_level,
+                "power": "battery" if device.battery_powered else "wired",
+                "shared": device.shared, "e2ee": device.e2ee,
+                "location_id": device.location_id,
+            }
+            if device.e2ee:
+                extra["streaming"] = "blocked: end-to-end encryption"
+            listed.append(HubCamera(id=f"ring:{device.key}", name=device.name,
+                                    url=url.unsafe_str(), extra=extra, online=not reason,
+                                    reason=reason))
+        return listed
+
+    def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
+        """A `RingDriver` for ``camera``: it joins the hub's session (no I/O)."""
+        url = CameraURL.parse(camera.url)
+        if url.scheme != "ring" or url.host != self.url.host:
+            raise ConfigurationError(f"camera {camera.id!r} does not belong to this account",
+                                     scheme="ring", url=url.redacted())
+        return RingDriver(url=CameraURL("ring", url.host, None, url.path), config=config,
+                          options=self.options)
+
+    def __repr__(self) -> str:
+        return f"RingHub({self._shown!r})"
