@@ -87,7 +87,9 @@ class CameraActor:
         self._policy = CallerPolicy(self.config.policy)
         audit = None
         if self.config.fleet.audit_dir is not None:
-            audit = AuditLog(audit_path(self.config.fleet.audit_dir, self.node_id, group))
+            path = audit_path(self.config.fleet.audit_dir, self.node_id, group)
+            await asyncio.to_thread(path.parent.mkdir, mode=0o700, parents=True, exist_ok=True)
+            audit = AuditLog(path)
         self.audit = audit
         self._gate_args: dict[str, Any] = {"policy": self._policy, "owner": self._policy.owner,
                                            "audit": audit}
