@@ -14,7 +14,9 @@ actor (shared storage), or the actor pinned to one node.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
 from typing import Any
 
 from .._errors import CamError, ConfigurationError
@@ -48,9 +50,15 @@ class AccountActor:
     def __init__(self, settings_json: str) -> None:
         self.settings = FleetAccount.model_validate_json(settings_json)
         self._account: CloudAccount | None = None
+        # Concurrent first calls must open the account once: a second claim is refused.
+        self._opening = asyncio.Lock()
 
     async def _opened(self) -> CloudAccount:
-        if self._account is None:
+        if self._account is not None:
+            return self._account
+        async with self._opening:
+            if self._account is not None:
+                return self._account
             s = self.settings
             account = CloudAccount(
                 scheme=s.scheme, account=s.account, store=FileTokenStore(s.token_dir),
@@ -106,7 +114,8 @@ class AccountActor:
         async def call() -> dict[str, Any]:
             account = await self._opened()
             tokens: TokenSet = account.tokens
-            return {"refreshes": account.refreshes, "generation": tokens.generation,
+            return {"pid": os.getpid(), "refreshes": account.refreshes,
+                    "generation": tokens.generation,
                     "waits": account.limiter.waits, "blocked_for": account.limiter.blocked_for}
 
         return await self._serve(call)

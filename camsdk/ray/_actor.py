@@ -42,7 +42,7 @@ from .._models import CameraEvent, Credentials
 from ..privacy import AuditLog
 from ._caller import Caller, CallerGate, CallerPolicy, serving
 from ._config import FleetCamera, FleetConfig
-from ._handles import HandleTable
+from ._handles import MAX_BUFFER, HandleTable
 from ._wire import FleetFrame, Reply
 
 __all__ = ["CameraActor", "audit_path"]
@@ -54,7 +54,7 @@ _PTZ_CALLS = frozenset(
     {"move", "stop", "absolute", "relative", "status", "presets", "goto_preset", "set_preset",
      "home"}
 )
-_MAX_BATCH = 256
+_MAX_BATCH = MAX_BUFFER
 _MAX_READ_WAIT = 10.0
 
 
@@ -276,6 +276,7 @@ class CameraActor:
         stream_args: dict[str, Any],
         iter_args: dict[str, Any],
         consumer_node: str | None,
+        batch: int = 16,
     ) -> Reply[tuple[str, Any]]:
         """Open a packet, frame or event iterator for the caller; (handle id, info)."""
 
@@ -284,7 +285,8 @@ class CameraActor:
             if kind == "events":
                 events = cam.events(**iter_args)
                 handle = self._handles.add_iterator(
-                    "events", caller, events, events.aclose, dropped=lambda: events.dropped)
+                    "events", caller, events, events.aclose, dropped=lambda: events.dropped,
+                    buffer_size=batch)
                 return handle.id, None
             if kind == "frames" and consumer_node != self.node_id:
                 raise ConfigurationError(
@@ -308,7 +310,7 @@ class CameraActor:
             convert = _to_fleet_frame if kind == "frames" else _same
             handle = self._handles.add_iterator(
                 kind, caller, iterator, close, convert=convert,
-                dropped=lambda: int(iterator.dropped), info=stream.info)
+                dropped=lambda: int(iterator.dropped), info=stream.info, buffer_size=batch)
             return handle.id, stream.info
 
         return await self._serve(caller, call)

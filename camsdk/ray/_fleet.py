@@ -181,6 +181,13 @@ class Fleet:
         node: str = await actor.where.remote()
         return node
 
+    async def stats(self, camera: str) -> dict[str, Any]:
+        """The camera actor's process memory, open handles, buffered items and drops."""
+        group = self.config.group_of(self.config.camera(camera))
+        actor = await self._actor(group, time.monotonic() + self.config.fleet.failover_timeout)
+        stats: dict[str, Any] = await actor.stats.remote()
+        return stats
+
     async def consumer_options(self, camera: str, *, soft: bool = False) -> dict[str, Any]:
         """Ray ``.options(...)`` that put a task or actor on ``camera``'s node (for frames)."""
         return {"scheduling_strategy": NodeAffinitySchedulingStrategy(

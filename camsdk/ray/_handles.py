@@ -26,13 +26,14 @@ from .._errors import CamError
 from .._log import get_logger
 from ._caller import Caller, serving
 
-__all__ = ["END", "Handle", "HandleTable"]
+__all__ = ["END", "MAX_BUFFER", "Handle", "HandleTable"]
 
 log = get_logger("camsdk.ray")
 
 #: Put in a buffer when its iterator has ended.
 END = object()
-_BATCH_BUFFER = 32
+#: The largest pump buffer (and batch) of one iterator.
+MAX_BUFFER = 256
 
 
 @dataclass(eq=False)
@@ -89,9 +90,15 @@ class HandleTable:
         convert: Callable[[Any], Any] = lambda item: item,
         dropped: Callable[[], int] = lambda: 0,
         info: Any = None,
+        buffer_size: int = MAX_BUFFER,
     ) -> Handle:
-        """Register ``iterator`` and start pumping it into a bounded buffer."""
-        buffer: asyncio.Queue[Any] = asyncio.Queue(_BATCH_BUFFER)
+        """Register ``iterator`` and start pumping it into a buffer of ``buffer_size`` items.
+
+        The buffer is kept as small as the proxy's batch: items waiting
+        beyond it wait in the facade's queue, whose overflow policy applies.
+        """
+        size = max(1, min(buffer_size, MAX_BUFFER))
+        buffer: asyncio.Queue[Any] = asyncio.Queue(size)
         handle = Handle(self.new_id(kind), kind, caller, close, convert=convert, buffer=buffer,
                         dropped=dropped, info=info)
         with serving(caller):

@@ -302,9 +302,14 @@ class RemoteStream:
 
     def packets(
         self, *, audio: bool | None = None, queue_size: int | None = None,
-        overflow: OverflowPolicy | None = None, purpose: str | None = None, batch: int = 64,
+        overflow: OverflowPolicy | None = None, purpose: str | None = None, batch: int = 16,
     ) -> RemoteIterator:
-        """Encoded packets from the actor (they may cross nodes)."""
+        """Encoded packets from the actor (they may cross nodes), up to ``batch`` per call.
+
+        A slow consumer holds at most about ``batch`` items in the actor and
+        two batches here; the rest is the camera queue's (``queue_size``,
+        ``overflow``), exactly as for a local consumer.
+        """
         args = {"audio": audio, "queue_size": queue_size, "overflow": overflow,
                 "purpose": purpose}
         return RemoteIterator(self._proxy, "packets", self._args, args, batch=batch)
@@ -312,7 +317,7 @@ class RemoteStream:
     def frames(
         self, *, fps: float | None = None, keyframes_only: bool = False, format: str | None = None,
         queue_size: int | None = None, overflow: OverflowPolicy | None = None,
-        purpose: str | None = None, batch: int = 8,
+        purpose: str | None = None, batch: int = 4,
     ) -> RemoteIterator:
         """Decoded frames as `FleetFrame`; only for a consumer on the camera's node."""
         args = {"fps": fps, "keyframes_only": keyframes_only, "format": format,
@@ -350,7 +355,7 @@ class RemoteIterator:
     async def _open(self) -> None:
         consumer = ray.get_runtime_context().get_node_id() if self.kind == "frames" else None
         self._handle, _ = await self._proxy._call(
-            "open_iterator", self.kind, self._stream_args, self._iter_args, consumer)
+            "open_iterator", self.kind, self._stream_args, self._iter_args, consumer, self._batch)
         self._proxy._open.add(self)
 
     async def __aenter__(self) -> RemoteIterator:
