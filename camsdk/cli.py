@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
         from .sinks._bridge import add_bridge_command
 
         add_bridge_command(sub)
+    with contextlib.suppress(ImportError):
+        from ._cli_fleet import add_fleet_commands
+
+        add_fleet_commands(sub)
     return parser
 
 

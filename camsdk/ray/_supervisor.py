@@ -86,6 +86,8 @@ class FleetSupervisor:
         self._groups = {g: self.config.requirements(c[0]) for g, c in self.config.groups().items()}
         self._placed: dict[str, _Placed] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        # One pass at a time: the watch loop and `wait_placed` would both start a group.
+        self._reconciling = asyncio.Lock()
         self._ticks = 0
         #: Moves done, by reason, for tests and the status command.
         self.moves = {"start": 0, "lost": 0, "rebalance": 0, "died": 0}
@@ -98,14 +100,16 @@ class FleetSupervisor:
             self._loop_task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _adopt(self) -> None:
-        for group in self._groups:
-            try:
-                handle = ray.get_actor(self.config.actor_name(group),
-                                       namespace=self.config.namespace)
-                node_id: str = await asyncio.wait_for(handle.where.remote(), 10.0)
-            except (ValueError, TimeoutError, ray.exceptions.RayError):
-                continue
-            self._placed[group] = _Placed(node_id, handle)
+        await asyncio.gather(*(self._adopt_one(group) for group in self._groups))
+
+    async def _adopt_one(self, group: str) -> None:
+        """Take over ``group``'s running actor, if there is one."""
+        try:
+            handle = ray.get_actor(self.config.actor_name(group), namespace=self.config.namespace)
+            node_id: str = await asyncio.wait_for(handle.where.remote(), 10.0)
+        except (ValueError, TimeoutError, ray.exceptions.RayError):
+            return
+        self._placed[group] = _Placed(node_id, handle)
 
     async def _watch(self) -> None:
         while True:
@@ -117,6 +121,10 @@ class FleetSupervisor:
 
     async def reconcile(self) -> dict[str, str]:
         """One pass: place every group where the ring says; return group -> node id."""
+        async with self._reconciling:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> dict[str, str]:
         nodes = await asyncio.to_thread(alive_nodes)
         for node in self._ring.nodes - nodes.keys():
             self._ring.remove(node)
@@ -172,9 +180,11 @@ class FleetSupervisor:
         try:
             handle = _camera_actor_class().options(**options).remote(self._config_json, group)
         except ValueError as exc:
-            # The old actor's name is not released yet; the next pass tries again.
+            # The name is taken: an actor we did not know of (adopt it), or the old one
+            # not released yet (the next pass tries again).
             log.info("fleet group %s not placed yet: %s", group, exc)
             self._placed.pop(group, None)
+            await self._adopt_one(group)
             return
         self._placed[group] = _Placed(node_id, handle)
         self.moves[reason] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,23 @@ def test_an_unknown_camera_is_a_configuration_error() -> None:
 def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_fleet_config(tmp_path / "absent.toml")
+
+
+def test_the_fleet_command_runs_a_site_file_up_and_down(
+    ray_cluster: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from camsdk.cli import main
+
+    path = tmp_path / "site.toml"
+    path.write_text(
+        '[fleet]\nname = "cli"\nnode_labels = { "camsdk.io/role" = "camera" }\n'
+        '[[cameras]]\nname = "yard"\nurl = "virtual://yard?size=160x120&fps=5"\n'
+        '[[cameras]]\nname = "gate"\nurl = "virtual://gate?size=160x120&fps=5"\n'
+        'labels = { site = "nowhere" }\n'
+    )
+    assert main(["fleet", "up", str(path), "--timeout", "5"]) == 1  # "gate" has no node
+    out = capsys.readouterr()
+    assert "yard" in out.out and "not placed" in out.err and "gate" in out.err
+    assert main(["fleet", "status", str(path), "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["cameras"]) == ["yard"]
+    assert main(["fleet", "down", str(path)]) == 0
