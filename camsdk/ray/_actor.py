@@ -242,14 +242,18 @@ class CameraActor:
 
         return await self._serve(caller, call)
 
-    async def publish_event(self, camera: str, caller: Caller, event: CameraEvent) -> Reply[None]:
-        """Inject an event (integrations, tests); only the owner may."""
+    async def publish_events(
+        self, camera: str, caller: Caller, events: list[CameraEvent]
+    ) -> Reply[None]:
+        """Inject events, in order (integrations, tests); only the owner may."""
 
         async def call() -> None:
             if caller.principal.id != self._policy.owner.id:
                 raise AccessDeniedError("only the owner may publish events",
                                         reason="not the owner")
-            await (await self._camera(camera)).publish_event(event)
+            cam = await self._camera(camera)
+            for event in events:
+                await cam.publish_event(event)
 
         return await self._serve(caller, call)
 

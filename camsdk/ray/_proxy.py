@@ -177,7 +177,11 @@ class CameraProxy:
 
     async def publish_event(self, event: CameraEvent) -> None:
         """Inject an event into the camera's pipeline (the owner only)."""
-        await self._call("publish_event", event)
+        await self._call("publish_events", [event])
+
+    async def publish_events(self, events: Iterable[CameraEvent]) -> None:
+        """Inject several events in one call, in order (the owner only)."""
+        await self._call("publish_events", list(events))
 
     @property
     def ptz(self) -> RemotePTZ:
