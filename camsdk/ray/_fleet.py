@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 import ray
+from ray.exceptions import ActorUnschedulableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .._access import Principal
@@ -176,16 +177,25 @@ class Fleet:
 
     async def node_of(self, camera: str) -> str:
         """The id of the node camera ``camera`` runs on now."""
+        return str(await self._ask(camera, "where"))
+
+    async def _ask(self, camera: str, method: str) -> Any:
+        """Call a housekeeping ``method`` on ``camera``'s actor, waiting for a moved one."""
         group = self.config.group_of(self.config.camera(camera))
-        actor = await self._actor(group, time.monotonic() + self.config.fleet.failover_timeout)
-        node: str = await actor.where.remote()
-        return node
+        deadline = time.monotonic() + self.config.fleet.failover_timeout
+        while True:
+            actor = await self._actor(group, deadline)
+            try:
+                return await getattr(actor, method).remote()
+            except (RayActorError, ActorUnschedulableError):
+                self._forget(group, actor)
+                if time.monotonic() >= deadline:
+                    raise CameraUnreachableError(
+                        f"fleet camera {camera!r}: its actor did not come back") from None
 
     async def stats(self, camera: str) -> dict[str, Any]:
         """The camera actor's process memory, open handles, buffered items and drops."""
-        group = self.config.group_of(self.config.camera(camera))
-        actor = await self._actor(group, time.monotonic() + self.config.fleet.failover_timeout)
-        stats: dict[str, Any] = await actor.stats.remote()
+        stats: dict[str, Any] = await self._ask(camera, "stats")
         return stats
 
     async def consumer_options(self, camera: str, *, soft: bool = False) -> dict[str, Any]:

@@ -78,3 +78,12 @@ def test_the_fleet_command_runs_a_site_file_up_and_down(
     assert main(["fleet", "status", str(path), "--json"]) == 0
     assert list(json.loads(capsys.readouterr().out)["cameras"]) == ["yard"]
     assert main(["fleet", "down", str(path)]) == 0
+
+
+def test_importing_camsdk_never_imports_ray() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, camsdk, camsdk.cli; camsdk.cli.build_parser(); "
+            "sys.exit('ray' in sys.modules or 'camsdk.ray' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
