@@ -96,8 +96,9 @@ CHUNK = 200  # events in flight at once: below the subscriber's queue (256), so 
 
 
 def chunk_events(start: int) -> list[camsdk.CameraEvent]:
-    """CHUNK distinct events, then a DOORBELL that marks the chunk's end."""
-    events = [camsdk.CameraEvent(kind=EventKind.PERSON, event_id=f"e{i}", zone=f"z{i % 500}")
+    """CHUNK events: starts and ends of CHUNK/2 activities (few open at once), then a marker."""
+    events = [camsdk.CameraEvent(kind=EventKind.PERSON, event_id=f"e{i // 2}", zone=f"z{i // 2}",
+                                 active=i % 2 == 0)
               for i in range(start, start + CHUNK)]
     return [*events, camsdk.CameraEvent(kind=EventKind.DOORBELL, event_id=f"end{start}")]
 

@@ -30,6 +30,7 @@ import camsdk
 from .._camera import Camera
 from .._errors import (
     AccessDeniedError,
+    AuthenticationError,
     CameraClosedError,
     CameraTimeoutError,
     CamError,
@@ -127,6 +128,12 @@ class CameraActor:
                 # Every caller is decided here, on this node: the gate follows the call.
                 camera._gate = CallerGate(url=camera.url, **self._gate_args)
                 await camera.connect()
+            except (AuthenticationError, ConfigurationError) as exc:
+                # Retrying bad credentials locks accounts out; a bad URL will not improve.
+                slot.error = exc
+                slot.ready.set()
+                log.warning("fleet camera %s: %s; not retrying", spec.name, exc)
+                return
             except CamError as exc:
                 slot.error = exc
                 slot.ready.set()  # waiters see the failure; retries go on
