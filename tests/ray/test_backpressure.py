@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from camsdk import Discontinuity
-from camsdk.ray import Fleet
+from camsdk.ray import Fleet, FleetConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -45,3 +46,25 @@ async def test_closing_a_remote_stream_releases_its_handle_in_the_actor(fleet: F
         assert (await fleet.stats("virtual-12"))["handles"] == before + 1
         await stream.aclose()
         assert (await fleet.stats("virtual-12"))["handles"] == before
+
+
+async def test_a_stream_its_proxy_abandoned_is_closed_after_the_idle_timeout(
+    ray_cluster: object,
+) -> None:
+    config = FleetConfig.model_validate({
+        "fleet": {"name": "idle", "node_labels": {"camsdk.io/role": "camera"},
+                  "idle_timeout": 1.0},
+        "cameras": [{"name": "lonely", "url": "virtual://lonely?size=160x120&fps=5"}],
+    })
+    fleet = Fleet(config)
+    await fleet.up(timeout=60)
+    try:
+        async with fleet.camera("lonely") as cam:
+            await cam.stream().open()  # never read, never closed: its proxy "went away"
+            assert (await fleet.stats("lonely"))["handles"] == 1
+            deadline = time.monotonic() + 30
+            while (await fleet.stats("lonely"))["handles"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert (await fleet.stats("lonely"))["handles"] == 0
+    finally:
+        await fleet.down()
