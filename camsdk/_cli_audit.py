@@ -1,4 +1,4 @@
-"""``camsdk audit verify`` and ``camsdk audit report``: check and summarise an audit log.
+"""``camsdk audit verify``, ``report`` and ``merge``: check, summarise and join audit logs.
 
 `add_audit_commands` adds the ``audit`` command to the main parser. Each
 sub-command stores its handler as ``func``; the handler takes the parsed
@@ -29,7 +29,7 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         description="Verify or summarise an audit log written by camsdk.privacy.AuditLog.",
     )
     audit.set_defaults(func=lambda args: _usage(audit))
-    commands = audit.add_subparsers(dest="audit_command", metavar="{verify,report}")
+    commands = audit.add_subparsers(dest="audit_command", metavar="{verify,report,merge}")
 
     verify = commands.add_parser(
         "verify",
@@ -67,6 +67,23 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     report.add_argument("--principal", metavar="P", help="only records of this principal id")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.set_defaults(func=_cmd_report)
+
+    merge = commands.add_parser(
+        "merge",
+        help="verify several logs (e.g. one per node) and merge them by time",
+        description=(
+            "Verify every input (files, or directories of *.jsonl), then merge their records "
+            "by time stamp. Each merged record names its origin (file, seq, ts, line hash). "
+            "Exit 1 when an input is broken (nothing is merged then)."
+        ),
+    )
+    merge.add_argument("paths", nargs="+", type=Path, help="audit logs or directories of them")
+    merge.add_argument("-o", "--output", type=Path,
+                       help="write the merge as a new hash-chained log (default: JSON lines "
+                            "on stdout)")
+    merge.add_argument("--key", metavar="PUBKEY", type=Path,
+                       help="Ed25519 public key that must have signed every input's checkpoints")
+    merge.set_defaults(func=_cmd_merge)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -166,4 +183,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from .privacy import load_public_key, merge_audit_logs
+
+    public_key = None
+    if args.key is not None:
+        try:
+            public_key = load_public_key(args.key)
+        except (OSError, ValueError) as exc:
+            return _fail(f"cannot read public key {str(args.key)!r}: {exc}")
+    try:
+        verdict, records = merge_audit_logs(args.paths, args.output, public_key=public_key)
+    except FileExistsError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read {exc.filename!r}: {exc.strerror or exc}")
+    if not verdict.ok:
+        print(f"BROKEN: {verdict.reason}", file=sys.stderr)
+        return EXIT_BROKEN
+    if args.output is None:
+        for record in records:
+            print(json.dumps(record.as_record(), ensure_ascii=False, sort_keys=True))
+    else:
+        print(f"OK: {verdict.records} record(s) from {len(verdict.inputs)} log(s) -> "
+              f"{args.output}", file=sys.stderr)
     return EXIT_OK

@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_serve import add_serve_commands
 
     add_serve_commands(sub)
+    with contextlib.suppress(ImportError):
+        from ._cli_fleet import add_fleet_commands
+
+        add_fleet_commands(sub)
     return parser
 
 

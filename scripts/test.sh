@@ -26,7 +26,7 @@ if ((${#missing[@]})); then
 fi
 
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test,docs]"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test,docs,ray]"
 
 echo "== ruff"
 "$PYTHON" -m ruff check .

@@ -7,7 +7,8 @@
   live streams included.
 * The audit trail: `AuditLog`, an append-only, hash-chained JSONL file with
   signed checkpoints, checked by `verify_audit_log` (``camsdk audit verify``)
-  and summarised by `audit_report`; a `CheckpointMirror` keeps the newest
+  and summarised by `audit_report`; `merge_audit_logs` (``camsdk audit
+  merge``) joins per-node logs into one view; a `CheckpointMirror` keeps the newest
   checkpoint elsewhere so that a log cut short is caught; plus logger,
   memory, callback and fail-open sinks.
 * Privacy masks: `PrivacyMask` polygons, applied to decoded frames, arrays
@@ -36,6 +37,7 @@ from ._keys import (
     save_public_key,
 )
 from ._masks import MaskSet, PrivacyMask
+from ._merge import AuditMerge, MergedRecord, merge_audit_logs
 from ._policy import DenyByDefault, GrantPolicy
 from ._records import sanitize_record
 from ._report import AccessSummary, AuditReport, audit_report
@@ -54,6 +56,7 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "AuditLogError",
+    "AuditMerge",
     "AuditReport",
     "AuditVerification",
     "CallbackAuditSink",
@@ -67,6 +70,7 @@ __all__ = [
     "LoggerAuditSink",
     "MaskSet",
     "MemoryAuditSink",
+    "MergedRecord",
     "PrivacyMask",
     "RevocationList",
     "audit_report",
@@ -75,6 +79,7 @@ __all__ = [
     "load_grants",
     "load_private_key",
     "load_public_key",
+    "merge_audit_logs",
     "sanitize_record",
     "save_grants",
     "save_private_key",

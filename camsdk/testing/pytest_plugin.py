@@ -30,6 +30,13 @@ resolved, so a refused name never reaches a connect. The
 ``recorded_connections`` fixture lists every destination attempted,
 ``(family, host, port)``, so a test can assert it opened none.
 
+A test that drives a native client with its own connection pool (Ray's gRPC
+channels to a local test cluster: they stay open across tests by design)
+declares it with ``@pytest.mark.loopback_connection_pool("ray")``: the leak
+check then ignores sockets *connected to a loopback peer* that the test left
+open; every other check (cameras, sessions, threads, tasks, any other
+socket, the guard) still runs.
+
 Limits: only connections made through Python's ``socket`` module are seen.
 FFmpeg (PyAV) opens its sockets in native code, so an ``rtsp://`` or HLS
 stream read by the media pipeline is invisible to the guard, and so is name
@@ -82,6 +89,22 @@ def _inet_sockets() -> set[tuple[Any, ...]]:
     }
 
 
+_POOL_MARKER = "loopback_connection_pool"
+
+
+def _to_loopback(entry: tuple[Any, ...]) -> bool:
+    """Whether a `_inet_sockets` entry is connected to a loopback peer."""
+    raddr = entry[2]
+    if not raddr:
+        return False
+    try:
+        address = ipaddress.ip_address(raddr[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return bool((mapped or address).is_loopback)
+
+
 def _camsdk_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("camsdk-") and t.is_alive()}
 
@@ -114,6 +137,8 @@ def camsdk_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         if thread.is_alive():
             problems.append(f"thread still running: {thread.name}")
     leaked_sockets = _inet_sockets() - sockets_before
+    if request.node.get_closest_marker(_POOL_MARKER) is not None:
+        leaked_sockets = {s for s in leaked_sockets if not _to_loopback(s)}
     if leaked_sockets:
         problems.append(f"sockets left open: {sorted(map(str, leaked_sockets))}")
     if problems:
@@ -449,6 +474,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{_MARKER}(*destinations): let the test connect to these 'host:port' (or 'host') "
         "destinations besides loopback and AF_UNIX (camsdk socket guard)",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{_POOL_MARKER}(name): a native client's pooled connections to loopback peers "
+        "(e.g. Ray's gRPC channels) may outlive the test (camsdk leak check)",
     )
 
 
