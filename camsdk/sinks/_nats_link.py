@@ -16,16 +16,15 @@ import contextlib
 import importlib
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .._errors import (
     AuthenticationError,
-    CamError,
     CameraConnectionError,
     CameraProtocolError,
     CameraTimeoutError,
     CameraUnreachableError,
+    CamError,
     ConfigurationError,
 )
 from .._log import get_logger, scrub
@@ -74,7 +73,11 @@ def translate_error(exc: BaseException, *, subject: str = "", where: str = "") -
     place = f" ({where})" if where else ""
     if isinstance(exc, CamError):
         return exc
-    if isinstance(exc, errors.AuthorizationError | errors.InvalidUserCredentialsError):
+    refused = isinstance(exc, errors.Error) and any(
+        # nats-py raises a plain Error carrying the server's -ERR text for these.
+        words in str(exc).lower() for words in ("authorization violation", "authentication")
+    )
+    if refused or isinstance(exc, errors.AuthorizationError | errors.InvalidUserCredentialsError):
         return AuthenticationError(f"the NATS server refused the credentials{place}")
     if isinstance(exc, js_errors.NoStreamResponseError):
         return ConfigurationError(
@@ -128,6 +131,8 @@ class JetStreamLink:
         self._js: Any = None
         #: The stream the sink publishes to, once found or created.
         self.stream_name: str | None = None
+        #: Connections lost or refused.
+        self.reconnects = 0
 
     @property
     def connected(self) -> bool:
@@ -143,11 +148,15 @@ class JetStreamLink:
         """Connect when not connected, then find (or create) the stream. Typed errors."""
         if self.connected:
             return
+        if self._nc is not None:
+            self.reconnects += 1  # the server closed the connection we held
         await self.close()
         nats = import_nats()
         try:
             async with asyncio.timeout(self.connect_timeout + 1.0):
-                self._nc = await nats.connect(
+                # Made first and kept, so that a failed connect's socket is closed too.
+                self._nc = nats.aio.client.Client()
+                await self._nc.connect(
                     servers=self._servers,
                     name=self._name,
                     allow_reconnect=False,
@@ -163,11 +172,13 @@ class JetStreamLink:
             await self.close()
             if isinstance(exc, asyncio.CancelledError) or not isinstance(exc, Exception):
                 raise
+            self.reconnects += 1
             if isinstance(exc, ModuleNotFoundError) and exc.name == "nkeys":
                 raise ConfigurationError(
                     "NATS .creds files need the nkeys package: pip install nkeys"
                 ) from exc
-            raise translate_error(exc, subject=self.stream.subjects[0], where=self.redacted) from exc
+            subject = self.stream.subjects[0]
+            raise translate_error(exc, subject=subject, where=self.redacted) from exc
 
     async def _prepare_stream(self) -> None:
         settings = self.stream
@@ -239,6 +250,7 @@ class JetStreamLink:
         except Exception as exc:
             error = translate_error(exc, subject=subject, where=self.redacted)
             if isinstance(error, CameraConnectionError):
+                self.reconnects += 1
                 await self.close()  # a timed-out or broken connection is not trusted again
             raise error from exc
         return bool(ack.duplicate)
@@ -258,10 +270,3 @@ def _default_stream_name(subject: str) -> str:
     base = subject.removesuffix(".>")
     name = "".join(c.upper() if c.isalnum() else "_" for c in base)
     return name or "CAMSDK"
-
-
-def read_creds_path(path: Path) -> Path:
-    """Check a ``.creds`` file exists and is readable; `ConfigurationError` otherwise."""
-    if not path.is_file():
-        raise ConfigurationError(f"NATS credentials file {path} does not exist")
-    return path

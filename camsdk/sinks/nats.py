@@ -206,8 +206,6 @@ class JetStreamSink:
         self.failed = 0
         #: Acknowledgements that said "duplicate" (a retry JetStream had already stored).
         self.duplicates = 0
-        #: Connections lost or refused.
-        self.reconnects = 0
         #: Events sent without their picture (it exceeded ``max_payload``).
         self.snapshots_omitted = 0
         #: The last delivery problem (None once delivering again).
@@ -217,6 +215,11 @@ class JetStreamSink:
     def dropped(self) -> int:
         """Events discarded because the queue was full."""
         return self.queue.dropped
+
+    @property
+    def reconnects(self) -> int:
+        """Connections lost or refused (each one is retried)."""
+        return self._link.reconnects
 
     @property
     def stream_name(self) -> str | None:
@@ -327,7 +330,6 @@ class JetStreamSink:
         except CamError as exc:
             # Server down at start: events wait in the queue while the task reconnects.
             self.error = exc
-            self.reconnects += 1
             _log.warning(
                 "JetStream %s not reachable yet (%s); events wait in the queue",
                 self.redacted_servers,
@@ -416,8 +418,6 @@ class JetStreamSink:
     async def _back_off(self, exc: CamError, attempt: int) -> int:
         """Log, count and sleep before retrying the message at the head of the queue."""
         self.error = exc
-        if not self._link.connected:
-            self.reconnects += 1
         delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
         # Warn once per outage; the retries after it are INFO.
         log = _log.warning if attempt == 0 else _log.info
