@@ -125,7 +125,9 @@ class NatsSettings(BaseModel):
         secure = self.tls or self.ca_file or any(s.startswith("tls://") for s in self.servers)
         tls = "on" if secure else "off"
         stream = self.stream or f"any capturing {self.subject_prefix}.>"
-        servers = ", ".join(s.rsplit("@", 1)[-1] for s in self.servers)
+        from ._nats_link import redact_server
+
+        servers = ", ".join(redact_server(s) for s in self.servers)
         return f"{servers}, TLS {tls}, with {login}, stream {stream}"
 
 

@@ -17,6 +17,7 @@ import importlib
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._errors import (
     AuthenticationError,
@@ -27,9 +28,10 @@ from .._errors import (
     CamError,
     ConfigurationError,
 )
-from .._log import get_logger, scrub
+from .._log import get_logger, register_secret, scrub
 
-__all__ = ["JetStreamLink", "MessageRefused", "StreamSettings", "import_nats", "translate_error"]
+__all__ = ["JetStreamLink", "MessageRefused", "StreamSettings", "import_nats", "redact_server",
+           "translate_error"]
 
 _log = get_logger(__name__)
 
@@ -270,3 +272,23 @@ def _default_stream_name(subject: str) -> str:
     base = subject.removesuffix(".>")
     name = "".join(c.upper() if c.isalnum() else "_" for c in base)
     return name or "CAMSDK"
+
+
+def redact_server(url: str) -> str:
+    """The server URL without any user, password or token in it."""
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    if parts.scheme not in ("nats", "tls"):
+        raise ConfigurationError(f"NATS server URL must be nats:// or tls://, not {parts.scheme!r}")
+    if not parts.hostname:
+        raise ConfigurationError("NATS server URL needs a host")
+    if parts.password:
+        register_secret(parts.password)
+    elif parts.username:
+        register_secret(parts.username)  # nats://TOKEN@host: the user part is the token
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ConfigurationError("NATS server URL has an invalid port") from None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    userinfo = "***@" if parts.username or parts.password else ""
+    return f"{parts.scheme}://{userinfo}{host}{port}"

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -59,7 +58,7 @@ from .._events import backoff_delay, raise_if_cancelling
 from .._http import tls_context
 from .._log import get_logger, register_secret, scrub
 from .._models import CameraEvent, Credentials
-from ._nats_link import JetStreamLink, MessageRefused, StreamSettings, import_nats
+from ._nats_link import JetStreamLink, MessageRefused, StreamSettings, import_nats, redact_server
 from ._queue import AckQueue
 from ._webhook_payload import FrigateMapper, camsdk_payload, encode_body
 
@@ -156,7 +155,7 @@ class JetStreamSink:
         if not server_list:
             raise ConfigurationError("JetStreamSink needs at least one NATS server URL")
         auth = _auth_options(credentials)
-        self.redacted_servers = ",".join(_redact_server(s, auth) for s in server_list)
+        self.redacted_servers = ",".join(redact_server(s) for s in server_list)
         if not _PREFIX.match(subject_prefix):
             raise ConfigurationError(
                 f"subject prefix {subject_prefix!r}: use tokens of letters, digits, '_' and '-' "
@@ -466,20 +465,3 @@ def _auth_options(credentials: NatsCredentials | None) -> dict[str, Any]:
         "NATS credentials: give camsdk.Credentials(user, password), a Path to a .creds "
         "file, or a SecretStr token (a plain str is ambiguous)"
     )
-
-
-def _redact_server(url: str, auth: dict[str, Any]) -> str:
-    """The server URL without any user, password or token in it."""
-    parts = urlsplit(url if "://" in url else f"nats://{url}")
-    if parts.scheme not in ("nats", "tls"):
-        raise ConfigurationError(f"NATS server URL must be nats:// or tls://, not {parts.scheme!r}")
-    if not parts.hostname:
-        raise ConfigurationError("NATS server URL needs a host")
-    if parts.password:
-        register_secret(parts.password)
-    elif parts.username:
-        register_secret(parts.username)  # nats://TOKEN@host: the user part is the token
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    port = f":{parts.port}" if parts.port else ""
-    userinfo = "***@" if parts.username or parts.password else ""
-    return f"{parts.scheme}://{userinfo}{host}{port}"
