@@ -2,19 +2,17 @@
 
 Each test that needs one gets its own server (free port, temporary store),
 stopped at the end. Skipped, with the reason, only when the nats-server
-binary or the nats-py client is missing.
+binary is missing (or, in the modules that need it, the nats-py client).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .nats_server import NatsServer, find_nats_server
-
-pytest.importorskip("nats", reason="the JetStream sink needs nats-py: pip install camsdk[nats]")
 
 NATS_MISSING = find_nats_server() is None
 SKIP_REASON = "nats-server is not installed (apt-get install nats-server)"
@@ -52,15 +50,3 @@ def make_nats_server() -> Iterator[Any]:
     yield make
     for server in servers:
         server.close()
-
-
-@pytest.fixture
-async def reader(nats_server: NatsServer) -> AsyncIterator[Any]:
-    """A plain nats-py JetStream context on the test's server, to read what the sink stored."""
-    import nats
-
-    nc = await nats.connect(nats_server.url, allow_reconnect=False)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()

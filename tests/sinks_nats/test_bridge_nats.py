@@ -42,8 +42,7 @@ def write(tmp_path: Path, text: str) -> Path:
 async def test_a_bridge_with_a_nats_table_delivers_camera_events_to_jetstream(
     make_nats_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nats
-
+    nats = pytest.importorskip("nats", reason="the JetStream sink needs nats-py")
     server: NatsServer = make_nats_server(user="bridge", password="nats-pw-2468")
     monkeypatch.setenv("TEST_BRIDGE_NATS_PW", "nats-pw-2468")
     path = write(tmp_path, NATS_ONLY.format(url=server.url))

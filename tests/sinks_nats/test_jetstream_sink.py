@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from camsdk._errors import AuthenticationError, ConfigurationError
-from camsdk._models import CameraEvent, Credentials, EventKind, Snapshot
-from camsdk.sinks.nats import JetStreamSink, subject_token
+NO_NATS_PY = "the JetStream sink needs nats-py: pip install camsdk[nats]"
+pytest.importorskip("nats", reason=NO_NATS_PY)
 
-from .nats_server import NatsServer
+from camsdk._errors import AuthenticationError, ConfigurationError  # noqa: E402
+from camsdk._models import CameraEvent, Credentials, EventKind, Snapshot  # noqa: E402
+from camsdk.sinks.nats import JetStreamSink, subject_token  # noqa: E402
+
+from .nats_server import NatsServer  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
