@@ -9,6 +9,10 @@ stream's shared session, decoder and keyframe cache live in this process;
 packets may leave for any node, decoded frames only for consumers on this
 node (through Ray's object store, zero-copy).
 
+When the fleet config has a ``[nats]`` table, the actor also forwards every
+event of its cameras to that JetStream stream (one `JetStreamSink` per
+actor, subscribed as the owner), so events survive the actor's crash.
+
 Every method takes the `Caller` and returns a `Reply`; see `camsdk.ray._wire`.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -41,6 +46,7 @@ from .._log import get_logger
 from .._media import VideoFrame
 from .._models import CameraEvent, Credentials
 from ..privacy import AuditLog
+from ..sinks._nats_config import pump_events
 from ._caller import Caller, CallerGate, CallerPolicy, serving
 from ._config import FleetCamera, FleetConfig
 from ._handles import MAX_BUFFER, HandleTable
@@ -97,6 +103,8 @@ class CameraActor:
         cams = self.config.groups().get(group, ())
         self._slots = {cam.name: _Slot(cam) for cam in cams}
         self._handles = HandleTable(self.config.fleet.idle_timeout)
+        self._sink: Any = None  # the JetStreamSink, with a [nats] table
+        self._forwarding: asyncio.Task[None] | None = None
         self._started = False
         self.started_at = time.time()
         self._ensure_started()
@@ -111,6 +119,31 @@ class CameraActor:
         loop = asyncio.get_running_loop()
         for slot in self._slots.values():
             slot.task = loop.create_task(self._connect(slot))
+        if self.config.nats is not None:
+            self._forwarding = loop.create_task(self._forward_events())
+
+    async def _forward_events(self) -> None:
+        """Send every camera's events to the fleet's JetStream sink (the owner's subscription)."""
+        assert self.config.nats is not None
+        try:
+            sink = self.config.nats.sink(name=f"camsdk-fleet-{self.group}"[:64])
+            await sink.__aenter__()
+        except CamError as exc:  # bad credentials, no stream: a config problem, said once
+            log.warning("fleet group %s: events not forwarded to JetStream: %s", self.group, exc)
+            return
+        self._sink = sink
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for slot in self._slots.values():
+                    tasks.create_task(self._forward_camera(slot, sink))
+        finally:
+            await sink.aclose(drain=False)
+
+    async def _forward_camera(self, slot: _Slot, sink: Any) -> None:
+        if slot.task is not None:
+            await asyncio.wait({slot.task})  # connected, or given up for good
+        if slot.camera is not None:
+            await pump_events(slot.camera, sink)
 
     async def _connect(self, slot: _Slot) -> None:
         """Connect ``slot``'s camera, retrying with capped backoff until it works."""
@@ -187,11 +220,18 @@ class CameraActor:
     async def stats(self) -> dict[str, Any]:
         """Process memory and handle counts (tests and benchmarks read them)."""
         self._ensure_started()
+        nats = None if self._sink is None else dataclasses.asdict(self._sink.stats)
         return {"node_id": self.node_id, "pid": os.getpid(), "rss": _rss_bytes(),
-                "started_at": self.started_at, **self._handles.stats()}
+                "started_at": self.started_at, "nats": nats, **self._handles.stats()}
 
     async def shutdown(self) -> None:
         """Close every handle and camera, and the audit log (before the actor is killed)."""
+        if self._sink is not None:  # what is queued gets a bounded chance to reach JetStream
+            await self._sink.aclose(drain=True, drain_timeout=5.0)
+        if self._forwarding is not None:
+            self._forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._forwarding
         await self._handles.aclose()
         for slot in self._slots.values():
             if slot.task is not None:

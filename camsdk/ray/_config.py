@@ -17,6 +17,10 @@ url = "rtsp://10.0.0.5/stream1"
 username = "viewer"
 password_env = "FRONT_DOOR_PASSWORD"     # read on the camera's node, never shipped
 labels = { site = "a" }                  # only nodes with these labels can reach it
+
+[nats]                                   # optional: every camera's events, durably
+servers = ["nats://nats.local:4222"]     # (see docs/nats.md for every key)
+ensure_stream = true
 ```
 
 Grouping is a hash of the camera name, independent of the nodes, so a
@@ -36,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._errors import ConfigurationError
 from ..privacy import Grant
+from ..sinks._nats_config import NatsSettings
 from ._ring import ring_hash
 
 __all__ = [
@@ -151,6 +156,8 @@ class FleetConfig(BaseModel):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     cameras: tuple[FleetCamera, ...] = ()
     accounts: tuple[FleetAccount, ...] = ()
+    #: A NATS JetStream stream that each camera actor forwards its cameras' events to.
+    nats: NatsSettings | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> FleetConfig:

@@ -19,6 +19,10 @@ only the names of environment variables that hold them::
     password_env = "FRONT_DOOR_PASSWORD"
     allow = ["events.subscribe", "snapshot", "ptz"]
 
+A ``[nats]`` table (see `camsdk.sinks._nats_config`) sends every camera's
+events to a NATS JetStream stream as well, or instead: ``[broker]`` may
+then be left out.
+
 Every camera is opened with the bridge's principal (``mqtt:<client_id>``)
 and a policy that allows exactly the actions in its ``allow`` list (default:
 events and snapshots, no PTZ), so MQTT commands pass the same access check
@@ -73,6 +77,7 @@ from ._bridge_config import (
     shard_of,
 )
 from ._ha_discovery import topic_slug
+from ._nats_config import NatsSettings, pump_events
 from ._types import BridgeCamera, EventStream, MotionRun, PTZControl, StreamHandle
 
 __all__ = [
@@ -324,7 +329,8 @@ def _shard_entries(config: BridgeConfig, shard: tuple[int, int] | None) -> list[
 
 
 def _client_id(config: BridgeConfig, shard: tuple[int, int] | None) -> str:
-    return config.broker.client_id or f"camsdk-bridge-{shard[0] if shard else 0}"
+    configured = config.broker.client_id if config.broker is not None else None
+    return configured or f"camsdk-bridge-{shard[0] if shard else 0}"
 
 
 def bridge_summary(
@@ -337,15 +343,21 @@ def bridge_summary(
         version = metadata.version("camsdk")
     except metadata.PackageNotFoundError:
         version = "?"
-    login = "with a password" if broker.password_env else "without a password"
-    lines = [
-        f"camsdk {version} bridge" + (f" from {source}" if source is not None else ""),
-        f"  broker     {broker.hostname}:{broker.port}, TLS {'on' if broker.tls else 'off'}, "
-        f"{login}, client id {_client_id(config, shard)}",
-        f"  topics     {broker.prefix}/<camera>/...",
-        "  discovery  "
-        + (f"Home Assistant, under {broker.discovery_prefix}/" if broker.discovery else "off"),
-    ]
+    lines = [f"camsdk {version} bridge" + (f" from {source}" if source is not None else "")]
+    if broker is not None:
+        login = "with a password" if broker.password_env else "without a password"
+        lines += [
+            f"  broker     {broker.hostname}:{broker.port}, TLS {'on' if broker.tls else 'off'}, "
+            f"{login}, client id {_client_id(config, shard)}",
+            f"  topics     {broker.prefix}/<camera>/...",
+            "  discovery  "
+            + (f"Home Assistant, under {broker.discovery_prefix}/" if broker.discovery else "off"),
+        ]
+    if config.nats is not None:
+        lines += [
+            f"  nats       {config.nats.describe()}",
+            f"  subjects   {config.nats.subject_prefix}.<camera>.<kind>",
+        ]
     if config.audit_log is not None:
         lines.append(f"  audit log  {config.audit_log}")
     total = len(config.cameras)
@@ -395,12 +407,13 @@ async def run_bridge(
     Without an ``audit`` sink, the config's ``audit_log`` (if any) is opened
     as a `camsdk.privacy.AuditLog` for the run.
     """
-    try:
-        from . import mqtt  # noqa: F401  (fail early, before anything is opened)
-    except ImportError as exc:
-        raise DriverUnavailableError(
-            "the MQTT bridge needs aiomqtt", hint="pip install 'camsdk[mqtt]'"
-        ) from exc
+    if config.broker is not None:
+        try:
+            from . import mqtt  # noqa: F401  (fail early, before anything is opened)
+        except ImportError as exc:
+            raise DriverUnavailableError(
+                "the MQTT bridge needs aiomqtt", hint="pip install 'camsdk[mqtt]'"
+            ) from exc
     with contextlib.ExitStack() as stack:
         if audit is None and config.audit_log is not None:
             from ..privacy import AuditLog
@@ -417,15 +430,14 @@ async def _run_bridge(
     audit: AuditSink | None,
     source: Path | None,
 ) -> None:
-    from .mqtt import MqttBridge
-
     entries = _shard_entries(config, shard)
-    broker = config.broker
-    password = _secret_from_env(broker.password_env, "broker")
     if not entries:
         _log.warning("bridge config %s: no cameras for shard %s", source or "", shard)
     client_id = _client_id(config, shard)
-    principal = Principal(f"mqtt:{client_id}", "MQTT bridge")
+    if config.broker is not None:
+        principal = Principal(f"mqtt:{client_id}", "MQTT bridge")
+    else:
+        principal = Principal(f"nats:{client_id}", "NATS JetStream bridge")
     cameras = [_supervise(entry, principal, audit) for entry in entries]
     try:
         # Connect up front so HA discovery carries vendor and model; a camera
@@ -444,25 +456,13 @@ async def _run_bridge(
                     "camera %r connected: %s", cam.settings.name,
                     " ".join(filter(None, (info.vendor, info.model))) or cam.url,
                 )  # fmt: skip
-        bridge = MqttBridge(
-            cameras,
-            hostname=broker.hostname,
-            port=broker.port,
-            username=broker.username,
-            password=password,
-            prefix=broker.prefix,
-            discovery_prefix=broker.discovery_prefix if broker.discovery else None,
-            publish_snapshots=broker.publish_snapshots,
-            client_id=client_id,
-            principal=principal,
-            # The config's names are what people call their cameras (and HA shows).
-            topic_names={c.id: c.settings.name for c in cameras},
-            camera_options={c.id: c.settings.bridge_options() for c in cameras},
-            keepalive=broker.keepalive,
-            queue_size=broker.queue_size,
-            tls_context=_tls_context(broker),
-        )
-        async with bridge:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.nats is not None:
+                await stack.enter_async_context(_JetStreamPumps(config.nats, cameras, client_id))
+            if config.broker is not None:
+                await stack.enter_async_context(
+                    _mqtt_bridge(config.broker, cameras, client_id, principal)
+                )
             if stop is None:
                 await asyncio.Event().wait()
             else:
@@ -472,6 +472,56 @@ async def _run_bridge(
         for cam in cameras:
             with contextlib.suppress(Exception):
                 await cam.aclose()
+
+
+def _mqtt_bridge(
+    broker: BrokerSettings, cameras: list[_SupervisedCamera], client_id: str, principal: Principal
+) -> MqttBridge:
+    from .mqtt import MqttBridge
+
+    password = _secret_from_env(broker.password_env, "broker")
+    return MqttBridge(
+        cameras,
+        hostname=broker.hostname,
+        port=broker.port,
+        username=broker.username,
+        password=password,
+        prefix=broker.prefix,
+        discovery_prefix=broker.discovery_prefix if broker.discovery else None,
+        publish_snapshots=broker.publish_snapshots,
+        client_id=client_id,
+        principal=principal,
+        # The config's names are what people call their cameras (and HA shows).
+        topic_names={c.id: c.settings.name for c in cameras},
+        camera_options={c.id: c.settings.bridge_options() for c in cameras},
+        keepalive=broker.keepalive,
+        queue_size=broker.queue_size,
+        tls_context=_tls_context(broker),
+    )
+
+
+class _JetStreamPumps:
+    """The ``[nats]`` side of a bridge: one `JetStreamSink`, fed by every camera's events."""
+
+    def __init__(self, settings: NatsSettings, cameras: list[_SupervisedCamera], client_id: str):
+        self._sink = settings.sink(name=client_id)
+        self._cameras = cameras
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> _JetStreamPumps:
+        await self._sink.__aenter__()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(pump_events(cam, self._sink), name=f"camsdk-nats-{cam.id}")
+            for cam in self._cameras
+        ]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._sink.aclose(drain=True)
 
 
 async def _cmd_bridge(args: argparse.Namespace) -> int:
@@ -519,6 +569,7 @@ def add_bridge_command(subparsers: Any) -> None:
 if TYPE_CHECKING:  # pragma: no cover - keeps the protocol honest for mypy
     from .._camera import Camera
     from ._types import PrivacyModeCamera, SoftwareMotionCamera
+    from .mqtt import MqttBridge
 
     _supervised: type[BridgeCamera] = _SupervisedCamera
     _supervised_motion: type[SoftwareMotionCamera] = _SupervisedMotionCamera

@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .._access import Action
 from .._errors import ConfigurationError
 from ._ha_discovery import topic_slug
+from ._nats_config import NatsSettings
 from ._types import BridgeCameraOptions
 
 __all__ = [
     "BridgeConfig",
     "BrokerSettings",
     "CameraSettings",
+    "NatsSettings",
     "load_bridge_config",
     "parse_shard",
     "shard_of",
@@ -122,8 +124,17 @@ class BridgeConfig(BaseModel):
     #: The hash-chained audit log (`camsdk.privacy.AuditLog`) every camera's access
     #: decisions go to: commands refused or carried out, privacy switches.
     audit_log: Path | None = None
-    broker: BrokerSettings
+    #: The MQTT broker; optional when events go to NATS JetStream only.
+    broker: BrokerSettings | None = None
+    #: A NATS JetStream stream that receives every camera's events (durable).
+    nats: NatsSettings | None = None
     cameras: tuple[CameraSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _somewhere_to_deliver(self) -> BridgeConfig:
+        if self.broker is None and self.nats is None:
+            raise ValueError("give a [broker] (MQTT), a [nats] table, or both")
+        return self
 
     @model_validator(mode="after")
     def _unique_topics(self) -> BridgeConfig:
