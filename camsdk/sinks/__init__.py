@@ -5,6 +5,9 @@
   commands back; it needs the ``mqtt`` extra (aiomqtt).
 - `camsdk.sinks.webhook.WebhookSink` POSTs signed event JSON (with the
   event's snapshot and clip, or in Frigate's event format) to a URL.
+- `camsdk.sinks.nats.JetStreamSink` publishes events to NATS JetStream,
+  acknowledged and de-duplicated (a durable log for events that must
+  survive a crash); it needs the ``nats`` extra (nats-py).
 - `run_bridge_from_config` runs what ``camsdk bridge CONFIG.toml`` runs, from
   Python (`load_bridge_config` reads and checks such a file).
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SoftwareMotionCamera,
     )
     from .mqtt import BridgeStats, MqttBridge, PtzCommand
+    from .nats import JetStreamSink
     from .webhook import WebhookSink
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "BridgeCameraOptions",
     "BridgeConfig",
     "BridgeStats",
+    "JetStreamSink",
     "MqttBridge",
     "PrivacyModeCamera",
     "PtzCommand",
@@ -54,6 +59,7 @@ _LAZY = {
     "MqttBridge": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "PtzCommand": (".mqtt", "pip install 'camsdk[mqtt]'"),
     "WebhookSink": (".webhook", ""),
+    "JetStreamSink": (".nats", "pip install 'camsdk[nats]'"),
     "BridgeConfig": ("._bridge_config", ""),
     "load_bridge_config": ("._bridge_config", ""),
     "run_bridge_from_config": ("._bridge", ""),
