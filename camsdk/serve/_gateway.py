@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from .._access import Action, Principal
 from .._camera import Camera
 from .._errors import AccessDeniedError, CamError, ConfigurationError
@@ -30,11 +32,12 @@ from .._log import get_logger, register_secret, scrub
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
 from ._audit import AuditBook, transparency_report
-from ._config import CameraEntry, SiteConfig
+from ._config import CameraEntry, SiteConfig, load_login_keys
 from ._export import MANIFEST_SUFFIX, cut_clip, file_sha256, sign_manifest
 from ._footage import expire_footage, list_segments
 from ._identity import NonceCache, TokenBook
 from ._inventory import Discover, Inventory
+from ._owner_login import LoginChallenges, raw_public_key
 from ._requests import new_id
 from ._security import LoginGuard, OwnerSessions, SlidingWindow
 from ._sharing import Sharing, SharingError
@@ -112,6 +115,11 @@ class Gateway:
         limits = config.limits
         self.sessions = OwnerSessions(config.owner.session_minutes)
         self.login_guard = LoginGuard(limits.login_attempts, limits.lockout_seconds)
+        self.login_challenges = LoginChallenges()
+        #: Challenges handed out per address per minute (each is kept until it expires).
+        self.challenge_limit = SlidingWindow(30, 60.0)
+        #: Keys that may log in as the owner: raw public bytes -> key.
+        self.login_keys: dict[bytes, Ed25519PublicKey] = {}
         self.request_limit = SlidingWindow(limits.requests_per_hour, 3600.0)
         self.call_limit = SlidingWindow(limits.calls_per_minute, 60.0)
         self.nonces = NonceCache()
@@ -134,6 +142,7 @@ class Gateway:
         password_env = cfg.owner.signing_key_password_env
         password = os.environ.get(password_env, "").encode() if password_env else None
         self.key = store.owner_key(cfg.owner.signing_key, password or None)
+        self._load_login_keys()
         self.secret = store.secret()
         self.audit = AuditBook(store.audit_dir, self.key,
                                checkpoint_every=cfg.storage.checkpoint_every)
@@ -166,6 +175,20 @@ class Gateway:
             self.rtsp_port = self._restream.port
         self.spawn(self._housekeeping())
         return self
+
+    def _load_login_keys(self) -> None:
+        owner = self.config.owner
+        keys = load_login_keys(owner)
+        if owner.signing_key_login:
+            keys.append(self.key.public_key())
+        self.login_keys = {raw_public_key(k): k for k in keys}
+        if not self.login_keys and owner.password_hash_value() is None:
+            where = (f"environment variable {owner.password_hash_env} is not set"
+                     if owner.password_hash_env else "no password_hash")
+            raise ConfigurationError(
+                "the owner could not log in: [owner] has no password hash "
+                f"({where}) and no key may log in (login_keys is empty and "
+                "signing_key_login = false); set one (camsdk serve --hash-password)")
 
     async def aclose(self) -> None:
         """Stop everything; the audit log ends with a signed checkpoint."""
