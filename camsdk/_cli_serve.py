@@ -8,7 +8,9 @@ terminal, or from the environment variable ``--password-env`` names).
 signing the gateway's challenge and prints the session (cookie and CSRF
 token) as shell variables, or as JSON, for scripts and ``curl``.
 ``export verify`` exits 0 when the clip matches its signed manifest, 1 when
-it does not, 2 on usage errors (a missing file, an unreadable key).
+it does not, 2 on usage errors (a missing file, an unreadable key); with the
+``c2pa`` library installed it also prints the embedded C2PA manifest's
+validation state, and a C2PA manifest that does not validate is a 1 too.
 """
 
 from __future__ import annotations
@@ -189,6 +191,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
               f"grant {manifest.get('grant_id')}, requester {manifest.get('requester')}")
         if key is None:
             print("not checked: whose key that is (use --key owner.pub)")
-        return EXIT_OK
-    print(f"BAD: {args.clip.name}: {result.reason}")
-    return EXIT_BAD
+    else:
+        print(f"BAD: {args.clip.name}: {result.reason}")
+    if result.c2pa is not None:
+        from .serve._c2pa import describe
+
+        print(describe(result.c2pa))
+    elif manifest.get("c2pa"):
+        print("C2PA: a manifest is embedded; not checked (pip install camsdk[c2pa])")
+    return EXIT_OK if result.ok else EXIT_BAD

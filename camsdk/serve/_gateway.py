@@ -32,6 +32,13 @@ from .._log import get_logger, register_secret, scrub
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
 from ._audit import AuditBook, transparency_report
+from ._c2pa import (
+    C2paSigning,
+    c2pa_available,
+    embed_manifest,
+    owner_certificates,
+    signing_from_files,
+)
 from ._config import CameraEntry, SiteConfig, load_login_keys
 from ._export import MANIFEST_SUFFIX, cut_clip, file_sha256, sign_manifest
 from ._footage import expire_footage, list_segments
@@ -91,6 +98,8 @@ class ExportJob:
     bytes: int = 0
     footage_seconds: float = 0.0
     masked: bool = False
+    #: Whether the clip carries an embedded C2PA manifest.
+    c2pa: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -101,7 +110,7 @@ class ExportJob:
                 "footage_until": self.footage_until.isoformat(),
                 "created_at": self.created_at.isoformat(), "sha256": self.sha256,
                 "bytes": self.bytes, "footage_seconds": round(self.footage_seconds, 3),
-                "masked": self.masked, "principal": self.principal}
+                "masked": self.masked, "principal": self.principal, "c2pa": self.c2pa}
 
 
 class Gateway:
@@ -143,6 +152,7 @@ class Gateway:
         password = os.environ.get(password_env, "").encode() if password_env else None
         self.key = store.owner_key(cfg.owner.signing_key, password or None)
         self._load_login_keys()
+        self.c2pa_signing = self._c2pa_signing()
         self.secret = store.secret()
         self.audit = AuditBook(store.audit_dir, self.key,
                                checkpoint_every=cfg.storage.checkpoint_every)
@@ -189,6 +199,21 @@ class Gateway:
                 "the owner could not log in: [owner] has no password hash "
                 f"({where}) and no key may log in (login_keys is empty and "
                 "signing_key_login = false); set one (camsdk serve --hash-password)")
+
+    def _c2pa_signing(self) -> C2paSigning | None:
+        exports = self.config.exports
+        if exports.c2pa is False:
+            return None
+        if not c2pa_available():
+            if exports.c2pa is True:
+                raise ConfigurationError("[exports] c2pa = true needs the c2pa library: "
+                                         "pip install camsdk[c2pa]")
+            return None
+        if exports.c2pa_certs is not None and exports.c2pa_key is not None:
+            env = exports.c2pa_key_password_env
+            password = os.environ.get(env, "").encode() if env else b""
+            return signing_from_files(exports.c2pa_certs, exports.c2pa_key, password or None)
+        return owner_certificates(self.key, self.store.directory)
 
     async def aclose(self) -> None:
         """Stop everything; the audit log ends with a signed checkpoint."""
@@ -355,6 +380,7 @@ class Gateway:
                 datetime.fromisoformat(item["footage_until"]),
                 datetime.fromisoformat(item["created_at"]), item["state"], item["error"],
                 item["sha256"], item["bytes"], item["footage_seconds"], item["masked"],
+                item.get("c2pa", False),
             )
             if job.state == "pending":
                 job.state, job.error = "failed", "the gateway stopped while it was cut"
@@ -408,14 +434,27 @@ class Gateway:
         try:
             result = await asyncio.to_thread(cut_clip, segments, job.footage_from,
                                              job.footage_until, clip, mask_set)
+            window = {"from": job.footage_from.isoformat(),
+                      "until": job.footage_until.isoformat()}
+            extra: dict[str, Any] = {}
+            signing = self.c2pa_signing
+            if signing is not None:
+                # Embedded first: the camsdk manifest's SHA-256 covers the clip as handed out.
+                await asyncio.to_thread(embed_manifest, clip, {
+                    "export_id": job.export_id, "grant_id": job.grant_id,
+                    "requester": job.principal, "camera": job.camera, "camera_id": camera_id,
+                    "window": window, "purpose": grant.purpose,
+                    "footage": {"first": result.first.isoformat(),
+                                "last": result.last.isoformat()},
+                }, signing, masked=result.masked)
+                extra["c2pa"] = {"embedded": True, "trust_anchor": signing.trust_anchor}
+                job.c2pa = True
             digest = await asyncio.to_thread(file_sha256, clip)
             size = clip.stat().st_size
-            manifest = sign_manifest({
+            manifest = sign_manifest({**extra,
                 "export_id": job.export_id, "file": clip.name, "camera": job.camera,
                 "camera_id": camera_id, "grant_id": job.grant_id, "requester": job.principal,
-                "purpose": grant.purpose,
-                "window": {"from": job.footage_from.isoformat(),
-                           "until": job.footage_until.isoformat()},
+                "purpose": grant.purpose, "window": window,
                 "footage": {"first": result.first.isoformat(), "last": result.last.isoformat(),
                             "frames": result.frames, "masked": result.masked},
                 "sha256": digest, "bytes": size, "created_at": self._clock().isoformat(),
