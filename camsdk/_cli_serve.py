@@ -103,6 +103,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return _cmd_login_key(args)
     config = load_site_config(args.config)
     if args.check:
+        from .serve._config import check_owner_login, load_login_keys
+
+        owner = config.owner
+        check_owner_login(owner, len(load_login_keys(owner)) + owner.signing_key_login)
         print(f"{args.config}: ok ({len(config.cameras)} camera(s), {len(config.hubs)} hub(s))")
         return EXIT_OK
     if config.owner.password_hash_value() is None:

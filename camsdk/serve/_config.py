@@ -58,6 +58,7 @@ __all__ = [
     "ServerSettings",
     "SiteConfig",
     "StorageSettings",
+    "check_owner_login",
     "load_login_keys",
     "load_site_config",
 ]
@@ -264,12 +265,31 @@ def _inline_key(item: str) -> Ed25519PublicKey | None:
     """The public key written in ``item`` itself (PEM, base64 or hex), or ``None``."""
     from ..privacy import load_public_key
 
+    text = item.strip()
+    if not text.startswith("-----BEGIN"):
+        text += "=" * (-len(text) % 4)  # base64url is often written without its padding
     try:
-        return load_public_key(item.strip().encode("utf-8"))
+        return load_public_key(text.encode("utf-8"))
     except ValueError:
         if item.lstrip().startswith("-----BEGIN"):
             raise ValueError("a login key in PEM form is not an Ed25519 public key") from None
         return None
+
+
+def check_owner_login(owner: OwnerSettings, keys: int) -> None:
+    """Refuse a site whose owner could not log in (`ConfigurationError`).
+
+    ``keys`` counts the keys that may log in (``login_keys`` and, when
+    allowed, the signing key).
+    """
+    if keys or owner.password_hash_value() is not None:
+        return
+    where = (f"environment variable {owner.password_hash_env} is not set"
+             if owner.password_hash_env else "no password_hash")
+    raise ConfigurationError(
+        "the owner could not log in: [owner] has no password hash "
+        f"({where}) and no key may log in (login_keys is empty and "
+        "signing_key_login = false); set one (camsdk serve --hash-password)")
 
 
 def load_login_keys(owner: OwnerSettings) -> list[Ed25519PublicKey]:

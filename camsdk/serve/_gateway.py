@@ -39,7 +39,7 @@ from ._c2pa import (
     owner_certificates,
     signing_from_files,
 )
-from ._config import CameraEntry, SiteConfig, load_login_keys
+from ._config import CameraEntry, SiteConfig, check_owner_login, load_login_keys
 from ._export import MANIFEST_SUFFIX, cut_clip, file_sha256, sign_manifest
 from ._footage import expire_footage, list_segments
 from ._identity import NonceCache, TokenBook
@@ -192,13 +192,7 @@ class Gateway:
         if owner.signing_key_login:
             keys.append(self.key.public_key())
         self.login_keys = {raw_public_key(k): k for k in keys}
-        if not self.login_keys and owner.password_hash_value() is None:
-            where = (f"environment variable {owner.password_hash_env} is not set"
-                     if owner.password_hash_env else "no password_hash")
-            raise ConfigurationError(
-                "the owner could not log in: [owner] has no password hash "
-                f"({where}) and no key may log in (login_keys is empty and "
-                "signing_key_login = false); set one (camsdk serve --hash-password)")
+        check_owner_login(owner, len(self.login_keys))
 
     def _c2pa_signing(self) -> C2paSigning | None:
         exports = self.config.exports

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from camsdk import ConfigurationError
+from camsdk.cli import main
 from camsdk.privacy import generate_signing_key, key_id, save_private_key, save_public_key
 from camsdk.serve import Gateway, OwnerKeyAuth, create_app, load_site_config
 from camsdk.serve._app import running
@@ -197,6 +198,17 @@ async def test_a_site_where_nobody_can_log_in_is_refused_at_start(tmp_path: Path
     config = site_config(tmp_path, owner={"password_hash": None, "signing_key_login": False})
     with pytest.raises(ConfigurationError, match="could not log in"):
         await Gateway(config).start()
+
+
+def test_serve_check_refuses_a_site_where_nobody_can_log_in(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('[owner]\nsigning_key_login = false\n[storage]\ndata_dir = "data"\n')
+    assert main(["serve", "--check", str(site)]) == 2
+    assert "could not log in" in capsys.readouterr().err
+    site.write_text('[owner]\nsigning_key_login = false\nlogin_keys = ["'
+                    f'{_b64(raw_public_key(generate_signing_key()))}"]\n')
+    assert main(["serve", "--check", str(site)]) == 0
 
 
 async def test_an_unreadable_login_key_file_is_refused_at_start(tmp_path: Path) -> None:
