@@ -36,6 +36,7 @@ from .._media import MediaPacket, StreamInfo
 from .._pipeline._codec import H264Encoder
 from ..privacy import MaskSet, key_id
 from ..privacy._keys import canonical_json, sign_bytes, verify_bytes
+from ._c2pa import C2paCheck, c2pa_available, check_clip
 from ._footage import Segment
 from ._mux import CodecFreeMp4
 
@@ -218,9 +219,9 @@ class ExportVerification:
     ok: bool
     reason: str
     manifest: dict[str, Any]
-    #: The embedded C2PA manifest's validation (a `C2paCheck`); ``None`` when the
-    #: ``c2pa`` library is not installed.
-    c2pa: Any = None
+    #: The embedded C2PA manifest's validation; ``None`` when the ``c2pa`` library is
+    #: not installed.
+    c2pa: C2paCheck | None = None
 
 
 def verify_export(clip: Path, manifest_path: Path | None = None,
@@ -235,8 +236,6 @@ def verify_export(clip: Path, manifest_path: Path | None = None,
     embedded manifest that does not validate fails the check.
     """
     result, signed = _verify_signed(clip, manifest_path, public_key)
-    from ._c2pa import c2pa_available, check_clip
-
     if not c2pa_available() or not clip.is_file():
         return result
     c2pa_info = result.manifest.get("c2pa") if signed else None

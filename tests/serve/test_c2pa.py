@@ -189,17 +189,18 @@ async def test_c2pa_true_without_the_library_is_refused_at_start(
         await Gateway(site_config(tmp_path, exports={"c2pa": True})).start()
 
 
-def test_the_owner_certificates_are_kept_and_remade_for_another_key(tmp_path: Path) -> None:
+def test_the_owner_certificates_are_kept_renewed_near_their_end_and_remade_for_another_key(
+        tmp_path: Path) -> None:
     key = generate_signing_key()
     first = owner_certificates(key, tmp_path)
     assert owner_certificates(key, tmp_path).chain == first.chain
     certs = x509.load_pem_x509_certificates(first.chain.encode())
     assert [c.subject == c.issuer for c in certs] == [False, True]  # signer, self-signed root
     assert (tmp_path / CHAIN_FILE).stat().st_mode & 0o777 == 0o600
-    other = owner_certificates(generate_signing_key(), tmp_path)
-    assert other.chain != first.chain
-    later = datetime.now(UTC) + timedelta(days=2 * 365)
-    assert owner_certificates(key, tmp_path, now=later).chain not in (first.chain, other.chain)
+    near_the_end = certs[0].not_valid_after_utc - timedelta(days=1)
+    renewed = owner_certificates(key, tmp_path, now=near_the_end)
+    assert renewed.chain != first.chain
+    assert owner_certificates(generate_signing_key(), tmp_path).chain != renewed.chain
 
 
 def _es256_chain(folder: Path) -> tuple[Path, Path]:
