@@ -13,6 +13,7 @@ owner's signed, expiring, audited terms:
   sessions, audit log, transparency report, mask editor) and the requester
   API (documented at ``/api/v1/openapi.json``); `serve` runs it;
 * `RequesterAuth`: signs a requester's calls (an ``httpx`` auth);
+  `OwnerKeyAuth` logs a script in as the owner with a key (challenge-response);
 * `verify_export`: checks a clip against its signed manifest
   (``camsdk export verify``); `hash_password` makes the owner's password hash.
 
@@ -26,11 +27,13 @@ from ._config import SiteConfig, load_site_config
 from ._export import ExportVerification, verify_export
 from ._gateway import Gateway
 from ._identity import RequesterAuth
+from ._owner_login import OwnerKeyAuth
 from ._security import hash_password, verify_password
 
 __all__ = [
     "ExportVerification",
     "Gateway",
+    "OwnerKeyAuth",
     "RequesterAuth",
     "SiteConfig",
     "create_app",

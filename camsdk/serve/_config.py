@@ -15,6 +15,7 @@ rtsp_port = 8554            # RTSP restream for NVR software (leave out: off)
 
 [owner]
 password_hash_env = "CAMSDK_OWNER_HASH"   # or password_hash = "scrypt$..."
+login_keys = ["laptop.pub"]               # more keys that may log in (the signing key may too)
 
 [storage]
 data_dir = "gateway-data"   # keys, grants, requests, audit log, footage, exports
@@ -37,6 +38,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import ConfigurationError
@@ -48,6 +50,7 @@ __all__ = [
     "CameraEntry",
     "DiscoverySettings",
     "EgressSettings",
+    "ExportSettings",
     "HubEntry",
     "LimitSettings",
     "OwnerSettings",
@@ -55,6 +58,8 @@ __all__ = [
     "ServerSettings",
     "SiteConfig",
     "StorageSettings",
+    "check_owner_login",
+    "load_login_keys",
     "load_site_config",
 ]
 
@@ -226,11 +231,26 @@ class OwnerSettings(BaseModel):
     signing_key: Path | None = None
     signing_key_password_env: str | None = None
     session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    #: Ed25519 public keys that may log in by signing a challenge: key files (PEM or raw)
+    #: or the key itself as base64/hex text.
+    login_keys: tuple[str, ...] = ()
+    #: Whether the owner's own signing key may log in too (its holder can sign grants anyway).
+    signing_key_login: bool = True
 
     @model_validator(mode="before")
     @classmethod
     def _hash_only(cls, data: Any) -> Any:
         return _no_plaintext(data, "owner")
+
+    @field_validator("login_keys")
+    @classmethod
+    def _key_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not item.strip() or len(item) > 4096:
+                raise ValueError("login_keys holds key files or base64 public keys")
+            if item.lstrip().startswith("-----BEGIN"):
+                _inline_key(item)  # a PEM pasted in: it must parse now
+        return value
 
     def password_hash_value(self) -> str | None:
         """The stored hash, from the file or its environment variable."""
@@ -239,6 +259,81 @@ class OwnerSettings(BaseModel):
         if self.password_hash_env:
             return os.environ.get(self.password_hash_env) or None
         return None
+
+
+def _inline_key(item: str) -> Ed25519PublicKey | None:
+    """The public key written in ``item`` itself (PEM, base64 or hex), or ``None``."""
+    from ..privacy import load_public_key
+
+    text = item.strip()
+    if not text.startswith("-----BEGIN"):
+        text += "=" * (-len(text) % 4)  # base64url is often written without its padding
+    try:
+        return load_public_key(text.encode("utf-8"))
+    except ValueError:
+        if item.lstrip().startswith("-----BEGIN"):
+            raise ValueError("a login key in PEM form is not an Ed25519 public key") from None
+        return None
+
+
+def check_owner_login(owner: OwnerSettings, keys: int) -> None:
+    """Refuse a site whose owner could not log in (`ConfigurationError`).
+
+    ``keys`` counts the keys that may log in (``login_keys`` and, when
+    allowed, the signing key).
+    """
+    if keys or owner.password_hash_value() is not None:
+        return
+    where = (f"environment variable {owner.password_hash_env} is not set"
+             if owner.password_hash_env else "no password_hash")
+    raise ConfigurationError(
+        "the owner could not log in: [owner] has no password hash "
+        f"({where}) and no key may log in (login_keys is empty and "
+        "signing_key_login = false); set one (camsdk serve --hash-password)")
+
+
+def load_login_keys(owner: OwnerSettings) -> list[Ed25519PublicKey]:
+    """The Ed25519 public keys of ``[owner] login_keys`` (files read now).
+
+    Raises `ConfigurationError` naming an entry that is neither a readable key
+    file nor a key.
+    """
+    from ..privacy import load_public_key
+
+    keys: list[Ed25519PublicKey] = []
+    for item in owner.login_keys:
+        key = _inline_key(item)
+        if key is None:
+            try:
+                key = load_public_key(Path(item))
+            except (OSError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"[owner] login_keys: {item!r} is neither a readable Ed25519 public key "
+                    f"file nor a key: {getattr(exc, 'strerror', None) or exc}"
+                ) from None
+        keys.append(key)
+    return keys
+
+
+class ExportSettings(BaseModel):
+    """The ``[exports]`` table: what an exported clip carries besides camsdk's manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Embed a C2PA manifest in each clip: ``"auto"`` when the ``c2pa`` library is installed,
+    #: ``true`` to require it (the gateway refuses to start without it), ``false`` off.
+    c2pa: bool | Literal["auto"] = "auto"
+    #: The C2PA signing certificate chain (PEM, signer first) and its private key (PEM,
+    #: Ed25519 or EC P-256); default: certificates made from the owner's key.
+    c2pa_certs: Path | None = None
+    c2pa_key: Path | None = None
+    c2pa_key_password_env: str | None = None
+
+    @model_validator(mode="after")
+    def _both_files(self) -> ExportSettings:
+        if (self.c2pa_certs is None) != (self.c2pa_key is None):
+            raise ValueError("give both c2pa_certs and c2pa_key, or neither")
+        return self
 
 
 class StorageSettings(BaseModel):
@@ -339,6 +434,7 @@ class SiteConfig(BaseModel):
     discovery: DiscoverySettings = DiscoverySettings()
     egress: EgressSettings = EgressSettings()
     limits: LimitSettings = LimitSettings()
+    exports: ExportSettings = ExportSettings()
     cameras: tuple[CameraEntry, ...] = ()
     hubs: tuple[HubEntry, ...] = ()
     #: Named groups of cameras a requester may ask for ("the street side").
@@ -392,12 +488,17 @@ def _relative_to(config: SiteConfig, base: Path) -> SiteConfig:
     server = config.server.model_copy(
         update={"tls_cert": fix(config.server.tls_cert), "tls_key": fix(config.server.tls_key)}
     )
-    owner = config.owner.model_copy(update={"signing_key": fix(config.owner.signing_key)})
+    login_keys = tuple(k if _inline_key(k) is not None else str(fix(Path(k)))
+                       for k in config.owner.login_keys)
+    owner = config.owner.model_copy(update={"signing_key": fix(config.owner.signing_key),
+                                            "login_keys": login_keys})
+    exports = config.exports.model_copy(update={"c2pa_certs": fix(config.exports.c2pa_certs),
+                                                "c2pa_key": fix(config.exports.c2pa_key)})
     cameras = tuple(
         c.model_copy(update={"password_file": fix(c.password_file)}) for c in config.cameras
     )
     hubs = tuple(h.model_copy(update={"password_file": fix(h.password_file)}) for h in config.hubs)
     return config.model_copy(
         update={"storage": storage, "server": server, "owner": owner, "cameras": cameras,
-                "hubs": hubs}
+                "hubs": hubs, "exports": exports}
     )

@@ -11,7 +11,9 @@ grant, the requester, the purpose, the SHA-256 and size of the clip, and is
 signed by the owner's Ed25519 key over ``camsdk-export-v1`` and its
 canonical JSON. `verify_export` (``camsdk export verify clip.mp4``) checks
 the signature, the clip's hash and size, and optionally that the signing key
-is the owner's.
+is the owner's; when the clip carries a C2PA manifest and the ``c2pa``
+library is installed, it validates that too (`camsdk.serve._c2pa`), trusting
+the root certificate the signed manifest names.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .._media import MediaPacket, StreamInfo
 from .._pipeline._codec import H264Encoder
 from ..privacy import MaskSet, key_id
 from ..privacy._keys import canonical_json, sign_bytes, verify_bytes
+from ._c2pa import C2paCheck, c2pa_available, check_clip
 from ._footage import Segment
 from ._mux import CodecFreeMp4
 
@@ -216,6 +219,9 @@ class ExportVerification:
     ok: bool
     reason: str
     manifest: dict[str, Any]
+    #: The embedded C2PA manifest's validation; ``None`` when the ``c2pa`` library is
+    #: not installed.
+    c2pa: C2paCheck | None = None
 
 
 def verify_export(clip: Path, manifest_path: Path | None = None,
@@ -224,17 +230,35 @@ def verify_export(clip: Path, manifest_path: Path | None = None,
 
     Without ``public_key`` the manifest's own key is used: that proves the
     clip is what the signer signed, and the result names the key id to
-    compare with the owner's; with it, the signer must be that key.
+    compare with the owner's; with it, the signer must be that key. With the
+    ``c2pa`` library installed, the clip's C2PA manifest is validated too
+    (``Trusted`` when it chains to the root the verified manifest names); an
+    embedded manifest that does not validate fails the check.
     """
+    result, signed = _verify_signed(clip, manifest_path, public_key)
+    if not c2pa_available() or not clip.is_file():
+        return result
+    c2pa_info = result.manifest.get("c2pa") if signed else None
+    anchor = c2pa_info.get("trust_anchor") if isinstance(c2pa_info, dict) else None
+    check = check_clip(clip, anchor if isinstance(anchor, str) else None)
+    if result.ok and check.state not in ("Trusted", "Valid", "absent"):
+        return ExportVerification(False, f"the C2PA manifest does not validate ({check.state})",
+                                  result.manifest, check)
+    return ExportVerification(result.ok, result.reason, result.manifest, check)
+
+
+def _verify_signed(clip: Path, manifest_path: Path | None,
+                   public_key: Ed25519PublicKey | None) -> tuple[ExportVerification, bool]:
+    """The camsdk manifest's check, and whether its signature verified."""
     path = manifest_path or clip.with_name(clip.name + MANIFEST_SUFFIX)
     try:
         if path.stat().st_size > 1 << 20:
-            return ExportVerification(False, "manifest is larger than 1 MiB", {})
+            return (ExportVerification(False, "manifest is larger than 1 MiB", {}), False)
         manifest = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        return ExportVerification(False, f"manifest unreadable: {exc}", {})
+        return (ExportVerification(False, f"manifest unreadable: {exc}", {}), False)
     if not isinstance(manifest, dict) or manifest.get("type") != "camsdk.export":
-        return ExportVerification(False, "not a camsdk export manifest", {})
+        return (ExportVerification(False, "not a camsdk export manifest", {}), False)
     signature = manifest.get("signature")
     body = {k: v for k, v in manifest.items() if k != "signature"}
     try:
@@ -242,20 +266,21 @@ def verify_export(clip: Path, manifest_path: Path | None = None,
             base64.urlsafe_b64decode(str(manifest.get("public_key", "")))
         )
     except ValueError:
-        return ExportVerification(False, "manifest carries no valid public key", manifest)
+        return (ExportVerification(False, "manifest carries no valid public key", manifest), False)
     signer = public_key or embedded
     if public_key is not None and key_id(public_key) != key_id(embedded):
-        return ExportVerification(False, "signed by another key than the one given", manifest)
+        return (ExportVerification(False, "signed by another key than the one given",
+                                   manifest), False)
     if not isinstance(signature, str) or not verify_bytes(
         signer, _CONTEXT + canonical_json(body), signature
     ):
-        return ExportVerification(False, "signature does not verify: the manifest was altered",
-                                  manifest)
+        return (ExportVerification(False, "signature does not verify: the manifest was altered",
+                                  manifest), False)
     try:
         size = clip.stat().st_size
     except OSError as exc:
-        return ExportVerification(False, f"clip unreadable: {exc.strerror}", manifest)
+        return (ExportVerification(False, f"clip unreadable: {exc.strerror}", manifest), True)
     if size != manifest.get("bytes") or file_sha256(clip) != manifest.get("sha256"):
-        return ExportVerification(False, "the clip differs from the one signed (SHA-256)",
-                                  manifest)
-    return ExportVerification(True, f"signed by key {manifest.get('key_id')}", manifest)
+        return (ExportVerification(False, "the clip differs from the one signed (SHA-256)",
+                                  manifest), True)
+    return (ExportVerification(True, f"signed by key {manifest.get('key_id')}", manifest), True)

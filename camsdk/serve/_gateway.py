@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from .._access import Action, Principal
 from .._camera import Camera
 from .._errors import AccessDeniedError, CamError, ConfigurationError
@@ -30,11 +32,19 @@ from .._log import get_logger, register_secret, scrub
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
 from ._audit import AuditBook, transparency_report
-from ._config import CameraEntry, SiteConfig
+from ._c2pa import (
+    C2paSigning,
+    c2pa_available,
+    embed_manifest,
+    owner_certificates,
+    signing_from_files,
+)
+from ._config import CameraEntry, SiteConfig, check_owner_login, load_login_keys
 from ._export import MANIFEST_SUFFIX, cut_clip, file_sha256, sign_manifest
 from ._footage import expire_footage, list_segments
 from ._identity import NonceCache, TokenBook
 from ._inventory import Discover, Inventory
+from ._owner_login import LoginChallenges, raw_public_key
 from ._requests import new_id
 from ._security import LoginGuard, OwnerSessions, SlidingWindow
 from ._sharing import Sharing, SharingError
@@ -88,6 +98,8 @@ class ExportJob:
     bytes: int = 0
     footage_seconds: float = 0.0
     masked: bool = False
+    #: Whether the clip carries an embedded C2PA manifest.
+    c2pa: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -98,7 +110,7 @@ class ExportJob:
                 "footage_until": self.footage_until.isoformat(),
                 "created_at": self.created_at.isoformat(), "sha256": self.sha256,
                 "bytes": self.bytes, "footage_seconds": round(self.footage_seconds, 3),
-                "masked": self.masked, "principal": self.principal}
+                "masked": self.masked, "principal": self.principal, "c2pa": self.c2pa}
 
 
 class Gateway:
@@ -112,6 +124,11 @@ class Gateway:
         limits = config.limits
         self.sessions = OwnerSessions(config.owner.session_minutes)
         self.login_guard = LoginGuard(limits.login_attempts, limits.lockout_seconds)
+        self.login_challenges = LoginChallenges()
+        #: Challenges handed out per address per minute (each is kept until it expires).
+        self.challenge_limit = SlidingWindow(30, 60.0)
+        #: Keys that may log in as the owner: raw public bytes -> key.
+        self.login_keys: dict[bytes, Ed25519PublicKey] = {}
         self.request_limit = SlidingWindow(limits.requests_per_hour, 3600.0)
         self.call_limit = SlidingWindow(limits.calls_per_minute, 60.0)
         self.nonces = NonceCache()
@@ -134,6 +151,8 @@ class Gateway:
         password_env = cfg.owner.signing_key_password_env
         password = os.environ.get(password_env, "").encode() if password_env else None
         self.key = store.owner_key(cfg.owner.signing_key, password or None)
+        self._load_login_keys()
+        self.c2pa_signing = self._c2pa_signing()
         self.secret = store.secret()
         self.audit = AuditBook(store.audit_dir, self.key,
                                checkpoint_every=cfg.storage.checkpoint_every)
@@ -166,6 +185,29 @@ class Gateway:
             self.rtsp_port = self._restream.port
         self.spawn(self._housekeeping())
         return self
+
+    def _load_login_keys(self) -> None:
+        owner = self.config.owner
+        keys = load_login_keys(owner)
+        if owner.signing_key_login:
+            keys.append(self.key.public_key())
+        self.login_keys = {raw_public_key(k): k for k in keys}
+        check_owner_login(owner, len(self.login_keys))
+
+    def _c2pa_signing(self) -> C2paSigning | None:
+        exports = self.config.exports
+        if exports.c2pa is False:
+            return None
+        if not c2pa_available():
+            if exports.c2pa is True:
+                raise ConfigurationError("[exports] c2pa = true needs the c2pa library: "
+                                         "pip install camsdk[c2pa]")
+            return None
+        if exports.c2pa_certs is not None and exports.c2pa_key is not None:
+            env = exports.c2pa_key_password_env
+            password = os.environ.get(env, "").encode() if env else b""
+            return signing_from_files(exports.c2pa_certs, exports.c2pa_key, password or None)
+        return owner_certificates(self.key, self.store.directory)
 
     async def aclose(self) -> None:
         """Stop everything; the audit log ends with a signed checkpoint."""
@@ -332,6 +374,7 @@ class Gateway:
                 datetime.fromisoformat(item["footage_until"]),
                 datetime.fromisoformat(item["created_at"]), item["state"], item["error"],
                 item["sha256"], item["bytes"], item["footage_seconds"], item["masked"],
+                item.get("c2pa", False),
             )
             if job.state == "pending":
                 job.state, job.error = "failed", "the gateway stopped while it was cut"
@@ -385,14 +428,27 @@ class Gateway:
         try:
             result = await asyncio.to_thread(cut_clip, segments, job.footage_from,
                                              job.footage_until, clip, mask_set)
+            window = {"from": job.footage_from.isoformat(),
+                      "until": job.footage_until.isoformat()}
+            extra: dict[str, Any] = {}
+            signing = self.c2pa_signing
+            if signing is not None:
+                # Embedded first: the camsdk manifest's SHA-256 covers the clip as handed out.
+                await asyncio.to_thread(embed_manifest, clip, {
+                    "export_id": job.export_id, "grant_id": job.grant_id,
+                    "requester": job.principal, "camera": job.camera, "camera_id": camera_id,
+                    "window": window, "purpose": grant.purpose,
+                    "footage": {"first": result.first.isoformat(),
+                                "last": result.last.isoformat()},
+                }, signing, masked=result.masked)
+                extra["c2pa"] = {"embedded": True, "trust_anchor": signing.trust_anchor}
+                job.c2pa = True
             digest = await asyncio.to_thread(file_sha256, clip)
             size = clip.stat().st_size
-            manifest = sign_manifest({
+            manifest = sign_manifest({**extra,
                 "export_id": job.export_id, "file": clip.name, "camera": job.camera,
                 "camera_id": camera_id, "grant_id": job.grant_id, "requester": job.principal,
-                "purpose": grant.purpose,
-                "window": {"from": job.footage_from.isoformat(),
-                           "until": job.footage_until.isoformat()},
+                "purpose": grant.purpose, "window": window,
                 "footage": {"first": result.first.isoformat(), "last": result.last.isoformat(),
                             "frames": result.frames, "masked": result.masked},
                 "sha256": digest, "bytes": size, "created_at": self._clock().isoformat(),

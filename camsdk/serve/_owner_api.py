@@ -1,7 +1,7 @@
 """The owner's JSON API, behind the owner page (``/owner/api/...``).
 
-Login takes the owner's password (checked against its scrypt hash; an
-address that fails too often is locked out) and sets an HttpOnly,
+Login (`camsdk.serve._owner_login`: the owner's password or a signed
+challenge; an address that fails too often is locked out) sets an HttpOnly,
 SameSite=Strict session cookie; the answer carries the session's CSRF token,
 which every state-changing call must send back in ``X-CSRF-Token``. Calls
 from another origin are refused. Every decision the owner makes is an audit
@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -22,20 +21,15 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 
 from ._gateway import Gateway
-from ._http import HttpError, client_address, error, parse, read_body
+from ._http import HttpError, error, parse, read_body
+from ._owner_login import COOKIE, login_routes, same_origin
 from ._requests import Approval, Decline, MoreInfo
-from ._security import csrf_ok, verify_password
+from ._security import csrf_ok
 from ._sharing import SharingError
 
 __all__ = ["COOKIE", "owner_routes"]
 
-COOKIE = "camsdk_owner"
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class _Login(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=1, max_length=1024)
 
 
 class _Adopt(BaseModel):
@@ -60,26 +54,15 @@ class _OwnerExport(BaseModel):
     footage_until: datetime | None = None
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a browser cross-site call (browsers send Origin on POST)
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
-
-
 def owner_routes(gw: Gateway) -> list[BaseRoute]:
     """The owner API's routes."""
-    tls = gw.config.server.tls != "off"
-    lifetime = gw.config.owner.session_minutes * 60
-
     def owner(handler: Handler, *, mutating: bool = True) -> Handler:
         async def endpoint(request: Request) -> Response:
             session = gw.sessions.get(request.cookies.get(COOKIE))
             if session is None:
                 return error(401, "log in first")
             if mutating and not (
-                _same_origin(request) and csrf_ok(session, request.headers.get("x-csrf-token"))
+                same_origin(request) and csrf_ok(session, request.headers.get("x-csrf-token"))
             ):
                 return error(403, "missing or wrong CSRF token (or a cross-site request)")
             try:
@@ -90,45 +73,6 @@ def owner_routes(gw: Gateway) -> list[BaseRoute]:
                 return error(exc.status, str(exc))
 
         return endpoint
-
-    async def login(request: Request) -> Response:
-        address = client_address(request)
-        wait = gw.login_guard.locked(address)
-        if wait:
-            gw.audit.write({"event": "owner.login", "allowed": False, "address": address,
-                            "reason": "locked out"})
-            return error(429, "too many failed logins; try again later",
-                         {"Retry-After": str(int(wait) + 1)})
-        if not _same_origin(request):
-            return error(403, "cross-site login refused")
-        try:
-            body = parse(await read_body(request, 4096), _Login)
-        except HttpError as exc:
-            return error(exc.status, str(exc))
-        stored = gw.config.owner.password_hash_value()
-        ok = stored is not None and await asyncio.to_thread(verify_password, body.password, stored)
-        if not ok:
-            gw.login_guard.failed(address)
-            gw.audit.write({"event": "owner.login", "allowed": False, "address": address,
-                            "reason": "wrong password"})
-            return error(401, "wrong password")
-        gw.login_guard.succeeded(address)
-        token, session = gw.sessions.open()
-        gw.audit.write({"event": "owner.login", "allowed": True, "address": address})
-        response = JSONResponse({"csrf": session.csrf})
-        response.set_cookie(COOKIE, token, max_age=lifetime, path="/", httponly=True,
-                            samesite="strict", secure=tls)
-        return response
-
-    async def logout(request: Request) -> Response:
-        gw.sessions.close(request.cookies.get(COOKIE))
-        response = JSONResponse({"ok": True})
-        response.delete_cookie(COOKIE, path="/")
-        return response
-
-    async def session(request: Request) -> Response:
-        current = gw.sessions.get(request.cookies.get(COOKIE))
-        return JSONResponse({"csrf": current.csrf}) if current else error(401, "log in first")
 
     async def overview(request: Request) -> Response:
         return JSONResponse(_overview(gw))
@@ -246,9 +190,7 @@ def owner_routes(gw: Gateway) -> list[BaseRoute]:
 
     read = {"mutating": False}
     return [
-        Route("/owner/api/login", login, methods=["POST"]),
-        Route("/owner/api/logout", logout, methods=["POST"]),
-        Route("/owner/api/session", session, methods=["GET"]),
+        *login_routes(gw),
         Route("/owner/api/overview", owner(overview, **read), methods=["GET"]),
         Route("/owner/api/cameras/{name}/snapshot.jpg", owner(snapshot, **read),
               methods=["GET"]),
