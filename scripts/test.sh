@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine, in one command:
-# system packages (ffmpeg, mosquitto, gst-rtsp-server, chromium), the package with its
+# system packages (ffmpeg, mosquitto, gst-rtsp-server, nats-server, chromium), the package with its
 # test, docs and ray extras, then lint, type check, docs build and pytest.
 # Services the tests need (mosquitto, gst-rtsp-server) are started and stopped
 # by the test fixtures themselves, on 127.0.0.1 only.
