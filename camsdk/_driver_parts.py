@@ -64,8 +64,9 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
 class SessionSlot(Generic[T]):
     """The session a camera or hub driver holds from ``connect`` to ``close``, and that lifecycle.
 
-    Not connected -> connected (`fill`) -> closed (`close`, for good: a closed
-    driver is never reopened). Made in ``setup`` with what the errors should
+    Not connected -> connected (`fill`; `take` empties it again after a
+    failed connect) -> closed (`close`, for good: a closed driver is never
+    reopened). Made in ``setup`` with what the errors should
     say (``SessionSlot[AcmeSession]("camera", scheme="acme", url=shown)``),
     where ``owner`` is ``"camera"`` or ``"hub"`` and ``url`` the redacted URL.
     `get` hands back the session or raises `camsdk.CameraClosedError`
@@ -111,6 +112,15 @@ class SessionSlot(Generic[T]):
             )
         return self._value
 
+    def take(self) -> T | None:
+        """Empty the slot and hand back what was held (``None`` if nothing), staying open.
+
+        For a ``connect`` that failed half-way: the caller releases the
+        session, and a later ``connect`` may try again.
+        """
+        value, self._value = self._value, None
+        return value
+
     def close(self) -> T | None:
         """Close for good and hand back what was held, for the caller to release.
 
@@ -118,8 +128,7 @@ class SessionSlot(Generic[T]):
         second ``close`` releases nothing twice.
         """
         self._closed = True
-        value, self._value = self._value, None
-        return value
+        return self.take()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "connected" if self._value is not None else "idle"
