@@ -17,7 +17,11 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `PacketSource`, talk channels, vendor SDP answer fixes).
 - Small helpers: `CameraURL`, `register_secret`, `get_logger`, `redact_text`,
   `backoff_delay` (capped exponential with full jitter, for reconnect loops),
-  JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`).
+  JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`,
+  `device_snapshot`).
+- Parts every driver repeated: `SessionSlot` (the session held from
+  ``connect`` to ``close``), `hub_camera_url` / `own_camera_url` (a hub's
+  camera URLs), `lazy_exports` (a driver package's lazy ``__getattr__``).
 - The models, media types and errors drivers return and raise.
 
 See ``docs/writing-a-driver.md`` for a worked example that passes
@@ -101,6 +105,11 @@ _EXPORTS: dict[str, str] = {
     "TokenAuth": "._device_http",
     "TwoFactorRequiredError": "._errors",
     "UnsupportedCapabilityError": "._errors",
+    "SessionSlot": "._driver_parts",
+    "device_snapshot": "._driver_parts",
+    "hub_camera_url": "._driver_parts",
+    "lazy_exports": "._driver_parts",
+    "own_camera_url": "._driver_parts",
     "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
     "close_response": "._device_http",
@@ -176,6 +185,7 @@ __all__ = [
     "RequestContext",
     "ResolvedURL",
     "SessionDescription",
+    "SessionSlot",
     "Snapshot",
     "StreamDecodeError",
     "StreamEndedError",
@@ -193,13 +203,17 @@ __all__ = [
     "boundary_from_content_type",
     "close_response",
     "current_request",
+    "device_snapshot",
     "extension",
     "get_logger",
     "host_allowed",
+    "hub_camera_url",
     "jpeg_size",
+    "lazy_exports",
     "looks_like_jpeg",
     "media_type",
     "open_source",
+    "own_camera_url",
     "parse_options",
     "redact_text",
     "register_secret",
@@ -257,6 +271,11 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._driver import StreamSource as StreamSource
     from ._driver import extension as extension
     from ._driver import parse_options as parse_options
+    from ._driver_parts import SessionSlot as SessionSlot
+    from ._driver_parts import device_snapshot as device_snapshot
+    from ._driver_parts import hub_camera_url as hub_camera_url
+    from ._driver_parts import lazy_exports as lazy_exports
+    from ._driver_parts import own_camera_url as own_camera_url
     from ._errors import AccessDeniedError as AccessDeniedError
     from ._errors import AuthenticationError as AuthenticationError
     from ._errors import CameraClosedError as CameraClosedError

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from camsdk.driver import (
-    CameraClosedError,
     CameraDriver,
     CameraEvent,
     CameraInfo,
@@ -29,14 +27,15 @@ from camsdk.driver import (
     ConfigurationError,
     DiscoveredCamera,
     PTZDriver,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     StreamSource,
     TalkChannel,
     UnsupportedCapabilityError,
+    device_snapshot,
     get_logger,
     looks_like_jpeg,
-    require_jpeg,
 )
 
 from ._device import ChannelInfo, DeviceInfo, StreamFormat
@@ -105,12 +104,11 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
         self._lease = SessionLease(
             self.url, self.login(), self.config, self.options, self.allowed_hosts()
         )
-        self._session: DahuaSession | None = None
+        self._slot: SessionSlot[DahuaSession] = SessionSlot("camera", scheme="dahua", url=shown)
         self._info: DeviceInfo | None = None
         self._formats: dict[str, StreamFormat] = {}
         self._ptz_caps = PTZCaps()
         self._talk_codec: str | None = None
-        self._closed = False
 
     @property
     def _shown(self) -> str:
@@ -130,19 +128,14 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
     @property
     def session(self) -> DahuaSession:
         """The device's shared session."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="dahua", url=self._shown)
-        if self._session is None:
-            raise CameraClosedError("camera is not connected", scheme="dahua", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def connect(self) -> CameraInfo:
         """Read the device and this channel; narrow the capabilities to what it offers."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="dahua", url=self._shown)
-        session = self._session = await self._lease.acquire()
+        self._slot.check_open()
+        session = self._slot.fill(await self._lease.acquire())
         info = self._info = await session.device()
         channel = info.channels.get(self.channel)
         if channel is None:
@@ -157,10 +150,9 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
 
     async def close(self) -> None:
         """Release the shared session (the last user closes it). Idempotent."""
-        if self._closed:
+        if self._slot.closed:
             return
-        self._closed = True
-        self._session = None
+        self._slot.close()
         await self._lease.release()
 
     async def _probe(
@@ -287,12 +279,8 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
             )
             data = response.content
             if 200 <= response.status < 300 and looks_like_jpeg(data):
-                width, height = require_jpeg(
-                    data, content_type=response.media_type, scheme="dahua", url=self._shown
-                )
-                return Snapshot(jpeg=data, width=width, height=height,
-                                captured_at=datetime.now(UTC), source="device",
-                                camera_id=self.camera_id)
+                return device_snapshot(data, content_type=response.media_type,
+                                       camera_id=self.camera_id, scheme="dahua", url=self._shown)
             problem = (f"HTTP {response.status}, {response.media_type or 'untyped'}, "
                        f"{len(data)} bytes")
             log.debug("%s: snapshot attempt %d failed (%s)", self._shown, number + 1, problem)

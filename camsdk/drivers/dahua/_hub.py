@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
     ConfigurationError,
     HubCamera,
     HubDriver,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
 from ._driver import DahuaDriver, parse_channel
@@ -48,8 +50,8 @@ class DahuaHub(HubDriver[DahuaHubOptions]):
         self._lease = SessionLease(
             self.url, self.login(), self.config, self.options, self.allowed_hosts()
         )
-        self._session: DahuaSession | None = None
-        self._closed = False
+        self._slot: SessionSlot[DahuaSession] = SessionSlot("hub", scheme="dahua",
+                                                            url=self._shown)
 
     @property
     def _shown(self) -> str:
@@ -61,38 +63,31 @@ class DahuaHub(HubDriver[DahuaHubOptions]):
     @property
     def session(self) -> DahuaSession:
         """The device's shared session."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("hub is not connected", scheme="dahua", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     async def connect(self) -> None:
         """Log in and read the device and its channels once."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="dahua", url=self._shown)
-        self._session = await self._lease.acquire()
-        await self._session.device(max_age=0.0)
+        self._slot.check_open()
+        session = self._slot.fill(await self._lease.acquire())
+        await session.device(max_age=0.0)
 
     async def close(self) -> None:
         """Release the shared session. Idempotent."""
-        self._closed = True
-        self._session = None
+        self._slot.close()
         await self._lease.release()
 
     async def cameras(self) -> list[HubCamera]:
         """Every channel, with its title and online state (read fresh)."""
         session = self.session
         info = await session.device(max_age=1.0)
-        bare = self.url.without_credentials()
-        shared = tuple(self.options.to_query().items())
-        base = info.serial or info.mac or bare.host
+        base = info.serial or info.mac or self.url.host
         listed = []
         for number, channel in sorted(info.channels.items()):
-            url = CameraURL("dahua", bare.host, bare.port, f"/{number}", shared)
             listed.append(
                 HubCamera(
                     id=f"dahua:{base}/{number}",
                     name=channel.title or f"{info.name or info.model or 'Channel'} {number}",
-                    url=url.unsafe_str(),
+                    url=hub_camera_url(self, f"/{number}"),
                     extra={"channel": number,
                            "profiles": [f.name for f in channel.formats if f.enabled]},
                     online=channel.online,
@@ -104,19 +99,15 @@ class DahuaHub(HubDriver[DahuaHubOptions]):
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `DahuaDriver` for one channel, sharing the hub's session (no I/O)."""
         info = self.session.info
-        url = CameraURL.parse(camera.url)
-        try:
-            channel = parse_channel(url.path)
-        except ValueError:
-            channel = None
-        if (
-            url.scheme != "dahua" or url.host != self.url.host or url.port != self.url.port
-            or channel is None or info is None or channel not in info.channels
-        ):
-            raise ConfigurationError(
-                f"camera {camera.id!r} does not belong to this hub", scheme="dahua",
-                url=url.redacted(),
-            )
+
+        def known_channel(url: CameraURL) -> bool:
+            try:
+                channel = parse_channel(url.path)
+            except ValueError:
+                return False
+            return channel is not None and info is not None and channel in info.channels
+
+        url = own_camera_url(self, camera, belongs=known_channel)
         options = DahuaOptions.model_validate(url.options)
         return DahuaDriver(url=url, credentials=self.credentials, config=config,
                            options=options)

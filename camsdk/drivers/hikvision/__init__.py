@@ -12,7 +12,9 @@ device), `_events` (start/end activities per camera), `_ptz`, `_talk`,
 `_discovery`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = [
     "HikvisionDriver",
@@ -23,22 +25,13 @@ __all__ = [
 ]
 
 # Imported on first use: opening a camera needs neither the hub nor the events code.
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "HikvisionDriver": "._driver",
     "HikvisionHub": "._hub",
     "HikvisionHubOptions": "._options",
     "HikvisionOptions": "._options",
     "classify": "._alerts",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

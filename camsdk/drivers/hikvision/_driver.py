@@ -13,12 +13,10 @@ as a second try, then the facade's stream keyframe). See
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from camsdk.driver import (
     AuthenticationError,
-    CameraClosedError,
     CameraConnectionError,
     CameraDriver,
     CameraEvent,
@@ -31,13 +29,14 @@ from camsdk.driver import (
     DiscoveredCamera,
     HubDriver,
     PTZDriver,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     StreamSource,
     TalkChannel,
     UnsupportedCapabilityError,
+    device_snapshot,
     looks_like_jpeg,
-    require_jpeg,
 )
 
 from ._api import SCHEME, SESSIONS, Catalog, HikSession, IsapiClient, login_key, open_session
@@ -138,9 +137,8 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
             raise ConfigurationError(str(exc), scheme=SCHEME, url=self.url.redacted()) from None
         self._key, self._base = session_for(self.url.host, self.url.port, self.options,
                                             self.username, self.password)
-        self._session: HikSession | None = None
-        self._held = False
-        self._closed = False
+        self._slot: SessionSlot[HikSession] = SessionSlot("camera", scheme=SCHEME,
+                                                          url=self._shown)
         self._streams: dict[str, StreamChannel] = {}
         self._ptz: PTZSpace | None = None
         self._talk_codec: str | None = None
@@ -156,21 +154,17 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
     @property
     def session(self) -> HikSession:
         """The connected device session."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("camera is not connected", scheme=SCHEME, url=self._shown)
-        return self._session
+        return self._slot.get()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def connect(self) -> CameraInfo:
         """Log in (shared), read the catalogue, probe PTZ and talk; return the identity."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme=SCHEME, url=self._shown)
-        if self._session is None:
-            self._session = await acquire_session(self, key=self._key, base=self._base,
-                                                  options=self.options)
-            self._held = True
-        session = self._session
+        self._slot.check_open()
+        session = self._slot.peek()
+        if session is None:
+            session = self._slot.fill(await acquire_session(
+                self, key=self._key, base=self._base, options=self.options))
         catalog = self._catalog = await session.catalog()
         channel = catalog.channel(self.channel)
         streams = catalog.streams_of(self.channel)
@@ -240,12 +234,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
 
     async def close(self) -> None:
         """Release the shared session (the last user logs out). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._session = None
-        if self._held:
-            self._held = False
+        if self._slot.close() is not None:
             await SESSIONS.release(self._key)
 
     # -- media -----------------------------------------------------------------------------
@@ -307,15 +296,12 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
                 continue
             if 200 <= response.status < 300 and looks_like_jpeg(response.content):
                 try:
-                    width, height = require_jpeg(response.content,
-                                                 content_type=response.media_type,
-                                                 scheme=SCHEME, url=self._shown)
+                    return device_snapshot(response.content, content_type=response.media_type,
+                                           camera_id=self.camera_id, scheme=SCHEME,
+                                           url=self._shown)
                 except CameraProtocolError as exc:
                     failure = exc
                     continue
-                return Snapshot(jpeg=response.content, width=width, height=height,
-                                captured_at=datetime.now(UTC), source="device",
-                                camera_id=self.camera_id)
             if 200 <= response.status < 300:
                 error_body = True
                 failure = CameraProtocolError(

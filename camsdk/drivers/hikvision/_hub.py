@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
@@ -23,6 +22,9 @@ from camsdk.driver import (
     DeviceError,
     HubCamera,
     HubDriver,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
 from ._api import SCHEME, SESSIONS, Catalog, HikSession, is_unsupported
@@ -49,8 +51,7 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
                                      scheme=SCHEME, url=self.url.redacted())
         self._key, self._base = session_for(self.url.host, self.url.port, self.options,
                                             self.username, self.password)
-        self._session: HikSession | None = None
-        self._closed = False
+        self._slot: SessionSlot[HikSession] = SessionSlot("hub", scheme=SCHEME, url=self._shown)
 
     @property
     def _shown(self) -> str:
@@ -62,25 +63,18 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
     @property
     def session(self) -> HikSession:
         """The connected device session."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("hub is not connected", scheme=SCHEME, url=self._shown)
-        return self._session
+        return self._slot.get()
 
     async def connect(self) -> None:
         """Log in (shared with the cameras) and read the catalogue."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme=SCHEME, url=self._shown)
-        self._session = await acquire_session(self, key=self._key, base=self._base,
-                                              options=self.options)
-        await self._session.catalog()
+        self._slot.check_open()
+        session = self._slot.fill(
+            await acquire_session(self, key=self._key, base=self._base, options=self.options))
+        await session.catalog()
 
     async def close(self) -> None:
         """Release the session (the last camera using it logs out). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._session is not None:
-            self._session = None
+        if self._slot.close() is not None:
             await SESSIONS.release(self._key)
 
     async def _proxy_status(self, catalog: Catalog) -> dict[int, tuple[bool, str]]:
@@ -98,15 +92,12 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
         session = self.session
         catalog = await session.catalog()
         status = await self._proxy_status(catalog)
-        bare = self.url.without_credentials()
-        shared = tuple(self.options.to_query().items())
         base_name = session.identity.name or session.identity.model or "Hikvision"
         serial = session.identity.serial or session.identity.device_id or self.url.host
         listed = []
         for channel in catalog.channels:
             online, reason = self._state(channel, catalog, status)
             streams = catalog.streams_of(channel.id)
-            url = CameraURL(SCHEME, bare.host, bare.port, f"/{channel.id}", shared)
             extra: dict[str, Any] = {
                 "channel": channel.id,
                 "proxy": channel.proxy,
@@ -117,7 +108,7 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
             listed.append(HubCamera(
                 id=f"hikvision:{serial}/{channel.id}",
                 name=channel.name or f"{base_name} {channel.id}",
-                url=url.unsafe_str(),
+                url=hub_camera_url(self, f"/{channel.id}"),
                 extra=extra,
                 online=online,
                 reason=reason,
@@ -143,10 +134,7 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `HikvisionDriver` for one channel; it shares this hub's login (no I/O)."""
         self.session  # noqa: B018 - raises when not connected
-        url = CameraURL.parse(camera.url)
-        if url.scheme != SCHEME or url.host != self.url.host or url.port != self.url.port:
-            raise ConfigurationError(f"camera {camera.id!r} does not belong to this hub",
-                                     scheme=SCHEME, url=url.redacted())
+        url = own_camera_url(self, camera)
         options = HikvisionOptions.model_validate(dict(url.query))
         plain = CameraURL(url.scheme, url.host, url.port, url.path)
         return HikvisionDriver(url=plain, credentials=self.login(), config=config,

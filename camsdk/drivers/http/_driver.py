@@ -45,6 +45,7 @@ from camsdk.driver import (
     MultipartError,
     MultipartParser,
     PacketSource,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     StreamSource,
@@ -152,9 +153,9 @@ class HttpDriver(CameraDriver[HttpOptions]):
         self._hosts = set(self.allowed_hosts())
         if self.options.snapshot_url is not None:
             self._snapshot_target = self._still_target(self.options.snapshot_url, camera_auth)
-        self._http: DeviceHttpClient | None = None
+        self._slot: SessionSlot[DeviceHttpClient] = SessionSlot(
+            "camera", scheme=self.url.scheme, url=self.url.redacted())
         self._kind: HttpKind | None = None
-        self._closed = False
         self._streams: weakref.WeakSet[MjpegStream] = weakref.WeakSet()
 
     def _still_target(self, raw: str, camera_auth: DeviceAuth | None) -> _Target:
@@ -191,11 +192,8 @@ class HttpDriver(CameraDriver[HttpOptions]):
         self.report_capabilities(caps)
 
     def _connected(self) -> HttpKind:
-        if self._closed:
-            raise CameraClosedError(
-                "camera is closed", scheme=self.url.scheme, url=self.url.redacted()
-            )
-        if self._kind is None or self._http is None:
+        self._slot.get()
+        if self._kind is None:
             raise CameraClosedError(
                 "camera is not connected", scheme=self.url.scheme, url=self.url.redacted()
             )
@@ -213,15 +211,12 @@ class HttpDriver(CameraDriver[HttpOptions]):
 
     async def connect(self) -> CameraInfo:
         """GET the URL once and decide from the answer what it serves (see module docstring)."""
-        if self._closed:
-            raise CameraClosedError(
-                "camera is closed", scheme=self.url.scheme, url=self.url.redacted()
-            )
-        if self._http is None:
-            self._http = DeviceHttpClient.for_driver(
+        self._slot.check_open()
+        if self._slot.peek() is None:
+            self._slot.fill(DeviceHttpClient.for_driver(
                 self, base_url=self._target.url, auth="none", allowed_hosts=self._hosts,
                 headers={"User-Agent": USER_AGENT},
-            )
+            ))
         mode = self.options.mode
         if mode == "auto" and _is_playlist_path(self.url.path):
             mode = "hls"
@@ -274,10 +269,9 @@ class HttpDriver(CameraDriver[HttpOptions]):
 
     async def close(self) -> None:
         """Close open MJPEG streams and the HTTP client. Idempotent."""
-        self._closed = True
+        http = self._slot.close()
         for stream in list(self._streams):
             await stream.aclose()
-        http, self._http = self._http, None
         if http is not None:
             await http.aclose()
 
@@ -287,11 +281,7 @@ class HttpDriver(CameraDriver[HttpOptions]):
         self, target: _Target, action: str, timeout: float, on_idle: Callable[[], CamError]
     ) -> BodyReader:
         """GET ``target`` and return its body reader (the caller closes it)."""
-        http = self._http
-        if http is None:
-            raise CameraClosedError(
-                "camera is not connected", scheme=self.url.scheme, url=self.url.redacted()
-            )
+        http = self._slot.get()
         return await http.open(
             "GET", target.url, idle_timeout=timeout, action=action, on_idle=on_idle,
             auth=target.auth if target.auth is not None else False,
@@ -310,8 +300,7 @@ class HttpDriver(CameraDriver[HttpOptions]):
             )
 
         # The whole answer, not only each read, must come within request_timeout.
-        assert self._http is not None
-        async with self._http.errors.deadline(timeout, action):
+        async with self._slot.get().errors.deadline(timeout, action):
             body = await self._open(target, action, timeout, idle)
             try:
                 yield body
@@ -446,7 +435,7 @@ class HttpDriver(CameraDriver[HttpOptions]):
         except BaseException:
             await body.aclose()
             raise
-        if self._closed:  # closed while the first picture was on its way
+        if self._slot.closed:  # closed while the first picture was on its way
             await stream.aclose()
             self._connected()
         self._streams.add(stream)

@@ -16,24 +16,17 @@ requests, errors, audit), `_model` (devices and traits), `_streams`
 feed), `_media` (event images and clip previews), `_driver`, `_hub`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = ["NestDriver", "NestHub", "NestOptions"]
 
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "NestDriver": "._driver",
     "NestHub": "._hub",
     "NestOptions": "._options",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

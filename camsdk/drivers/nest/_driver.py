@@ -26,6 +26,7 @@ from camsdk.driver import (
     Capability,
     ConfigurationError,
     PacketSource,
+    SessionSlot,
     Snapshot,
     StreamOpenError,
     StreamProfile,
@@ -40,7 +41,7 @@ from ._model import EVENT_IMAGE, EVENT_TRAITS, NestDevice
 from ._options import NestOptions
 from ._streams import StreamLeases
 
-__all__ = ["EGRESS_HOSTS", "NestDriver"]
+__all__ = ["EGRESS_HOSTS", "NestDriver", "leave_account"]
 
 #: What a Nest driver may contact: the three APIs, event media, live RTSP streams.
 EGRESS_HOSTS: tuple[str, ...] = (
@@ -74,6 +75,13 @@ def check_project(project: str, scheme_url: str) -> None:
             scheme="nest", url=scheme_url)
 
 
+async def leave_account(account: NestAccount | None, holder: object) -> None:
+    """Detach ``holder`` (a camera or hub) from the shared account and release it."""
+    if account is not None:
+        account.detach(id(holder))
+        await release_account(account)
+
+
 class NestDriver(CameraDriver[NestOptions]):
     """A Google Nest camera or doorbell (``docs/drivers/nest.md``)."""
 
@@ -96,10 +104,10 @@ class NestDriver(CameraDriver[NestOptions]):
                 "nest://<project id>/<device id or name>", scheme="nest",
                 url=self.url.redacted())
         self.project = self.url.host
-        self._account: NestAccount | None = None
+        self._slot: SessionSlot[NestAccount] = SessionSlot("camera", scheme="nest",
+                                                           url=self._shown)
         self._device: NestDevice | None = None
         self._structure = ""
-        self._closed = False
         #: Live streams of this camera, made on first use.
         self.leases: StreamLeases | None = None
 
@@ -121,9 +129,7 @@ class NestDriver(CameraDriver[NestOptions]):
     @property
     def account(self) -> NestAccount:
         """The shared account (after `connect`)."""
-        if self._closed or self._account is None:
-            raise CameraClosedError("camera is not connected", scheme="nest", url=self._shown)
-        return self._account
+        return self._slot.get()
 
     @property
     def device(self) -> NestDevice:
@@ -136,21 +142,20 @@ class NestDriver(CameraDriver[NestOptions]):
 
     async def connect(self) -> CameraInfo:
         """Join the account, read the device, narrow the capabilities to its traits."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="nest", url=self._shown)
-        self._account = await acquire_account(
+        self._slot.check_open()
+        account = self._slot.fill(await acquire_account(
             self.project, self.options, self.config, self.allowed_hosts(),
-            client_of(self.options, self.credentials))
-        self._account.attach(id(self), self._hook())
+            client_of(self.options, self.credentials)))
+        account.attach(id(self), self._hook())
         try:
-            with self._account.audit.acting_for(self._hook()):
+            with account.audit.acting_for(self._hook()):
                 self._device = await self._find()
-                structures = await self._account.structures()
+                structures = await account.structures()
             self._structure = structures.get(self._device.structure, "")
             self.report_capabilities(self._capabilities_of(self._device))
             return self._info()
         except BaseException:
-            await self._release()
+            await leave_account(self._slot.take(), self)
             raise
 
     def _hook(self) -> Any:
@@ -225,16 +230,9 @@ class NestDriver(CameraDriver[NestOptions]):
                                     audio_codec=audio.lower() if audio else None),),
             extra=extra)
 
-    async def _release(self) -> None:
-        account, self._account = self._account, None
-        if account is not None:
-            account.detach(id(self))
-            await release_account(account)
-
     async def close(self) -> None:
         """Release the shared account (the last user closes it). Idempotent."""
-        self._closed = True
-        await self._release()
+        await leave_account(self._slot.close(), self)
 
     # -- media -------------------------------------------------------------------------------
 

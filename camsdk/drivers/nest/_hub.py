@@ -21,17 +21,19 @@ from urllib.parse import quote
 
 from camsdk.cloud import Authenticator, CloudHubDriver
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
     ConfigurationError,
     Credentials,
     HubCamera,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
-from ._account import NestAccount, acquire_account, release_account
-from ._driver import EGRESS_HOSTS, NestDriver, check_project, client_of
+from ._account import NestAccount, acquire_account
+from ._driver import EGRESS_HOSTS, NestDriver, check_project, client_of, leave_account
 from ._options import NestOptions
 
 __all__ = ["NestHub"]
@@ -52,8 +54,7 @@ class NestHub(CloudHubDriver[NestOptions]):
             raise ConfigurationError(
                 "a Nest hub URL names the Device Access project only: nest://<project id>",
                 scheme="nest", url=self.url.redacted())
-        self._account: NestAccount | None = None
-        self._closed = False
+        self._slot: SessionSlot[NestAccount] = SessionSlot("hub", scheme="nest", url=self._shown)
 
     @classmethod
     def authenticator(cls, *, account: str, credentials: Credentials | None = None,
@@ -92,9 +93,7 @@ class NestHub(CloudHubDriver[NestOptions]):
     @property
     def account(self) -> NestAccount:
         """The shared account (after `connect`)."""
-        if self._closed or self._account is None:
-            raise CameraClosedError("hub is not connected", scheme="nest", url=self._shown)
-        return self._account
+        return self._slot.get()
 
     def audit_record(self, event: str, **fields: Any) -> None:
         """Write to the hub's audit log (when the facade gave the hub one)."""
@@ -110,27 +109,22 @@ class NestHub(CloudHubDriver[NestOptions]):
 
     async def connect(self) -> None:
         """Join the account and list its devices once."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="nest", url=self._shown)
-        self._account = await acquire_account(
+        self._slot.check_open()
+        account = self._slot.fill(await acquire_account(
             self.url.host, self.options, self.config, self.allowed_hosts(),
-            client_of(self.options, self.credentials))
-        self._account.attach(id(self), self._hook())
+            client_of(self.options, self.credentials)))
+        account.attach(id(self), self._hook())
         try:
-            with self._account.audit.acting_for(self._hook()):
-                await self._account.devices()
-                await self._account.structures()
+            with account.audit.acting_for(self._hook()):
+                await account.devices()
+                await account.structures()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
         """Release the shared account. Idempotent."""
-        self._closed = True
-        account, self._account = self._account, None
-        if account is not None:
-            account.detach(id(self))
-            await release_account(account)
+        await leave_account(self._slot.close(), self)
 
     async def cameras(self) -> list[HubCamera]:
         """Every camera device; unusable ones with ``online=False`` and why."""
@@ -138,7 +132,6 @@ class NestHub(CloudHubDriver[NestOptions]):
         with account.audit.acting_for(self._hook()):
             devices = await account.devices()
             structures = await account.structures()
-        shared = tuple(self.options.to_query().items())
         listed = []
         for device in devices:
             if not device.is_camera:
@@ -150,9 +143,9 @@ class NestHub(CloudHubDriver[NestOptions]):
             elif not usable:
                 reason = (f"it streams with {', '.join(device.protocols) or 'nothing'}, which "
                           "camsdk cannot read")
-            url = CameraURL("nest", self.url.host, None, "/" + quote(device.id, safe=""), shared)
             listed.append(HubCamera(
-                id=f"nest:{device.id}", name=device.label, url=url.unsafe_str(),
+                id=f"nest:{device.id}", name=device.label,
+                url=hub_camera_url(self, "/" + quote(device.id, safe="")),
                 extra={"type": device.type, "model": f"Nest {device.kind}",
                        "structure": structures.get(device.structure, ""), "room": device.room,
                        "protocols": list(device.protocols),
@@ -162,10 +155,7 @@ class NestHub(CloudHubDriver[NestOptions]):
 
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `NestDriver` for ``camera``: it joins the hub's account (no I/O)."""
-        url = CameraURL.parse(camera.url)
-        if url.scheme != "nest" or url.host != self.url.host:
-            raise ConfigurationError(f"camera {camera.id!r} does not belong to this hub",
-                                     scheme="nest", url=url.redacted())
+        url = own_camera_url(self, camera, same_port=False)
         bare = CameraURL("nest", url.host, None, url.path)
         return NestDriver(url=bare, credentials=self.credentials, config=config,
                           options=self.options)

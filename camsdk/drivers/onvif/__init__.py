@@ -12,27 +12,20 @@ checks), `_device`, `_media`, `_ptz`, `_events`, `_discovery`, `_endpoint`
 (the connect sequence), `_options`, `_driver`, `_hub`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = ["OnvifDriver", "OnvifHub", "OnvifHubOptions", "OnvifOptions", "classify"]
 
 # Imported on first use: opening a camera needs neither the hub nor the events code.
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "OnvifDriver": "._driver",
     "OnvifHub": "._hub",
     "OnvifHubOptions": "._options",
     "OnvifOptions": "._options",
     "classify": "._events",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

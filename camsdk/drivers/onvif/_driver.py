@@ -12,28 +12,29 @@ the device hands back passes the caller's `UrlPolicy`. See
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from camsdk.driver import (
-    CameraClosedError,
+    CameraConfig,
     CameraDriver,
     CameraEvent,
     CameraInfo,
     CameraProtocolError,
+    CameraURL,
     Capability,
     ConfigurationError,
     Credentials,
     DiscoveredCamera,
     PTZDriver,
     ResolvedURL,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     StreamSource,
     TalkChannel,
     UnsupportedCapabilityError,
+    device_snapshot,
     register_secret,
-    require_jpeg,
     rtsp_backchannel,
     rtsp_describe,
     rtsp_metadata,
@@ -41,13 +42,30 @@ from camsdk.driver import (
 
 from ._endpoint import OnvifEndpoint, open_session
 from ._media import MediaProfile, MediaService
-from ._options import OnvifOptions
+from ._options import OnvifHubOptions, OnvifOptions
 from ._ptz import OnvifPTZ, PTZNode, get_node
 
-__all__ = ["OnvifDriver"]
+__all__ = ["OnvifDriver", "connect_endpoint"]
 
 #: Cap on a device snapshot (a 4K JPEG is a few MB).
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+
+
+async def connect_endpoint(
+    url: CameraURL, credentials: Credentials | None, config: CameraConfig,
+    options: OnvifHubOptions,
+) -> OnvifEndpoint:
+    """Open a session to the device and load it (`OnvifEndpoint.load`).
+
+    The session is closed again when loading fails, so a failed connect
+    leaves no socket behind.
+    """
+    session = open_session(url, credentials, config, options)
+    try:
+        return await OnvifEndpoint.load(session, options.media)
+    except BaseException:
+        await session.aclose()
+        raise
 
 
 class OnvifDriver(CameraDriver[OnvifOptions]):
@@ -77,37 +95,34 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                 url=self.url.redacted(),
             )
         self._shared = False
-        self._endpoint: OnvifEndpoint | None = None
+        self._slot: SessionSlot[OnvifEndpoint] = SessionSlot("camera", scheme="onvif",
+                                                             url=self._shown)
         self._profiles: list[MediaProfile] = []
         self._names: dict[str, MediaProfile] = {}
         self._ptz_profile: MediaProfile | None = None
         self._node: PTZNode | None = None
         self._snapshot_uris: dict[str, str] = {}
-        self._closed = False
 
     def share(self, endpoint: OnvifEndpoint) -> None:
         """Use an NVR hub's connected endpoint instead of opening a session (no I/O)."""
         self._shared = True
-        self._endpoint = endpoint
+        self._slot.fill(endpoint)
 
     # -- identity ------------------------------------------------------------------------
 
     @property
     def camera_id(self) -> str:
         """``onvif:<vendor>-<serial>[/<source>]`` once connected, else from the URL."""
-        if self._endpoint is None:
+        endpoint = self._slot.peek()
+        if endpoint is None:
             return super().camera_id
         source = self.options.source
-        return self._endpoint.base_id + (f"/{source}" if source else "")
+        return endpoint.base_id + (f"/{source}" if source else "")
 
     @property
     def endpoint(self) -> OnvifEndpoint:
         """The connected device (services, identity, session)."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="onvif", url=self._shown)
-        if self._endpoint is None:
-            raise CameraClosedError("camera is not connected", scheme="onvif", url=self._shown)
-        return self._endpoint
+        return self._slot.get()
 
     @property
     def _shown(self) -> str:
@@ -120,16 +135,11 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
 
     async def connect(self) -> CameraInfo:
         """Read services, identity and profiles; narrow the capabilities to what exists."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="onvif", url=self._shown)
-        if self._endpoint is None:
-            session = open_session(self.url, self.credentials, self.config, self.options)
-            try:
-                self._endpoint = await OnvifEndpoint.load(session, self.options.media)
-            except BaseException:
-                await session.aclose()
-                raise
-        endpoint = self._endpoint
+        self._slot.check_open()
+        endpoint = self._slot.peek()
+        if endpoint is None:
+            endpoint = self._slot.fill(await connect_endpoint(
+                self.url, self.credentials, self.config, self.options))
         self._profiles = self._select_profiles(endpoint)
         self._names = self._name_profiles(self._profiles)
         self.report_capabilities(await self._probe_capabilities(endpoint))
@@ -137,10 +147,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
 
     async def close(self) -> None:
         """Release the session (unless a hub shares it). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        endpoint, self._endpoint = self._endpoint, None
+        endpoint = self._slot.close()
         if endpoint is not None and not self._shared:
             await endpoint.session.aclose()
 
@@ -317,17 +324,8 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                 scheme="onvif",
                 url=self._shown,
             )
-        data = response.content
-        size = require_jpeg(data, content_type=response.media_type, scheme="onvif",
-                            url=self._shown)
-        return Snapshot(
-            jpeg=data,
-            width=size[0],
-            height=size[1],
-            captured_at=datetime.now(UTC),
-            source="device",
-            camera_id=self.camera_id,
-        )
+        return device_snapshot(response.content, content_type=response.media_type,
+                               camera_id=self.camera_id, scheme="onvif", url=self._shown)
 
     # -- events and PTZ ------------------------------------------------------------------
 

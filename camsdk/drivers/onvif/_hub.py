@@ -13,17 +13,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
-    CameraURL,
-    ConfigurationError,
     HubCamera,
     HubDriver,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
-from ._driver import OnvifDriver
-from ._endpoint import OnvifEndpoint, open_session
+from ._driver import OnvifDriver, connect_endpoint
+from ._endpoint import OnvifEndpoint
 from ._options import OnvifHubOptions, OnvifOptions
 
 __all__ = ["OnvifHub"]
@@ -38,8 +38,8 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
 
     def setup(self) -> None:
         """Nothing to check before connecting (no I/O)."""
-        self._endpoint: OnvifEndpoint | None = None
-        self._closed = False
+        self._slot: SessionSlot[OnvifEndpoint] = SessionSlot("hub", scheme="onvif",
+                                                             url=self._shown)
 
     @property
     def _shown(self) -> str:
@@ -48,25 +48,17 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
     @property
     def endpoint(self) -> OnvifEndpoint:
         """The connected NVR."""
-        if self._closed or self._endpoint is None:
-            raise CameraClosedError("hub is not connected", scheme="onvif", url=self._shown)
-        return self._endpoint
+        return self._slot.get()
 
     async def connect(self) -> None:
         """Connect to the NVR once; its cameras share this session."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="onvif", url=self._shown)
-        session = open_session(self.url, self.credentials, self.config, self.options)
-        try:
-            self._endpoint = await OnvifEndpoint.load(session, self.options.media)
-        except BaseException:
-            await session.aclose()
-            raise
+        self._slot.check_open()
+        self._slot.fill(
+            await connect_endpoint(self.url, self.credentials, self.config, self.options))
 
     async def close(self) -> None:
         """Close the shared session. Idempotent."""
-        self._closed = True
-        endpoint, self._endpoint = self._endpoint, None
+        endpoint = self._slot.close()
         if endpoint is not None:
             await endpoint.session.aclose()
 
@@ -75,8 +67,6 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
         endpoint = self.endpoint
         ident = endpoint.identity
         base = ident.scopes.name or ident.model or "ONVIF"
-        bare = self.url.without_credentials()
-        shared = tuple(self.options.to_query().items())
         cameras = []
         for index, token in enumerate(endpoint.video_sources(), start=1):
             profiles = [
@@ -84,12 +74,11 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
                 for p in endpoint.profiles
                 if token in (p.video_source, p.video_source_configuration)
             ]
-            url = CameraURL("onvif", bare.host, bare.port, "", (*shared, ("source", token)))
             cameras.append(
                 HubCamera(
                     id=f"{endpoint.base_id}/{token}",
                     name=f"{base} {index}",
-                    url=url.unsafe_str(),
+                    url=hub_camera_url(self, "", ("source", token)),
                     extra={"video_source": token, "index": index, "profiles": profiles},
                 )
             )
@@ -98,18 +87,12 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """An `OnvifDriver` for one channel, sharing the hub's session (no I/O)."""
         endpoint = self.endpoint
-        url = CameraURL.parse(camera.url)
+        # The port is not compared: the channel is named by its video source.
+        url = own_camera_url(
+            self, camera, same_port=False,
+            belongs=lambda url: url.options.get("source") in endpoint.video_sources(),
+        )
         options = OnvifOptions.model_validate(url.options)
-        if (
-            url.scheme != "onvif"
-            or url.host != self.url.host
-            or options.source not in endpoint.video_sources()
-        ):
-            raise ConfigurationError(
-                f"camera {camera.id!r} does not belong to this hub",
-                scheme="onvif",
-                url=url.redacted(),
-            )
         driver = OnvifDriver(url=url, credentials=self.credentials, config=config, options=options)
         driver.share(endpoint)
         return driver

@@ -12,7 +12,9 @@ polling woken by ONVIF notifications), `_ptz`, `_wake` (battery wake
 budget), `_discovery`, `_options`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = [
     "AI_KINDS",
@@ -24,23 +26,14 @@ __all__ = [
 ]
 
 # Imported on first use: opening a camera needs neither the hub nor discovery.
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "AI_KINDS": "._events",
     "ReolinkDriver": "._driver",
     "ReolinkHub": "._hub",
     "ReolinkHubOptions": "._options",
     "ReolinkOptions": "._options",
     "WakeBudget": "._wake",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

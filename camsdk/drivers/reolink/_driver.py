@@ -32,6 +32,7 @@ from camsdk.driver import (
     DeviceUrlPolicy,
     DiscoveredCamera,
     PTZDriver,
+    SessionSlot,
     Snapshot,
     StreamOpenError,
     StreamProfile,
@@ -102,13 +103,13 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         self._base = f"{scheme}://{self.url.netloc_host}"
         self._shown = shown
         self._key: tuple[str, str, str] | None = None
-        self._session: ReolinkSession | None = None
+        self._slot: SessionSlot[ReolinkSession] = SessionSlot("camera", scheme="reolink",
+                                                              url=shown)
         self._state: DeviceState | None = None
         self._media = ChannelMedia()
         self._battery = False
         self._ptz_presets = False
         self._ptz_position = False
-        self._closed = False
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -128,18 +129,15 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
     @property
     def session(self) -> ReolinkSession:
         """The device session (after `connect`)."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("camera is not connected", scheme="reolink", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self) -> CameraInfo:
         """Take the shared session, read the device and this channel (see the module doc)."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="reolink", url=self._shown)
+        self._slot.check_open()
         self._key, session = await take_session(self, self._base)
-        self._session = session
+        self._slot.fill(session)
         creds = self.login()
         assert creds is not None
         state = self._state = await device_state(session, creds.username)
@@ -235,11 +233,10 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
 
     async def close(self) -> None:
         """Let go of the shared session (the last user logs out). Idempotent."""
-        if self._closed:
+        if self._slot.closed:
             return
-        self._closed = True
+        self._slot.close()
         key, self._key = self._key, None
-        self._session = None
         if key is not None:
             await SESSIONS.release(key)
 

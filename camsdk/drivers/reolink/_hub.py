@@ -21,10 +21,12 @@ from camsdk.driver import (
     CameraClosedError,
     CameraConfig,
     CameraDriver,
-    CameraURL,
     ConfigurationError,
     HubCamera,
     HubDriver,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
 from ._api import SESSIONS, ReolinkSession, take_session
@@ -51,9 +53,9 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
         scheme = "https" if self.options.https else "http"
         self._base = f"{scheme}://{self.url.netloc_host}"
         self._key: tuple[str, str, str] | None = None
-        self._session: ReolinkSession | None = None
+        self._slot: SessionSlot[ReolinkSession] = SessionSlot("hub", scheme="reolink",
+                                                              url=self._shown)
         self._state: DeviceState | None = None
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"ReolinkHub({self._shown!r})"
@@ -61,40 +63,37 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
     @property
     def state(self) -> DeviceState:
         """The connected device."""
-        if self._closed or self._state is None:
+        self._slot.get()
+        if self._state is None:
             raise CameraClosedError("hub is not connected", scheme="reolink", url=self._shown)
         return self._state
 
     async def connect(self) -> None:
         """Log in (or join this process's session) and read the device and its channels."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="reolink", url=self._shown)
-        self._key, self._session = await take_session(self, self._base)
+        self._slot.check_open()
+        self._key, session = await take_session(self, self._base)
+        self._slot.fill(session)
         creds = self.login()
         assert creds is not None
-        state = self._state = await device_state(self._session, creds.username)
+        state = self._state = await device_state(session, creds.username)
         online = [c for c in state.channels()
                   if (s := state.status.get(c)) is None or (s.online and not s.sleeping)]
-        await load_channels(self._session, state, online)
+        await load_channels(session, state, online)
 
     async def close(self) -> None:
         """Let go of the shared session (the last user logs out). Idempotent."""
-        if self._closed:
+        if self._slot.closed:
             return
-        self._closed = True
+        self._slot.close()
         key, self._key = self._key, None
-        self._session = None
         if key is not None:
             await SESSIONS.release(key)
 
     async def cameras(self) -> list[HubCamera]:
         """One camera per channel; offline or refused channels say why."""
         state = self.state
-        assert self._session is not None
-        await refresh_status(self._session, state, max_age=1.0)
+        await refresh_status(self._slot.get(), state, max_age=1.0)
         info = state.info
-        bare = self.url.without_credentials()
-        shared = tuple(self.options.to_query().items())
         listed = []
         for channel in state.channels():
             status = state.status.get(channel)
@@ -105,7 +104,6 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
             elif media is not None and media.refused:
                 online, reason = False, media.refused
             name = (status.name if status is not None else "") or f"{info.name} {channel + 1}"
-            url = CameraURL("reolink", bare.host, bare.port, f"/{channel}", shared)
             extra: dict[str, Any] = {"channel": channel}
             if status is not None:
                 extra.update(model=status.model, uid=status.uid)
@@ -115,7 +113,8 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
             if ability is not None:
                 extra.update(ptz=ability.ptz, battery=ability.battery)
             listed.append(HubCamera(
-                id=f"reolink:{info.serial}/{channel}", name=name, url=url.unsafe_str(),
+                id=f"reolink:{info.serial}/{channel}", name=name,
+                url=hub_camera_url(self, f"/{channel}"),
                 extra=extra, online=online, reason=reason,
             ))
         return listed
@@ -123,9 +122,6 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `ReolinkDriver` for one channel on the hub's session (no I/O)."""
         self.state  # noqa: B018 - raises when the hub is not connected
-        url = CameraURL.parse(camera.url)
-        if url.scheme != "reolink" or url.host != self.url.host or url.port != self.url.port:
-            raise ConfigurationError(f"camera {camera.id!r} does not belong to this hub",
-                                     scheme="reolink", url=url.redacted())
+        url = own_camera_url(self, camera)
         options = ReolinkOptions.model_validate(url.options)
         return ReolinkDriver(url=url, credentials=self.login(), config=config, options=options)

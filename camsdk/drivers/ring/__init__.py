@@ -15,25 +15,18 @@ Modules: `_options`, `_auth` (OAuth and 2FA), `_api` (the client API),
 (snapshots and recordings), `_driver`, `_hub`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = ["RingAuthenticator", "RingDriver", "RingHub", "RingOptions"]
 
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "RingAuthenticator": "._auth",
     "RingDriver": "._driver",
     "RingHub": "._hub",
     "RingOptions": "._options",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -31,6 +31,7 @@ from camsdk.driver import (
     PacketSource,
     PrivacyModeError,
     RecordingSink,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     TalkChannel,
@@ -42,7 +43,7 @@ from ._account import SESSIONS, STORAGE_HOSTS, RingSession, acquire_session
 from ._devices import RingDevice, parse_key
 from ._options import RingOptions
 
-__all__ = ["RING_HOSTS", "RingDriver"]
+__all__ = ["RING_HOSTS", "RingDriver", "release_session"]
 
 #: Ring's hosts (the defaults of the endpoint options).
 RING_HOSTS = ("oauth.ring.com", "api.ring.com", "app.ring.com", "app-snaps.ring.com",
@@ -64,6 +65,12 @@ def account_of(url_host: str, kind: str) -> str:
             + ("/<doorbot-…|stickup_cam-…|intercom-…>" if kind == "camera" else ""),
             scheme="ring")
     return url_host
+
+
+async def release_session(session: RingSession | None) -> None:
+    """Stop using the account's shared session (the last user closes it)."""
+    if session is not None:
+        await SESSIONS.release(session.key)
 
 
 class RingDriver(CameraDriver[RingOptions]):
@@ -93,9 +100,9 @@ class RingDriver(CameraDriver[RingOptions]):
                 "camsdk.cloud.login('ring', ...)); the driver then uses the stored tokens, "
                 "not a password", scheme="ring", url=self.url.redacted())
         self.key = key
-        self._session: RingSession | None = None
+        self._slot: SessionSlot[RingSession] = SessionSlot("camera", scheme="ring",
+                                                           url=self._shown)
         self._device: RingDevice | None = None
-        self._closed = False
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -111,9 +118,7 @@ class RingDriver(CameraDriver[RingOptions]):
     @property
     def session(self) -> RingSession:
         """The account's shared session."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("camera is not connected", scheme="ring", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     @property
     def device(self) -> RingDevice:
@@ -130,13 +135,12 @@ class RingDriver(CameraDriver[RingOptions]):
 
     async def connect(self) -> CameraInfo:
         """Share the account's session, find the device, narrow the capabilities."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="ring", url=self._shown)
-        self._session = await acquire_session(self.account, self.options, self.config)
+        self._slot.check_open()
+        session = self._slot.fill(await acquire_session(self.account, self.options, self.config))
         try:
-            device = await self._session.device(self.key)
+            device = await session.device(self.key)
             if device is None:
-                known = ", ".join(sorted(d.key for d in await self._session.devices())[:20])
+                known = ", ".join(sorted(d.key for d in await session.devices())[:20])
                 raise ConfigurationError(
                     f"the account has no device {self.key!r} (known: {known or 'none'})",
                     scheme="ring", url=self._shown)
@@ -158,7 +162,7 @@ class RingDriver(CameraDriver[RingOptions]):
             self.report_capabilities(offered, reasons=reasons)
             return self._info(device)
         except BaseException:
-            await self._release()
+            await release_session(self._slot.take())
             raise
 
     def _info(self, device: RingDevice) -> CameraInfo:
@@ -179,15 +183,9 @@ class RingDriver(CameraDriver[RingOptions]):
             profiles=(StreamProfile(name="main", codec="h264", audio_codec="opus"),),
             extra=extra)
 
-    async def _release(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await SESSIONS.release(session.key)
-
     async def close(self) -> None:
         """Release the account's session (the last user closes it). Idempotent."""
-        self._closed = True
-        await self._release()
+        await release_session(self._slot.close())
 
     # -- media ------------------------------------------------------------------------------
 

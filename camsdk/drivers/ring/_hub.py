@@ -19,17 +19,19 @@ from typing import Any, ClassVar
 
 from camsdk.cloud import Authenticator, CloudHubDriver
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
     ConfigurationError,
     Credentials,
     HubCamera,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
-from ._account import SESSIONS, STORAGE_HOSTS, RingSession, acquire_session
-from ._driver import RING_HOSTS, RingDriver, account_of
+from ._account import STORAGE_HOSTS, RingSession, acquire_session
+from ._driver import RING_HOSTS, RingDriver, account_of, release_session
 from ._options import RingOptions
 
 __all__ = ["RingHub"]
@@ -54,8 +56,7 @@ class RingHub(CloudHubDriver[RingOptions]):
                 "Ring is logged in to once, with 2FA: camsdk login ring (or "
                 "camsdk.cloud.login('ring', ...)); the hub then uses the stored tokens",
                 scheme="ring", url=self.url.redacted())
-        self._session: RingSession | None = None
-        self._closed = False
+        self._slot: SessionSlot[RingSession] = SessionSlot("hub", scheme="ring", url=self._shown)
 
     @classmethod
     def authenticator(cls, *, account: str, credentials: Credentials | None = None,
@@ -73,9 +74,7 @@ class RingHub(CloudHubDriver[RingOptions]):
     @property
     def session(self) -> RingSession:
         """The account's session (after `connect`)."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("hub is not connected", scheme="ring", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     def allowed_hosts(self) -> frozenset[str]:
         """Ring's hosts as configured."""
@@ -83,29 +82,23 @@ class RingHub(CloudHubDriver[RingOptions]):
 
     async def connect(self) -> None:
         """Open or join the account's session and read the device list."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="ring", url=self._shown)
-        self._session = await acquire_session(self.account, self.options, self.config)
+        self._slot.check_open()
+        session = self._slot.fill(await acquire_session(self.account, self.options, self.config))
         try:
-            await self._session.devices()
+            await session.devices()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
         """Release the account's session. Idempotent."""
-        self._closed = True
-        session, self._session = self._session, None
-        if session is not None:
-            await SESSIONS.release(session.key)
+        await release_session(self._slot.close())
 
     async def cameras(self) -> list[HubCamera]:
         """Every camera-like device; unusable ones with ``online=False`` and why."""
-        shared = tuple(self.options.to_query().items())
         listed = []
         for device in await self.session.devices():
             reason = device.problem or ("the device is offline" if not device.online else "")
-            url = CameraURL("ring", self.account, None, f"/{device.key}", shared)
             extra: dict[str, Any] = {
                 "family": device.family, "ring_id": device.id, "kind": device.kind,
                 "model": device.model, "firmware": device.firmware,
@@ -117,16 +110,14 @@ class RingHub(CloudHubDriver[RingOptions]):
             if device.e2ee:
                 extra["streaming"] = "blocked: end-to-end encryption"
             listed.append(HubCamera(id=f"ring:{device.key}", name=device.name,
-                                    url=url.unsafe_str(), extra=extra, online=not reason,
+                                    url=hub_camera_url(self, f"/{device.key}"),
+                                    extra=extra, online=not reason,
                                     reason=reason))
         return listed
 
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `RingDriver` for ``camera``: it joins the hub's session (no I/O)."""
-        url = CameraURL.parse(camera.url)
-        if url.scheme != "ring" or url.host != self.url.host:
-            raise ConfigurationError(f"camera {camera.id!r} does not belong to this account",
-                                     scheme="ring", url=url.redacted())
+        url = own_camera_url(self, camera, same_port=False, owner="this account")
         return RingDriver(url=CameraURL("ring", url.host, None, url.path), config=config,
                           options=self.options)
 

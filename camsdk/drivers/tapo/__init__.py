@@ -13,26 +13,19 @@ token, batches, device care), `_model` (defensive readers), `_device`
 items), `_ptz`, `_options`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = ["PROFILES", "TAPO_ITEMS", "TapoDriver", "TapoOptions"]
 
 # Imported on first use: importing the package costs nothing.
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "PROFILES": "._driver",
     "TAPO_ITEMS": "._events",
     "TapoDriver": "._driver",
     "TapoOptions": "._options",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

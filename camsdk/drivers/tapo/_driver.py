@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from camsdk.driver import (
     Action,
     AuthenticationError,
-    CameraClosedError,
     CameraDriver,
     CameraEvent,
     CameraInfo,
@@ -33,6 +32,7 @@ from camsdk.driver import (
     PacketSource,
     PrivacyModeError,
     PTZDriver,
+    SessionSlot,
     Snapshot,
     StreamProfile,
     StreamSource,
@@ -90,9 +90,9 @@ class TapoDriver(CameraDriver[TapoOptions]):
                 "tapo://host[:port]", scheme="tapo", url=self.shown)
         self.stream_login = self._camera_account()
         self._key: SessionKey | None = None
-        self._session: TapoSession | None = None
+        self._slot: SessionSlot[TapoSession] = SessionSlot("camera", scheme="tapo",
+                                                           url=self.shown)
         self._state: DeviceState | None = None
-        self._closed = False
 
     def _camera_account(self) -> Credentials | None:
         """The RTSP/ONVIF account (see `TapoOptions`), or None when not configured."""
@@ -140,18 +140,15 @@ class TapoDriver(CameraDriver[TapoOptions]):
     @property
     def session(self) -> TapoSession:
         """The camera session (after `connect`)."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("camera is not connected", scheme="tapo", url=self.shown)
-        return self._session
+        return self._slot.get()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self) -> CameraInfo:
         """Take the shared session and read the camera (see the module docstring)."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="tapo", url=self.shown)
+        self._slot.check_open()
         self._key, session = await take_session(self)
-        self._session = session
+        self._slot.fill(session)
         state = self._state = await load_state(session)
         self.report_capabilities(self._probe(state))
         return self._info(state)
@@ -211,11 +208,10 @@ class TapoDriver(CameraDriver[TapoOptions]):
 
     async def close(self) -> None:
         """Let go of the shared session (the last user closes it). Idempotent."""
-        if self._closed:
+        if self._slot.closed:
             return
-        self._closed = True
+        self._slot.close()
         key, self._key = self._key, None
-        self._session = None
         if key is not None:
             await SESSIONS.release(key)
 

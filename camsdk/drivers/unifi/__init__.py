@@ -15,7 +15,9 @@ lifecycle), `_events` (the shared websocket loop), `_ptz`, `_discovery`,
 `_driver`, `_hub`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camsdk.driver import lazy_exports
 
 __all__ = [
     "CertificateChangedError",
@@ -27,7 +29,7 @@ __all__ = [
     "encode_packet",
 ]
 
-_EXPORTS = {
+__getattr__ = lazy_exports(__name__, {
     "CertificateChangedError": "._tls",
     "UnifiDriver": "._driver",
     "UnifiHub": "._hub",
@@ -35,16 +37,7 @@ _EXPORTS = {
     "UpdatePacket": "._codec",
     "decode_packet": "._codec",
     "encode_packet": "._codec",
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+})
 
 
 if TYPE_CHECKING:  # pragma: no cover

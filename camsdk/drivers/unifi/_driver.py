@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -31,12 +30,13 @@ from camsdk.driver import (
     DiscoveredCamera,
     PrivacyModeError,
     PTZDriver,
+    SessionSlot,
     Snapshot,
     StreamOpenError,
     StreamSource,
     UnsupportedCapabilityError,
+    device_snapshot,
     looks_like_jpeg,
-    require_jpeg,
 )
 
 from ._model import QUALITIES, ConsoleInfo, ProtectCamera, normalise_rtsps
@@ -49,6 +49,12 @@ MAX_SNAPSHOT = 16 * 1024 * 1024
 PRIVATE = "/proxy/protect/api"
 #: The name of the full-frame privacy zone camsdk adds for privacy mode.
 PRIVACY_ZONE = "camsdk privacy mode"
+
+
+async def _release(session: ConsoleSession | None) -> None:
+    """Stop using the console's shared session (the last user closes it)."""
+    if session is not None:
+        await SESSIONS.release(session.key)
 
 
 class UnifiDriver(CameraDriver[UnifiOptions]):
@@ -71,11 +77,11 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
                 "a UniFi camera URL names the console and the camera: "
                 "unifi://console[:port]/<camera id, name or MAC>",
                 scheme="unifi", url=self.url.redacted())
-        self._session: ConsoleSession | None = None
+        self._slot: SessionSlot[ConsoleSession] = SessionSlot("camera", scheme="unifi",
+                                                              url=self._shown)
         self._camera: ProtectCamera | None = None
         self._console: ConsoleInfo | None = None
         self._streams: dict[str, str] = {}
-        self._closed = False
 
     # -- identity --------------------------------------------------------------------------
 
@@ -93,9 +99,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
     @property
     def session(self) -> ConsoleSession:
         """The shared console session."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("camera is not connected", scheme="unifi", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     @property
     def camera(self) -> ProtectCamera:
@@ -108,18 +112,17 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
 
     async def connect(self) -> CameraInfo:
         """Share the console's session, find the camera, narrow the capabilities."""
-        if self._closed:
-            raise CameraClosedError("camera is closed", scheme="unifi", url=self._shown)
-        base = self.url.without_credentials()
-        self._session = await acquire_session(base, self.login(), self.config, self.options,
-                                              super().allowed_hosts())
+        self._slot.check_open()
+        session = self._slot.fill(await acquire_session(
+            self.url.without_credentials(), self.login(), self.config, self.options,
+            super().allowed_hosts()))
         try:
-            self._console, cameras = await self._session.bootstrap()
+            self._console, cameras = await session.bootstrap()
             self._camera = self._find(cameras)
             self.report_capabilities(self._offered_now(self._camera))
             return self._info()
         except BaseException:
-            await self._release()
+            await _release(self._slot.take())
             raise
 
     def _find(self, cameras: list[ProtectCamera]) -> ProtectCamera:
@@ -182,15 +185,9 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         ordered = sorted(channels, key=lambda c: c.quality != self.options.quality)
         return tuple(c.profile(camera.codec) for c in ordered)
 
-    async def _release(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await SESSIONS.release(session.key)
-
     async def close(self) -> None:
         """Release the shared session (the last user logs nothing out: it closes). Idempotent."""
-        self._closed = True
-        await self._release()
+        await _release(self._slot.close())
 
     # -- media -----------------------------------------------------------------------------
 
@@ -256,11 +253,9 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
                                              max_bytes=MAX_SNAPSHOT,
                                              timeout=self.config.snapshot_timeout)
             if looks_like_jpeg(response.content):
-                width, height = require_jpeg(response.content, content_type=response.media_type,
-                                             scheme="unifi", url=self._shown)
-                return Snapshot(jpeg=response.content, width=width, height=height,
-                                captured_at=datetime.now(UTC), source="device",
-                                camera_id=self.camera_id)
+                return device_snapshot(response.content, content_type=response.media_type,
+                                       camera_id=self.camera_id, scheme="unifi",
+                                       url=self._shown)
             problem = f"{response.media_type or 'no type'}, {len(response.content)} bytes"
         raise CameraProtocolError(f"the console sent no JPEG ({problem})", scheme="unifi",
                                   url=self._shown)

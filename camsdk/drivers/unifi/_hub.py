@@ -14,13 +14,15 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from camsdk.driver import (
-    CameraClosedError,
     CameraConfig,
     CameraDriver,
     CameraURL,
     ConfigurationError,
     HubCamera,
     HubDriver,
+    SessionSlot,
+    hub_camera_url,
+    own_camera_url,
 )
 
 from ._driver import UnifiDriver
@@ -43,8 +45,8 @@ class UnifiHub(HubDriver[UnifiOptions]):
             raise ConfigurationError(
                 "a UniFi hub URL names the console only: unifi://console[:port]",
                 scheme="unifi", url=self.url.redacted())
-        self._session: ConsoleSession | None = None
-        self._closed = False
+        self._slot: SessionSlot[ConsoleSession] = SessionSlot("hub", scheme="unifi",
+                                                              url=self._shown)
 
     @property
     def _shown(self) -> str:
@@ -53,26 +55,23 @@ class UnifiHub(HubDriver[UnifiOptions]):
     @property
     def session(self) -> ConsoleSession:
         """The console session (after `connect`)."""
-        if self._closed or self._session is None:
-            raise CameraClosedError("hub is not connected", scheme="unifi", url=self._shown)
-        return self._session
+        return self._slot.get()
 
     async def connect(self) -> None:
         """Open or join the console's session and read the bootstrap once."""
-        if self._closed:
-            raise CameraClosedError("hub is closed", scheme="unifi", url=self._shown)
-        self._session = await acquire_session(self.url.without_credentials(), self.login(),
-                                              self.config, self.options, self.allowed_hosts())
+        self._slot.check_open()
+        session = self._slot.fill(await acquire_session(
+            self.url.without_credentials(), self.login(), self.config, self.options,
+            self.allowed_hosts()))
         try:
-            await self._session.bootstrap()
+            await session.bootstrap()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
         """Release the shared session. Idempotent."""
-        self._closed = True
-        session, self._session = self._session, None
+        session = self._slot.close()
         if session is not None:
             await SESSIONS.release(session.key)
 
@@ -80,8 +79,6 @@ class UnifiHub(HubDriver[UnifiOptions]):
         """Every camera of the console; unusable ones with ``online=False`` and why."""
         session = self.session
         console, cameras = await session.bootstrap()
-        bare = self.url.without_credentials()
-        shared = tuple(self.options.to_query().items())
         listed = []
         for camera in cameras:
             reason = ""
@@ -89,10 +86,9 @@ class UnifiHub(HubDriver[UnifiOptions]):
                 reason = f"camera is {camera.state.lower() or 'disconnected'}"
             elif session.mode == "private" and not camera.usable_channels:
                 reason = "every channel has RTSP off"
-            url = CameraURL("unifi", bare.host, bare.port, "/" + quote(camera.id, safe=""),
-                            shared)
             listed.append(HubCamera(
-                id=f"unifi:{camera.id}", name=camera.name, url=url.unsafe_str(),
+                id=f"unifi:{camera.id}", name=camera.name,
+                url=hub_camera_url(self, "/" + quote(camera.id, safe="")),
                 extra={"model": camera.model, "type": camera.type, "mac": camera.mac,
                        "firmware": camera.firmware, "state": camera.state,
                        "doorbell": camera.doorbell, "ptz": camera.ptz,
@@ -103,10 +99,7 @@ class UnifiHub(HubDriver[UnifiOptions]):
 
     def camera_driver(self, camera: HubCamera, config: CameraConfig) -> CameraDriver[Any]:
         """A `UnifiDriver` for ``camera``: it joins the hub's session (no I/O)."""
-        url = CameraURL.parse(camera.url)
-        if url.scheme != "unifi" or url.host != self.url.host or url.port != self.url.port:
-            raise ConfigurationError(f"camera {camera.id!r} does not belong to this hub",
-                                     scheme="unifi", url=url.redacted())
+        url = own_camera_url(self, camera)
         bare = CameraURL("unifi", url.host, url.port, url.path)
         return UnifiDriver(url=bare, credentials=self.login(), config=config,
                            options=self.options)
