@@ -26,6 +26,7 @@ from typing import Any
 from .._access import Action, Principal
 from .._camera import Camera
 from .._errors import AccessDeniedError, CamError, ConfigurationError
+from .._lifecycle import AsyncResource
 from .._log import get_logger, register_secret, scrub
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
@@ -101,7 +102,7 @@ class ExportJob:
                 "masked": self.masked, "principal": self.principal}
 
 
-class Gateway:
+class Gateway(AsyncResource):
     """The owner's gateway (see the module docstring). ``async with Gateway(config):``."""
 
     def __init__(self, config: SiteConfig, *, discover: Discover | None = None,
@@ -185,11 +186,8 @@ class Gateway:
             self.audit.write({"event": "gateway.stop"})
         self.audit.close()
 
-    async def __aenter__(self) -> Gateway:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.start()
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` as a task the gateway cancels on close."""
