@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._config_secrets import password_by_reference
 from .._errors import ConfigurationError
 from .._models import Credentials
 from .._url import CameraURL
@@ -84,11 +85,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _no_plaintext(data: Any, what: str) -> Any:
-    if isinstance(data, dict) and "password" in data:
-        raise ValueError(f"put {what} passwords in an environment variable (password_env) "
-                         "or a file (password_file), never in the site file")
-    return data
+def _by_reference(what: str) -> Any:
+    return password_by_reference(
+        f"put {what} passwords in an environment variable (password_env) "
+        "or a file (password_file), never in the site file"
+    )
 
 
 class _Entry(BaseModel):
@@ -104,10 +105,7 @@ class _Entry(BaseModel):
     #: `camsdk.CameraConfig` fields (timeouts, backoff ...).
     config: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets_by_reference(cls, data: Any) -> Any:
-        return _no_plaintext(data, "camera")
+    _secrets_by_reference = _by_reference("camera")
 
     @field_validator("name")
     @classmethod
@@ -227,10 +225,7 @@ class OwnerSettings(BaseModel):
     signing_key_password_env: str | None = None
     session_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _hash_only(cls, data: Any) -> Any:
-        return _no_plaintext(data, "owner")
+    _hash_only = _by_reference("owner")
 
     def password_hash_value(self) -> str | None:
         """The stored hash, from the file or its environment variable."""
