@@ -28,6 +28,7 @@ from .._camera import Camera
 from .._errors import AccessDeniedError, CamError, ConfigurationError
 from .._lifecycle import AsyncResource
 from .._log import get_logger, register_secret, scrub
+from .._private_file import write_private
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
 from ._audit import AuditBook, transparency_report
@@ -39,7 +40,7 @@ from ._inventory import Discover, Inventory
 from ._requests import new_id
 from ._security import LoginGuard, OwnerSessions, SlidingWindow
 from ._sharing import Sharing, SharingError
-from ._store import GatewayStore, write_private
+from ._store import GatewayStore
 
 __all__ = ["ExportJob", "Gateway", "LiveSession", "LiveTicket"]
 
