@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _bench_common import ROOT, json_worker
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -145,20 +146,7 @@ class ServerProcess:
 
 
 def measure(name: str, url: str, video_packets: int, timeout: float) -> dict[str, Any]:
-    try:
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker", name, url, str(video_packets)],
-            capture_output=True, text=True, timeout=timeout, check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    rows = [r for r in out.stdout.splitlines() if r.startswith("{")]
-    if out.returncode != 0 or not rows:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {out.returncode}: {tail[:200]}"}
-    result: dict[str, Any] = json.loads(rows[-1])
-    return result
+    return json_worker([__file__, "--worker", name, url, str(video_packets)], timeout)
 
 
 def make_playlist(directory: Path, size: str, seconds: float, segment: float) -> Path:

@@ -35,13 +35,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _bench_common import ROOT, finish_report, json_worker
+
 WORKERS = Path(__file__).with_name("rtsp_workers.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
 MIB = 1024 * 1024
@@ -55,20 +55,7 @@ def line(name: str, value: str, target: str = "", ok: bool | None = None) -> Non
 
 def worker(name: str, timeout: float, **args: Any) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; its last stdout line is JSON."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    try:
-        out = subprocess.run(
-            [sys.executable, str(WORKERS), name, json.dumps(args)],
-            capture_output=True, text=True, timeout=timeout, env=env, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    rows = [r for r in out.stdout.splitlines() if r.startswith("{")]
-    if out.returncode != 0 or not rows:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {out.returncode}: {tail[:200]}"}
-    result: dict[str, Any] = json.loads(rows[-1])
-    return result
+    return json_worker([str(WORKERS), name, json.dumps(args)], timeout)
 
 
 class GstServer:
@@ -369,11 +356,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-    report["machine"]["load_after"] = os.getloadavg()
-    print(f"\ntotal {time.monotonic() - started:.0f} s; load average now "
-          f"{os.getloadavg()[0]:.2f}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2))
+    finish_report(report, started, args.json)
 
 
 if __name__ == "__main__":

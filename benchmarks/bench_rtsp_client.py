@@ -24,7 +24,6 @@ bottleneck. Not a timed test: figures depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _bench_common import finish_report
 from bench_rtsp import MIB, GstServer, line, worker
 
 NAMES = {"client-packets": "camsdk client", "bare-packets": "bare PyAV loop"}
@@ -136,11 +136,7 @@ def main() -> None:
               f"{cell(ours, 'rss', 1 / MIB, '{:.2f} MiB')} | "
               f"{cell(ours, 'server_core', 100, '{:.0f}%')} / "
               f"{cell(bare, 'server_core', 100, '{:.0f}%')} |")
-    report["machine"]["load_after"] = os.getloadavg()
-    print(f"\ntotal {time.monotonic() - started:.0f} s; load average now "
-          f"{os.getloadavg()[0]:.2f}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2))
+    finish_report(report, started, args.json)
 
 
 if __name__ == "__main__":

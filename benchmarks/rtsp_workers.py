@@ -49,65 +49,94 @@ def _tree_cpu(pid: int | None) -> float:
 # -- N streams, packets only -------------------------------------------------------------
 
 
+class _Streams:
+    """N consumers on one event loop: how many opened, and packets each counted in the window."""
+
+    def __init__(self, streams: int) -> None:
+        self.streams = streams
+        self.counts = [0] * streams
+        self.opened = 0
+        self.all_open = asyncio.Event()
+        # Packets count by when they arrived from the network (received_at), so a
+        # loop that lags behind at the window's edges neither gains nor loses any.
+        self.window = (float("inf"), float("inf"))
+
+    def open_one(self) -> None:
+        self.opened += 1
+        if self.opened == self.streams:
+            self.all_open.set()
+
+    def count(self, i: int, received_at: float) -> None:
+        if self.window[0] <= received_at < self.window[1]:
+            self.counts[i] += 1
+
+
+async def _measure_streams(
+    run: _Streams, consume: Any, seconds: float, server_pid: int, *, drain: float
+) -> tuple[dict[str, Any], list[asyncio.Task[None]]]:
+    """Start ``consume(i)`` for every stream, wait for all to open (120 s at most), settle,
+    measure a window of ``seconds``, wait ``drain`` for its packets, then cancel them all.
+
+    Returns the figures and the tasks that had ended by themselves before the cancel.
+    """
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    threads0 = proc.num_threads()
+    started = time.monotonic()
+    tasks = [asyncio.create_task(consume(i)) for i in range(run.streams)]
+    try:
+        await asyncio.wait_for(run.all_open.wait(), timeout=120)
+    except TimeoutError:
+        pass
+    open_seconds = time.monotonic() - started
+    await asyncio.sleep(2.0)  # settle
+    rss1 = proc.memory_info().rss
+    cpu0, srv0, t0 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
+    run.window = (t0, t0 + seconds)
+    threads = proc.num_threads()
+    await asyncio.sleep(seconds)
+    cpu1, srv1, t1 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
+    rss2 = proc.memory_info().rss
+    threads = max(threads, proc.num_threads())
+    await asyncio.sleep(drain)  # packets of the window still on their way through the loop
+    early = [t for t in tasks if t.done()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    window = t1 - t0
+    opened = run.opened
+    return {
+        "streams": run.streams, "opened": opened, "open_seconds": open_seconds,
+        "packets": sum(run.counts), "expected": opened * FPS * window,
+        "cpu": cpu1 - cpu0, "window": window, "server_cpu": srv1 - srv0,
+        "rss_per_stream": (max(rss1, rss2) - rss0) / max(opened, 1),
+        "threads_per_stream": (threads - threads0) / max(opened, 1),
+    }, early
+
+
 async def camsdk_packets(url: str, streams: int, seconds: float, server_pid: int,
                          client: str = "camsdk") -> dict[str, Any]:
     import camsdk
     from camsdk import MediaPacket
 
-    proc = psutil.Process()
     # Generous deadlines: hundreds of simultaneous opens queue at the server, and
     # the bare loop it is compared with has no deadline at all.
     config = {"open_timeout": 60.0, "stall_timeout": 15.0, "idle_close": 0.0,
               "connect_timeout": 60.0}
-    counts = [0] * streams
-    opened = 0
-    all_open = asyncio.Event()
-    # Packets count by when they arrived from the network (received_at), so a
-    # loop that lags behind at the window's edges neither gains nor loses any.
-    window = [float("inf"), float("inf")]
-    rss0 = proc.memory_info().rss
+    run = _Streams(streams)
 
     async def consume(i: int) -> None:
-        nonlocal opened
         async with camsdk.open(url, config=config, client=client) as cam:
             async with cam.stream(audio=False) as stream, stream.packets(audio=False) as it:
-                opened += 1
-                if opened == streams:
-                    all_open.set()
+                run.open_one()
                 async for item in it:  # ends by cancellation
-                    if isinstance(item, MediaPacket) and window[0] <= item.received_at < window[1]:
-                        counts[i] += 1
+                    if isinstance(item, MediaPacket):
+                        run.count(i, item.received_at)
 
-    started = time.monotonic()
-    tasks = [asyncio.create_task(consume(i)) for i in range(streams)]
-    try:
-        await asyncio.wait_for(all_open.wait(), timeout=120)
-    except TimeoutError:
-        pass
-    open_seconds = time.monotonic() - started
-    # Settle, then measure a window.
-    await asyncio.sleep(2.0)
-    rss1 = proc.memory_info().rss
-    cpu0, srv0, t0 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
-    window[:] = [t0, t0 + seconds]
-    await asyncio.sleep(seconds)
-    cpu1, srv1, t1 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
-    rss2 = proc.memory_info().rss
-    await asyncio.sleep(1.0)  # packets of the window still on their way through the loop
-    early = [t for t in tasks if t.done()]
-    for task in tasks:
-        task.cancel()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    result, early = await _measure_streams(run, consume, seconds, server_pid, drain=1.0)
     failures = [type(t.exception()).__name__ for t in early
                 if not t.cancelled() and t.exception() is not None]
-    del results
-    return {
-        "streams": streams, "opened": opened, "open_seconds": open_seconds,
-        "packets": sum(counts), "expected": opened * FPS * seconds,
-        "cpu": cpu1 - cpu0, "window": t1 - t0, "server_cpu": srv1 - srv0,
-        "rss_per_stream": (max(rss1, rss2) - rss0) / max(opened, 1),
-        "failures": failures[:5], "failed": len(failures),
-    }
+    return {**result, "failures": failures[:5], "failed": len(failures)}
 
 
 async def client_packets(url: str, streams: int, seconds: float, server_pid: int,
@@ -116,62 +145,25 @@ async def client_packets(url: str, streams: int, seconds: float, server_pid: int
     event loop: no thread per stream. Counts video access units."""
     from camsdk._rtsp import RtspSettings, RtspUpstream
 
-    proc = psutil.Process()
-    counts = [0] * streams
-    opened = 0
-    all_open = asyncio.Event()
-    window = [float("inf"), float("inf")]
-    rss0 = proc.memory_info().rss
-    threads0 = proc.num_threads()
+    run = _Streams(streams)
     failures: list[str] = []
 
     async def consume(i: int) -> None:
-        nonlocal opened
         settings = RtspSettings(url, transport=transport, audio=False,  # type: ignore[arg-type]
                                 request_timeout=60.0)
         upstream = RtspUpstream(settings)
         try:
             await upstream.start()
-            opened += 1
-            if opened == streams:
-                all_open.set()
+            run.open_one()
             async for packet in upstream:  # ends by cancellation
-                if window[0] <= packet.received_at < window[1]:
-                    counts[i] += 1
+                run.count(i, packet.received_at)
         except Exception as exc:  # reported in the result, not raised
             failures.append(type(exc).__name__)
         finally:
             await upstream.aclose()
 
-    started = time.monotonic()
-    tasks = [asyncio.create_task(consume(i)) for i in range(streams)]
-    try:
-        await asyncio.wait_for(all_open.wait(), timeout=120)
-    except TimeoutError:
-        pass
-    open_seconds = time.monotonic() - started
-    await asyncio.sleep(2.0)
-    rss1 = proc.memory_info().rss
-    cpu0, srv0, t0 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
-    window[:] = [t0, t0 + seconds]
-    threads = proc.num_threads()
-    await asyncio.sleep(seconds)
-    cpu1, srv1, t1 = _cpu(proc), _tree_cpu(server_pid), time.monotonic()
-    rss2 = proc.memory_info().rss
-    threads = max(threads, proc.num_threads())
-    await asyncio.sleep(0.5)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    window_s = t1 - t0
-    return {
-        "streams": streams, "opened": opened, "open_seconds": open_seconds,
-        "packets": sum(counts), "expected": opened * FPS * window_s,
-        "cpu": cpu1 - cpu0, "window": window_s, "server_cpu": srv1 - srv0,
-        "rss_per_stream": (max(rss1, rss2) - rss0) / max(opened, 1),
-        "threads_per_stream": (threads - threads0) / max(opened, 1),
-        "failures": failures[:5], "failed": len(failures),
-    }
+    result, _ = await _measure_streams(run, consume, seconds, server_pid, drain=0.5)
+    return {**result, "failures": failures[:5], "failed": len(failures)}
 
 
 def bare_packets(url: str, streams: int, seconds: float, server_pid: int) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import os
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._access import Action, Decision, Principal
@@ -35,6 +34,7 @@ from ._errors import (
     UnsupportedCapabilityError,
 )
 from ._gate import AccessGate, CameraRef
+from ._lifecycle import AsyncResource
 from ._log import get_logger
 from ._models import (
     CameraConfig,
@@ -82,7 +82,7 @@ class CameraState(enum.Enum):
     CLOSED = "closed"
 
 
-class Camera:
+class Camera(AsyncResource):
     """One camera, whatever its vendor. Create with `camsdk.open`; use ``async with``.
 
     `camsdk.open` does no I/O; `connect` (or entering the context) talks to the
@@ -261,16 +261,8 @@ class Camera:
                 await self._driver.close()
         LIVE_CAMERAS.discard(self)
 
-    async def __aenter__(self) -> Camera:
-        return await self.connect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.connect()
 
     def _require_open(self) -> None:
         if self.state is not CameraState.OPEN:

@@ -15,21 +15,26 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._cli_groups import EXIT_USAGE, add_command_group
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = ["add_audit_commands"]
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_BROKEN = 0, 1
 
 
 def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``audit verify FILE [--key K] [--checkpoint C]`` and ``audit report FILE ...``."""
-    audit = subparsers.add_parser(
-        "audit",
+    commands = add_command_group(
+        subparsers, "audit",
         help="verify or summarise a hash-chained audit log",
         description="Verify or summarise an audit log written by camsdk.privacy.AuditLog.",
+        metavar="{verify,report,merge}",
     )
-    audit.set_defaults(func=lambda args: _usage(audit))
-    commands = audit.add_subparsers(dest="audit_command", metavar="{verify,report,merge}")
 
     verify = commands.add_parser(
         "verify",
@@ -86,11 +91,6 @@ def add_audit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     merge.set_defaults(func=_cmd_merge)
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
-
-
 def _iso_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -105,16 +105,25 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _public_key(path: Path | None) -> tuple[Ed25519PublicKey | None, str]:
+    """The ``--key`` file's public key (None without one), or why it cannot be read."""
+    from .privacy import load_public_key
+
+    if path is None:
+        return None, ""
+    try:
+        return load_public_key(path), ""
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read public key {str(path)!r}: {exc}"
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .privacy import CheckpointMirror, load_public_key, verify_audit_log
+    from .privacy import CheckpointMirror, verify_audit_log
     from .privacy._audit._verify import writable_by_others
 
-    public_key = None
-    if args.key is not None:
-        try:
-            public_key = load_public_key(args.key)
-        except (OSError, ValueError) as exc:
-            return _fail(f"cannot read public key {str(args.key)!r}: {exc}")
+    public_key, problem = _public_key(args.key)
+    if problem:
+        return _fail(problem)
     head = None
     warnings: list[str] = []
     if args.checkpoint is not None:
@@ -187,14 +196,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from .privacy import load_public_key, merge_audit_logs
+    from .privacy import merge_audit_logs
 
-    public_key = None
-    if args.key is not None:
-        try:
-            public_key = load_public_key(args.key)
-        except (OSError, ValueError) as exc:
-            return _fail(f"cannot read public key {str(args.key)!r}: {exc}")
+    public_key, problem = _public_key(args.key)
+    if problem:
+        return _fail(problem)
     try:
         verdict, records = merge_audit_logs(args.paths, args.output, public_key=public_key)
     except FileExistsError as exc:

@@ -14,20 +14,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._cli_groups import EXIT_USAGE, add_command_group
+
 __all__ = ["add_fleet_commands"]
 
-EXIT_OK, EXIT_UNPLACED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_UNPLACED = 0, 1
 
 
 def add_fleet_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``fleet up``, ``fleet status`` and ``fleet down``."""
-    fleet = subparsers.add_parser(
-        "fleet",
+    commands = add_command_group(
+        subparsers, "fleet",
         help="run cameras as Ray actors across a cluster (extra: ray)",
         description="Start, inspect or stop a camera fleet on a Ray cluster (docs/scaling.md).",
+        metavar="{up,status,down}",
     )
-    fleet.set_defaults(func=lambda args: _usage(fleet))
-    commands = fleet.add_subparsers(dest="fleet_command", metavar="{up,status,down}")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text, description=help_text)
@@ -45,11 +46,6 @@ def add_fleet_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     status.set_defaults(func=_cmd_status)
     down = command("down", "stop the supervisor, every camera actor and account actor")
     down.set_defaults(func=_cmd_down)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _fleet(args: argparse.Namespace) -> Any:

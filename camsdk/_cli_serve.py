@@ -23,9 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._cli_groups import EXIT_USAGE, add_command_group
+
 __all__ = ["add_serve_commands"]
 
-EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_BAD = 0, 1
 
 
 def add_serve_commands(subparsers: Any) -> None:
@@ -57,9 +59,9 @@ def add_serve_commands(subparsers: Any) -> None:
                        help="with login-key: print the session as JSON")
     serve.set_defaults(func=_cmd_serve)
 
-    export = subparsers.add_parser("export", help="check exported clips")
-    export.set_defaults(func=lambda args: _usage(export))
-    commands = export.add_subparsers(dest="export_command", metavar="{verify}")
+    commands = add_command_group(
+        subparsers, "export", help="check exported clips", metavar="{verify}"
+    )
     verify = commands.add_parser(
         "verify", help="check a clip against its signed manifest",
         description="Exit 0 when the clip is the one the manifest's signer signed, 1 if not.",
@@ -70,11 +72,6 @@ def add_serve_commands(subparsers: Any) -> None:
                         help="the owner's public key: the manifest must be signed by it")
     verify.add_argument("--json", action="store_true", help="print the manifest as JSON")
     verify.set_defaults(func=_cmd_verify)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

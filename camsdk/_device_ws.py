@@ -63,6 +63,7 @@ from ._errors import (
     DeviceError,
     RedirectRefusedError,
 )
+from ._lifecycle import AsyncResource
 from ._log import get_logger, scrub
 from ._models import CameraConfig
 
@@ -105,7 +106,7 @@ def _unverified() -> ssl.SSLContext:
     return context
 
 
-class DeviceWebSocket:
+class DeviceWebSocket(AsyncResource):
     """An open websocket (see the module docstring). Open it with `connect`.
 
     ``async for message in ws`` reads until the peer closes normally;
@@ -335,11 +336,6 @@ class DeviceWebSocket:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await ws.wait_closed()
 
-    async def __aenter__(self) -> DeviceWebSocket:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -37,6 +37,8 @@ CamError
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
@@ -64,6 +66,13 @@ __all__ = [
     "UnknownSchemeError",
     "UnsupportedCapabilityError",
 ]
+
+
+class _Where(TypedDict, total=False):
+    """The camera an error is about: the keyword arguments every error takes."""
+
+    scheme: str | None
+    url: str | None
 
 
 class CamError(Exception):
@@ -108,15 +117,8 @@ class UnknownSchemeError(ConfigurationError):
 class DriverUnavailableError(CamError, ImportError):
     """The driver is known but could not be imported; ``hint`` says how to install it."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+    def __init__(self, message: str, *, hint: str | None = None, **where: Unpack[_Where]) -> None:
+        super().__init__(message, **where)
         self.hint = hint
 
 
@@ -127,15 +129,8 @@ class UnsupportedCapabilityError(CamError, NotImplementedError):
 class AccessDeniedError(CamError):
     """The access policy refused the request; ``reason`` says why."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        reason: str = "",
-    ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+    def __init__(self, message: str, *, reason: str = "", **where: Unpack[_Where]) -> None:
+        super().__init__(message, **where)
         self.reason = reason
 
 
@@ -156,14 +151,9 @@ class TwoFactorRequiredError(AuthenticationError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        challenge: object | None = None,
+        self, message: str, *, challenge: object | None = None, **where: Unpack[_Where]
     ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+        super().__init__(message, **where)
         self.challenge = challenge
 
 
@@ -175,15 +165,9 @@ class ReauthRequiredError(AuthenticationError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        reason: str = "",
-        action: str = "",
+        self, message: str, *, reason: str = "", action: str = "", **where: Unpack[_Where]
     ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+        super().__init__(message, **where)
         self.reason = reason
         self.action = action
 
@@ -191,15 +175,8 @@ class ReauthRequiredError(AuthenticationError):
 class RateLimitedError(CameraConnectionError):
     """The service asked us to slow down; ``retry_after`` seconds before asking again."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        retry_after: float = 0.0,
-    ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+    def __init__(self, message: str, *, retry_after: float = 0.0, **where: Unpack[_Where]) -> None:
+        super().__init__(message, **where)
         self.retry_after = retry_after
 
 
@@ -226,15 +203,8 @@ class CameraProtocolError(CamError):
 class DeviceError(CameraProtocolError):
     """The device reported an error (a SOAP fault, an error code); ``code`` holds it."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+    def __init__(self, message: str, *, code: str | None = None, **where: Unpack[_Where]) -> None:
+        super().__init__(message, **where)
         self.code = code
 
 
@@ -246,15 +216,8 @@ class RedirectRefusedError(CameraProtocolError):
     ``CameraConfig.allow_redirect_hosts``.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        scheme: str | None = None,
-        url: str | None = None,
-        location: str = "",
-    ) -> None:
-        super().__init__(message, scheme=scheme, url=url)
+    def __init__(self, message: str, *, location: str = "", **where: Unpack[_Where]) -> None:
+        super().__init__(message, **where)
         self.location = location
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ._access import Action, Decision
 from ._errors import AccessDeniedError, CamError
+from ._lifecycle import AsyncResource
 from ._log import get_logger
 from ._models import CameraEvent, Capability, Snapshot
 
@@ -21,7 +21,7 @@ __all__ = ["EventStream"]
 log = get_logger("camsdk.camera")
 
 
-class EventStream:
+class EventStream(AsyncResource):
     """An event subscription: ``async for ev in cam.events(...)``; close with ``aclose``.
 
     Each event is checked against the access decision the subscription was
@@ -102,13 +102,3 @@ class EventStream:
         self._camera._end(Action.EVENTS_SUBSCRIBE, self._decision, items=self._count,
                           duration=time.monotonic() - self._started, purpose=self._purpose)
 
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

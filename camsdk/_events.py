@@ -46,10 +46,10 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ._errors import AuthenticationError, CameraClosedError, UnsupportedCapabilityError
+from ._lifecycle import AsyncResource
 from ._log import get_logger, scrub
 from ._models import CameraEvent, EventKind
 
@@ -145,7 +145,7 @@ class _Track:
     start: CameraEvent
 
 
-class EventSubscription:
+class EventSubscription(AsyncResource):
     """One consumer's view of an `EventPipeline`: an async iterator of `CameraEvent`.
 
     Use it as an async context manager so it is always released::
@@ -261,16 +261,6 @@ class EventSubscription:
                 if self._waiter is waiter:
                     self._waiter = None
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop receiving; discard queued events. The last subscriber stops the source."""
@@ -285,7 +275,7 @@ class EventSubscription:
         return f"<EventSubscription {state} pending={len(self._queue)} dropped={self.dropped}>"
 
 
-class EventPipeline:
+class EventPipeline(AsyncResource):
     """Normalises, coalesces, deduplicates and fans out the events of a camera.
 
     ``source`` is called (lazily, when the first subscriber arrives) to get
@@ -732,16 +722,6 @@ class EventPipeline:
             sub._end()
         await self._stop_source()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -8,14 +8,14 @@ parsed once from the URL query and keyword arguments. No I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from ._access import OWNER, AccessPolicy, AuditSink, Principal
 from ._camera import Camera
-from ._driver import parse_options
+from ._driver import _DriverBase, parse_options
 from ._errors import ConfigurationError
 from ._gate import AccessGate
 from ._log import register_secret
@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .privacy import PrivacyMask
 
 __all__ = ["build_config", "open_camera", "open_hub"]
+
+DriverT = TypeVar("DriverT", bound=_DriverBase[Any])
 
 
 def build_config(
@@ -54,11 +56,24 @@ def build_config(
     raise ConfigurationError(f"invalid camera config: {problem}", scheme=scheme, url=url)
 
 
-def _prepare(
+def _build_driver(
+    load: Callable[[str, str], type[DriverT]],
     url: str,
     credentials: Credentials | None,
     config: CameraConfig | Mapping[str, Any] | None,
-) -> tuple[CameraURL, CameraConfig]:
+    options: dict[str, Any],
+    *,
+    principal: Principal | str,
+    policy: AccessPolicy | None,
+    audit: AuditSink | None,
+    masks: Iterable[PrivacyMask],
+) -> tuple[DriverT, CameraURL, AccessGate]:
+    """The driver ``load`` names for ``url``, built with its parsed options, and its gate.
+
+    What `open_camera` and `open_hub` share: the URL parsed and its secrets
+    registered, the config validated, the access gate built, the driver class
+    loaded, and its options parsed once from the URL query and ``options``.
+    """
     parsed = CameraURL.parse(url)
     redacted = parsed.redacted()
     if parsed.password:
@@ -67,7 +82,15 @@ def _prepare(
         if not isinstance(credentials, Credentials):
             raise ConfigurationError("credentials must be camsdk.Credentials", url=redacted)
         register_secret(credentials.password.get_secret_value())
-    return parsed, build_config(config, redacted, parsed.scheme)
+    cfg = build_config(config, redacted, parsed.scheme)
+    # Before the driver: a bad principal is reported ahead of an unknown scheme.
+    gate = AccessGate(principal=principal, policy=policy, audit=audit, masks=masks, url=redacted)
+    driver_cls = load(parsed.scheme, redacted)
+    opts, device_url = parse_options(
+        driver_cls.Options, parsed, options, passthrough=driver_cls.query_passthrough
+    )
+    driver = driver_cls(url=device_url, credentials=credentials, config=cfg, options=opts)
+    return driver, parsed, gate
 
 
 def open_camera(
@@ -84,14 +107,10 @@ def open_camera(
     """Build a `Camera` for ``url`` (no I/O). See `camsdk.open`."""
     from ._registry import load_driver
 
-    parsed, cfg = _prepare(url, credentials, config)
-    redacted = parsed.redacted()
-    gate = AccessGate(principal=principal, policy=policy, audit=audit, masks=masks, url=redacted)
-    driver_cls = load_driver(parsed.scheme, redacted)
-    opts, device_url = parse_options(
-        driver_cls.Options, parsed, options, passthrough=driver_cls.query_passthrough
+    driver, parsed, gate = _build_driver(
+        load_driver, url, credentials, config, options,
+        principal=principal, policy=policy, audit=audit, masks=masks,
     )
-    driver = driver_cls(url=device_url, credentials=credentials, config=cfg, options=opts)
     return Camera(driver, url=parsed, gate=gate)
 
 
@@ -110,12 +129,8 @@ def open_hub(
     from ._hub import Hub
     from ._registry import load_hub
 
-    parsed, cfg = _prepare(url, credentials, config)
-    redacted = parsed.redacted()
-    gate = AccessGate(principal=principal, policy=policy, audit=audit, masks=masks, url=redacted)
-    driver_cls = load_hub(parsed.scheme, redacted)
-    opts, device_url = parse_options(
-        driver_cls.Options, parsed, options, passthrough=driver_cls.query_passthrough
+    driver, parsed, gate = _build_driver(
+        load_hub, url, credentials, config, options,
+        principal=principal, policy=policy, audit=audit, masks=masks,
     )
-    driver = driver_cls(url=device_url, credentials=credentials, config=cfg, options=opts)
     return Hub(driver, url=parsed, gate=gate)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from types import TracebackType
 from typing import Any
 
 from ._camera import Camera
 from ._driver import HubCamera, HubDriver
 from ._errors import CameraClosedError
 from ._gate import AccessGate, CameraRef
+from ._lifecycle import AsyncResource
 from ._models import CameraConfig
 from ._translate import call_with_deadline
 from ._url import CameraURL
@@ -25,7 +25,7 @@ __all__ = ["LIVE_HUBS", "Hub"]
 LIVE_HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 
 
-class Hub:
+class Hub(AsyncResource):
     """A connected NVR or account. Use ``async with camsdk.hub(url) as hub``."""
 
     def __init__(self, driver: HubDriver[Any], *, url: CameraURL, gate: AccessGate) -> None:
@@ -110,13 +110,5 @@ class Hub:
             await self._driver.close()
         LIVE_HUBS.discard(self)
 
-    async def __aenter__(self) -> Hub:
-        return await self.connect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.connect()

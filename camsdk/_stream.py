@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._access import Action, Decision
 from ._errors import AccessDeniedError, CameraClosedError, StreamEndedError
+from ._lifecycle import AsyncResource
 from ._media import Discontinuity, MediaPacket, StreamInfo, VideoFrame
 from ._models import OverflowPolicy, StreamStats
 from ._pipeline._decoder import FrameConsumer
@@ -31,7 +31,7 @@ __all__ = ["FrameIterator", "MediaStream", "PacketIterator"]
 T = TypeVar("T", MediaPacket, VideoFrame)
 
 
-class _EgressIterator(Generic[T]):
+class _EgressIterator(Generic[T], AsyncResource):
     """Shared behaviour of packet and frame iterators: access checks, counts, audit."""
 
     def __init__(
@@ -105,17 +105,6 @@ class _EgressIterator(Generic[T]):
             purpose=self._purpose,
         )
 
-    async def __aenter__(self) -> _EgressIterator[T]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class PacketIterator(_EgressIterator[MediaPacket]):
     """Encoded packets (video, and audio when asked), with `Discontinuity` markers."""
@@ -125,7 +114,7 @@ class FrameIterator(_EgressIterator[VideoFrame]):
     """Decoded frames, masked when privacy masks apply, with `Discontinuity` markers."""
 
 
-class MediaStream:
+class MediaStream(AsyncResource):
     """A handle on one profile's shared upstream (see module docstring)."""
 
     def __init__(self, camera: Camera, profile: str, *, audio: bool, purpose: str) -> None:
@@ -168,16 +157,8 @@ class MediaStream:
         camera._streams.add(self)
         return self
 
-    async def __aenter__(self) -> MediaStream:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.open()
 
     async def aclose(self) -> None:
         """End every iterator of this stream and release the upstream. Idempotent."""

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._lifecycle import AsyncResource
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._access import Decision
     from ._camera import Camera
@@ -123,7 +125,7 @@ def _sample_format(ctx: Any) -> str:
     return str(formats[0])
 
 
-class Speaker:
+class Speaker(AsyncResource):
     """An open two-way audio session (``async with cam.talk() as speaker``).
 
     `send` takes signed 16-bit PCM (bytes, interleaved, or a numpy array) at
@@ -176,11 +178,8 @@ class Speaker:
         self._opened_at = time.monotonic()
         return self
 
-    async def __aenter__(self) -> Speaker:
-        return await self.open()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.open()
 
     def _require_channel(self) -> TalkChannel:
         from ._errors import AccessDeniedError, CameraClosedError

@@ -8,8 +8,8 @@ from typing import Literal
 
 import httpx
 
+from .._digest_auth import DigestSigner, parse_challenges, strongest_digest
 from .._log import register_secret
-from ._digest import DigestSigner, parse_challenges, strongest_digest
 
 __all__ = ["DeviceAuth", "TokenAuth"]
 

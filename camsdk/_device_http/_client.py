@@ -33,6 +33,7 @@ import httpx
 
 from .._errors import CameraProtocolError, CamError, RedirectRefusedError
 from .._http import tls_context
+from .._lifecycle import AsyncResource
 from .._log import get_logger, register_secret
 from .._models import CameraConfig, Credentials
 from .._url import redact_text
@@ -103,7 +104,7 @@ class _LazyTlsTransport(httpx.AsyncBaseTransport):
             await self._tls.aclose()
 
 
-class DeviceHttpClient:
+class DeviceHttpClient(AsyncResource):
     """HTTP to one device or one cloud account (see the module docstring). No I/O until used.
 
     Build one per device session, usually with `DeviceHttpClient.for_driver`;
@@ -244,11 +245,6 @@ class DeviceHttpClient:
             with anyio.CancelScope(shield=True):
                 await client.aclose()
 
-    async def __aenter__(self) -> DeviceHttpClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- requests --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .._errors import CameraClosedError, ConfigurationError
+from .._lifecycle import AsyncResource
 from .._log import get_logger
 from .._media import Discontinuity, VideoFrame
 from .._models import CameraEvent
@@ -248,7 +249,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-class MotionDetector:
+class MotionDetector(AsyncResource):
     """Software motion detection on one camera; get one from `camsdk.Camera.motion`.
 
     Use ``async with`` (or `start` and `aclose`): it runs in the background
@@ -382,8 +383,8 @@ class MotionDetector:
         if self._stream is not None:
             await self._stream.aclose()
 
-    async def __aenter__(self) -> MotionDetector:
-        return await self.start()
+    async def _on_enter(self) -> None:
+        await self.start()
 
     async def __aexit__(
         self,
@@ -391,7 +392,7 @@ class MotionDetector:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await super().__aexit__(exc_type, exc, tb)
         # Like a task group: a detector that failed in the background says so on exit.
         if exc_type is None and self._error is not None:
             raise self._error

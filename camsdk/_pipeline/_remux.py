@@ -29,7 +29,13 @@ from typing import Any, BinaryIO
 from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
 
-__all__ = ["AudioTrack", "add_video_track", "packet_with_prefix", "retag_hevc"]
+__all__ = [
+    "AudioTrack",
+    "add_mux_video_track",
+    "add_video_track",
+    "packet_with_prefix",
+    "retag_hevc",
+]
 
 log = get_logger("camsdk.recording")
 
@@ -48,9 +54,8 @@ def add_video_track(container: Any, fmt: str, info: StreamInfo) -> tuple[Any, by
     extradata = info.extradata or b""
     annex_b = extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
     if info.codec in _PARAMETER_SET_CODECS and (annex_b or not extradata):
-        video = container.add_mux_stream(info.codec, width=info.width, height=info.height)
-        video.time_base = info.time_base
-        return video, extradata
+        return add_mux_video_track(container, info.codec, info.width, info.height,
+                                   info.time_base), extradata
     # libx265 would print its banner on stderr unless told not to (nothing is encoded).
     quiet = {"x265-params": "log-level=none"} if info.codec == "hevc" else None
     video = container.add_stream(info.codec, options=quiet)
@@ -60,6 +65,20 @@ def add_video_track(container: Any, fmt: str, info: StreamInfo) -> tuple[Any, by
     if extradata:
         video.codec_context.extradata = extradata
     return video, b""
+
+
+def add_mux_video_track(
+    container: Any, codec: str, width: int, height: int, time_base: Fraction
+) -> Any:
+    """A video track with no codec context, for H.264/HEVC packets in Annex B.
+
+    The muxer builds its sample entry from the parameter sets in front of the
+    first keyframe, so the file describes the camera's own SPS/PPS. For HEVC in
+    MP4/MOV, call `retag_hevc` on the finished file.
+    """
+    video = container.add_mux_stream(codec, width=width, height=height)
+    video.time_base = time_base
+    return video
 
 
 def needs_hvc1(fmt: str, info: StreamInfo) -> bool:

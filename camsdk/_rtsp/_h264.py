@@ -8,7 +8,7 @@ parameter-set rules.
 
 from __future__ import annotations
 
-from ._nal import AccessUnitAssembler, Emit
+from ._nal import AccessUnitAssembler, Emit, FragmentedNal
 
 __all__ = ["H264Depacketizer", "h264_nal_type"]
 
@@ -31,15 +31,14 @@ def _first_slice(nal: bytes) -> bool:
 class H264Depacketizer:
     """Turns the RTP payloads of one H.264 track into access units."""
 
-    __slots__ = ("_frag", "_frag_size", "au", "ignored")
+    __slots__ = ("_frag", "au", "ignored")
 
     def __init__(self, emit: Emit, parameter_sets: list[bytes]) -> None:
         self.au = AccessUnitAssembler(
             emit, h264_nal_type, _first_slice, vcl=_VCL, keyframes=_IDR,
             parameter_types=(SPS, PPS), parameter_sets=parameter_sets,
         )
-        self._frag: list[bytes] | None = None
-        self._frag_size = 0
+        self._frag = FragmentedNal(self.au)
         #: Packets of kinds this depacketiser does not handle (STAP-B, MTAP, FU-B, ...).
         self.ignored = 0
 
@@ -52,9 +51,7 @@ class H264Depacketizer:
         else:
             kind = packet[start] & 0x1F
             if 0 < kind < 24:
-                if self._frag is not None:  # a fragment never ended
-                    self._frag = None
-                    au.damage()
+                self._frag.abandon()
                 au.add(packet[start:end])
             elif kind == _FU_A:
                 self._fragment(packet, start, end)
@@ -63,43 +60,26 @@ class H264Depacketizer:
             else:
                 self.ignored += 1
         if marker:
-            if self._frag is not None:
-                self._frag = None
-                au.damage()
+            self._frag.abandon()
             au.finish()
 
     def lost(self) -> None:
         """Packets before the next one were lost."""
-        if self._frag is not None:
-            self._frag = None
-            self.au.damage()
+        self._frag.abandon()
         self.au.lost()
 
     def _fragment(self, packet: bytes, start: int, end: int) -> None:
-        au = self.au
         if end - start < 3:
-            au.damage()
+            self.au.damage()
             return
         indicator, header = packet[start], packet[start + 1]
         if header & 0x80:  # start bit
-            if self._frag is not None:
-                au.damage()
-            self._frag = [bytes(((indicator & 0xE0) | (header & 0x1F),)), packet[start + 2 : end]]
-            self._frag_size = end - start - 1
-        elif self._frag is None:
-            au.damage()  # a middle or end without its start
+            nal_header = (indicator & 0xE0) | (header & 0x1F)
+            self._frag.start(bytes((nal_header,)), packet[start + 2 : end])
+        elif not self._frag.append(packet[start + 2 : end]):
             return
-        else:
-            self._frag.append(packet[start + 2 : end])
-            self._frag_size += end - start - 2
-            if self._frag_size > 8 * 1024 * 1024:
-                self._frag = None
-                au.damage()
-                return
         if header & 0x40:  # end bit
-            nal = b"".join(self._frag)
-            self._frag = None
-            au.add(nal)
+            self._frag.end()
 
     def _aggregate(self, packet: bytes, pos: int, end: int) -> None:
         au = self.au

@@ -8,7 +8,7 @@ access unit per RTP timestamp; see `AccessUnitAssembler`.
 
 from __future__ import annotations
 
-from ._nal import AccessUnitAssembler, Emit
+from ._nal import AccessUnitAssembler, Emit, FragmentedNal
 
 __all__ = ["H265Depacketizer", "h265_nal_type"]
 
@@ -30,7 +30,7 @@ def _first_slice(nal: bytes) -> bool:
 class H265Depacketizer:
     """Turns the RTP payloads of one H.265 track into access units."""
 
-    __slots__ = ("_don", "_frag", "_frag_size", "au", "ignored")
+    __slots__ = ("_don", "_frag", "au", "ignored")
 
     def __init__(self, emit: Emit, parameter_sets: list[bytes], *, donl: bool = False) -> None:
         self.au = AccessUnitAssembler(
@@ -38,8 +38,7 @@ class H265Depacketizer:
             parameter_types=(VPS, SPS, PPS), parameter_sets=parameter_sets,
         )
         self._don = 2 if donl else 0
-        self._frag: list[bytes] | None = None
-        self._frag_size = 0
+        self._frag = FragmentedNal(self.au)
         self.ignored = 0
 
     def push(self, packet: bytes, start: int, end: int, timestamp: int, marker: bool) -> None:
@@ -51,9 +50,7 @@ class H265Depacketizer:
         else:
             kind = (packet[start] >> 1) & 0x3F
             if kind < 48:
-                if self._frag is not None:
-                    self._frag = None
-                    au.damage()
+                self._frag.abandon()
                 au.add(packet[start:end])
             elif kind == _FU:
                 self._fragment(packet, start, end)
@@ -62,46 +59,28 @@ class H265Depacketizer:
             else:
                 self.ignored += 1
         if marker:
-            if self._frag is not None:
-                self._frag = None
-                au.damage()
+            self._frag.abandon()
             au.finish()
 
     def lost(self) -> None:
         """Packets before the next one were lost."""
-        if self._frag is not None:
-            self._frag = None
-            self.au.damage()
+        self._frag.abandon()
         self.au.lost()
 
     def _fragment(self, packet: bytes, start: int, end: int) -> None:
-        au = self.au
         header = packet[start + 2]
         body = start + 3
         if header & 0x80:
             body += self._don
             if body >= end:
-                au.damage()
+                self.au.damage()
                 return
-            if self._frag is not None:
-                au.damage()
             first = (packet[start] & 0x81) | ((header & 0x3F) << 1)
-            self._frag = [bytes((first, packet[start + 1])), packet[body:end]]
-            self._frag_size = end - body + 2
-        elif self._frag is None:
-            au.damage()
+            self._frag.start(bytes((first, packet[start + 1])), packet[body:end])
+        elif not self._frag.append(packet[body:end]):
             return
-        else:
-            self._frag.append(packet[body:end])
-            self._frag_size += end - body
-            if self._frag_size > 8 * 1024 * 1024:
-                self._frag = None
-                au.damage()
-                return
         if header & 0x40:
-            nal = b"".join(self._frag)
-            self._frag = None
-            au.add(nal)
+            self._frag.end()
 
     def _aggregate(self, packet: bytes, pos: int, end: int) -> None:
         au = self.au

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
+from .._lifecycle import AsyncResource
 from ._settings import RtspSettings
 from ._upstream import RtspUpstream
 
 __all__ = ["MetadataStream", "metadata_stream"]
 
 
-class MetadataStream:
+class MetadataStream(AsyncResource):
     """An async iterator of ONVIF metadata documents (bytes), each at most 1 MiB.
 
     Sets up only the ``application`` section whose rtpmap is
@@ -25,12 +25,6 @@ class MetadataStream:
         self._upstream = RtspUpstream(settings, _media="metadata")
         self._started = False
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     def __aiter__(self) -> Self:
         return self

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["MAX_ACCESS_UNIT", "START_CODE", "AccessUnitAssembler", "Emit", "split_annexb"]
+__all__ = [
+    "MAX_ACCESS_UNIT",
+    "START_CODE",
+    "AccessUnitAssembler",
+    "Emit",
+    "FragmentedNal",
+    "split_annexb",
+]
 
 #: Largest access unit accepted (a 4K intra picture is a few MiB).
 MAX_ACCESS_UNIT = 8 * 1024 * 1024
@@ -170,3 +177,53 @@ class AccessUnitAssembler:
             return nals
         first_vcl = next(i for i, kind in enumerate(types) if kind in self.vcl)
         return nals[:first_vcl] + missing + nals[first_vcl:]
+
+
+class FragmentedNal:
+    """One NAL unit being rebuilt from fragmentation units (H.264 FU-A, H.265 FU).
+
+    The depacketiser hands over the rebuilt NAL header with the first
+    fragment's body, then each later body; `end` adds the whole NAL unit to
+    the access unit. A start while another unit is open, a continuation without
+    a start, or a unit past `MAX_ACCESS_UNIT` breaks the access unit.
+    """
+
+    __slots__ = ("_au", "_parts", "_size")
+
+    def __init__(self, au: AccessUnitAssembler) -> None:
+        self._au = au
+        self._parts: list[bytes] | None = None
+        self._size = 0
+
+    def start(self, header: bytes, body: bytes) -> None:
+        """The first fragment: ``header`` is the NAL header rebuilt from the FU header."""
+        if self._parts is not None:
+            self._au.damage()  # the previous unit never ended
+        self._parts = [header, body]
+        self._size = len(header) + len(body)
+
+    def append(self, body: bytes) -> bool:
+        """A middle or end fragment; False (and the access unit broken) when it cannot belong."""
+        if self._parts is None:
+            self._au.damage()  # a middle or end without its start
+            return False
+        self._parts.append(body)
+        self._size += len(body)
+        if self._size > MAX_ACCESS_UNIT:
+            self._parts = None
+            self._au.damage()
+            return False
+        return True
+
+    def end(self) -> None:
+        """The end bit: the rebuilt NAL unit joins the access unit."""
+        if self._parts is not None:
+            nal = b"".join(self._parts)
+            self._parts = None
+            self._au.add(nal)
+
+    def abandon(self) -> None:
+        """Something other than a fragment came, or the unit ended: an open one is broken."""
+        if self._parts is not None:
+            self._parts = None
+            self._au.damage()

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import secrets
 from collections import deque
-from types import TracebackType
 from typing import Literal, Self
 
 from camsdk._errors import (
@@ -36,6 +35,7 @@ from camsdk._log import get_logger
 from camsdk._media import MediaPacket, StreamInfo
 from camsdk._url import redact_url
 
+from .._lifecycle import AsyncResource
 from ._info import VIDEO_CODECS, decoded_size, stream_info, video_parameters
 from ._message import parse_transport
 from ._rtp import receiver_report
@@ -70,7 +70,7 @@ async def describe(settings: RtspSettings) -> SessionDescription:
         session.abort()
 
 
-class RtspUpstream:
+class RtspUpstream(AsyncResource):
     """A live RTSP stream read by camsdk's own client (see the module docstring).
 
     Loss handling: a lost RTP packet drops the access unit it belonged to and
@@ -140,13 +140,8 @@ class RtspUpstream:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    async def _on_enter(self) -> None:
         await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     async def start(self) -> StreamInfo:
         """Connect, DESCRIBE, SETUP and PLAY; return what the stream carries."""

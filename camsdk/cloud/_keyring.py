@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from .._errors import ConfigurationError, DriverUnavailableError
-from ._tokens import FileTokenStore, TokenSet, _check_account
+from ._tokens import FileTokenStore, TokenSet, _check_account, stored_tokens
 
 __all__ = ["KeyringTokenStore"]
 
@@ -93,17 +90,7 @@ class KeyringTokenStore:
         text = await asyncio.to_thread(backend.get_password, self.service, user)
         if text is None:
             return None
-        try:
-            tokens = TokenSet.model_validate(json.loads(text))
-        except (ValueError, ValidationError):
-            problem = "not a token set"
-        else:
-            tokens.register_secrets()
-            return tokens
-        raise ConfigurationError(
-            f"the keyring entry {self.service}/{user} is damaged ({problem}); log in again",
-            scheme=scheme,
-        )
+        return stored_tokens(text, f"the keyring entry {self.service}/{user}", scheme)
 
     async def save(self, tokens: TokenSet) -> None:
         """Write ``tokens`` to the keyring (the keyring makes it durable)."""

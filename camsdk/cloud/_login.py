@@ -16,12 +16,12 @@ classmethod ``authenticator(...)``.
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import ConfigurationError
+from .._lifecycle import AsyncResource
 from .._models import Credentials
 from ._tokens import TokenSet, TokenStore
 
@@ -60,7 +60,7 @@ class Authenticator(Protocol):
         ...
 
 
-class LoginFlow:
+class LoginFlow(AsyncResource):
     """One login in progress (see the module docstring). Tokens are stored when it is done."""
 
     def __init__(self, scheme: str, account: str, authenticator: Authenticator,
@@ -108,17 +108,6 @@ class LoginFlow:
     async def aclose(self) -> None:
         """Abandon the flow (what is stored stays)."""
         await self._authenticator.aclose()
-
-    async def __aenter__(self) -> LoginFlow:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 async def login(

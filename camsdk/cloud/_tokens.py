@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .._errors import ConfigurationError, TokenLineageInUseError
 from .._log import register_secret
+from .._private_file import write_private
 
 try:  # POSIX: one owner per lineage, across processes.
     import fcntl
@@ -113,6 +113,20 @@ class TokenStore(Protocol):
         ...
 
 
+def stored_tokens(data: str | bytes, where: str, scheme: str) -> TokenSet:
+    """The token set a store kept as JSON ``data``; `ConfigurationError` naming ``where``
+    (e.g. ``the token file 'x.json'``) when it is damaged."""
+    try:
+        tokens = TokenSet.model_validate(json.loads(data))
+    except (ValueError, ValidationError):
+        pass
+    else:
+        tokens.register_secrets()
+        return tokens
+    # Raised outside the except clause: pydantic's error quotes the input (the tokens).
+    raise ConfigurationError(f"{where} is damaged (not a token set); log in again", scheme=scheme)
+
+
 def _check_account(scheme: str, account: str) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9+.-]{0,31}", scheme) or not _ACCOUNT.match(account):
         raise ConfigurationError(
@@ -182,16 +196,7 @@ class FileTokenStore:
             data = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return None
-        try:
-            tokens = TokenSet.model_validate(json.loads(data))
-        except (ValueError, ValidationError):
-            problem = "not a token set"
-        else:
-            tokens.register_secrets()
-            return tokens
-        raise ConfigurationError(
-            f"the token file {path.name!r} is damaged ({problem}); log in again", scheme=scheme
-        )
+        return stored_tokens(data, f"the token file {path.name!r}", scheme)
 
     async def save(self, tokens: TokenSet) -> None:
         """Write ``tokens``: temporary file, fsync, rename, fsync the directory."""
@@ -201,19 +206,7 @@ class FileTokenStore:
     def _write(self, tokens: TokenSet) -> None:
         self._ensure_dir()
         path = self._path(tokens.scheme, tokens.account)
-        payload = tokens.model_dump_json().encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_directory(self.directory)
+        write_private(path, tokens.model_dump_json().encode("utf-8"), fsync_directory=True)
 
     async def delete(self, scheme: str, account: str) -> None:
         """Remove the account's token file."""
@@ -240,16 +233,3 @@ class FileTokenStore:
         finally:
             os.close(fd)  # also drops the lock
 
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

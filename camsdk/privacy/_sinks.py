@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from .._access import AuditSink
 from .._log import get_logger
+from .._private_file import write_private
 from .._url import redact_text
 from ._audit import MAX_LINE_BYTES, AuditHead, AuditLog
 from ._keys import canonical_json
@@ -141,28 +141,7 @@ class CheckpointMirror:
     def write_checkpoint(self, line: bytes) -> None:
         """Replace the mirrored checkpoint with ``line``; raise `OSError` or `ValueError`."""
         AuditHead.from_line(line)  # a mirror of anything else would mislead the verifier
-        directory = self.path.parent
-        temp = directory / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            try:
-                view = memoryview(line + b"\n")
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, self.path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        if self.fsync:  # make the rename itself durable
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        write_private(self.path, line + b"\n", fsync=self.fsync, fsync_directory=self.fsync)
 
     def read(self) -> AuditHead:
         """The mirrored checkpoint; `OSError` when unreadable, `ValueError` when not one."""

@@ -34,10 +34,18 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
+from .._config_secrets import password_by_reference
 from .._errors import ConfigurationError
 from ..privacy import Grant
 from ..sinks._nats_config import NatsSettings
@@ -55,12 +63,22 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def _plain_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("use letters, digits, '.', '_' and '-' (at most 64)")
+    return value
+
+
+#: A fleet or camera name: it becomes part of Ray actor names.
+_PlainName = Annotated[str, AfterValidator(_plain_name)]
+
+
 class FleetSettings(BaseModel):
     """The ``[fleet]`` table: naming, placement and supervision."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = "camsdk"
+    name: _PlainName = "camsdk"
     #: Camera actors per label set; 0 gives every camera its own actor.
     groups: int = Field(default=0, ge=0, le=100_000)
     #: Labels a node needs to hold any camera (on top of the camera's own).
@@ -80,13 +98,6 @@ class FleetSettings(BaseModel):
     idle_timeout: float = Field(default=30.0, gt=0.0)
     audit_dir: Path | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("use letters, digits, '.', '_' and '-' (at most 64)")
-        return value
-
 
 class PolicySettings(BaseModel):
     """The ``[policy]`` table: the owner's principal and which grants count."""
@@ -105,7 +116,7 @@ class FleetCamera(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: _PlainName
     url: str
     username: str | None = None
     #: The environment variable holding the password, read on the camera's node.
@@ -114,19 +125,9 @@ class FleetCamera(BaseModel):
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("use letters, digits, '.', '_' and '-' (at most 64)")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_plaintext_password(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError("put the camera password in an environment variable (password_env)")
-        return data
+    _no_plaintext_password = password_by_reference(
+        "put the camera password in an environment variable (password_env)"
+    )
 
 
 class FleetAccount(BaseModel):

@@ -23,7 +23,6 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import ray
@@ -33,6 +32,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from .._access import Principal
 from .._errors import CameraUnreachableError, ConfigurationError
 from .._gate import coerce_principal
+from .._lifecycle import AsyncResource
 from ._account import AccountActor, account_actor_name
 from ._config import FleetConfig, load_fleet_config
 from ._proxy import CameraProxy
@@ -45,7 +45,7 @@ _SUPERVISOR = "supervisor"
 _LOOKUP_BACKOFF = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-class Fleet:
+class Fleet(AsyncResource):
     """A camera fleet on Ray (see the module docstring). Constructing it does no I/O."""
 
     def __init__(
@@ -77,16 +77,8 @@ class Fleet:
             self._owns_ray = True
         return self
 
-    async def __aenter__(self) -> Fleet:
-        return await self.connect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.connect()
 
     async def aclose(self) -> None:
         """Close this process's proxies (the fleet keeps running); leave Ray if we joined it."""

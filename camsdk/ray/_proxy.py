@@ -20,7 +20,6 @@ import collections
 import dataclasses
 import time
 from collections.abc import Collection, Iterable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -28,6 +27,7 @@ from ray.exceptions import ActorUnschedulableError, RayActorError
 
 from .._access import Principal
 from .._errors import CameraClosedError, CameraUnreachableError, ConfigurationError
+from .._lifecycle import AsyncResource
 from .._log import get_logger
 from .._media import Discontinuity, MediaPacket, StreamInfo
 from .._models import CameraEvent, CameraInfo, Capability, EventKind, OverflowPolicy
@@ -49,7 +49,7 @@ class _Lost(Exception):
     """The actor, or the handle in it, is gone: reopen."""
 
 
-class CameraProxy:
+class CameraProxy(AsyncResource):
     """One camera of the fleet, for one principal (see the module docstring)."""
 
     def __init__(
@@ -107,16 +107,8 @@ class CameraProxy:
         self._described = await self._call("describe")
         return self
 
-    async def __aenter__(self) -> CameraProxy:
-        return await self.connect()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.connect()
 
     async def aclose(self) -> None:
         """Close every stream and subscription opened through this proxy. Idempotent."""
@@ -261,7 +253,7 @@ class RemotePTZ:
         await self._do("home", purpose=purpose)
 
 
-class RemoteStream:
+class RemoteStream(AsyncResource):
     """A stream opened on the camera's actor; iterators come from `packets` and `frames`."""
 
     def __init__(self, proxy: CameraProxy, stream_args: dict[str, Any]) -> None:
@@ -288,11 +280,8 @@ class RemoteStream:
         self._proxy._open.add(self)
         return self
 
-    async def __aenter__(self) -> RemoteStream:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.open()
 
     async def aclose(self) -> None:
         """Close the stream on the actor. Idempotent; never raises for a lost actor."""
@@ -329,7 +318,7 @@ class RemoteStream:
         return RemoteIterator(self._proxy, "frames", self._args, args, batch=batch)
 
 
-class RemoteIterator:
+class RemoteIterator(AsyncResource):
     """Packets, frames or events pulled from the actor in batches, one batch ahead.
 
     Back pressure: at most one batch is buffered here and one requested; the
@@ -362,13 +351,9 @@ class RemoteIterator:
             "open_iterator", self.kind, self._stream_args, self._iter_args, consumer, self._batch)
         self._proxy._open.add(self)
 
-    async def __aenter__(self) -> RemoteIterator:
+    async def _on_enter(self) -> None:
         if self._handle is None and not self._closed:
             await self._open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def __aiter__(self) -> RemoteIterator:
         return self

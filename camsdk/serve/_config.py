@@ -41,6 +41,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._config_secrets import password_by_reference
 from .._errors import ConfigurationError
 from .._models import Credentials
 from .._url import CameraURL
@@ -89,11 +90,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _no_plaintext(data: Any, what: str) -> Any:
-    if isinstance(data, dict) and "password" in data:
-        raise ValueError(f"put {what} passwords in an environment variable (password_env) "
-                         "or a file (password_file), never in the site file")
-    return data
+def _by_reference(what: str) -> Any:
+    return password_by_reference(
+        f"put {what} passwords in an environment variable (password_env) "
+        "or a file (password_file), never in the site file"
+    )
 
 
 class _Entry(BaseModel):
@@ -109,10 +110,7 @@ class _Entry(BaseModel):
     #: `camsdk.CameraConfig` fields (timeouts, backoff ...).
     config: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets_by_reference(cls, data: Any) -> Any:
-        return _no_plaintext(data, "camera")
+    _secrets_by_reference = _by_reference("camera")
 
     @field_validator("name")
     @classmethod
@@ -237,10 +235,7 @@ class OwnerSettings(BaseModel):
     #: Whether the owner's own signing key may log in too (its holder can sign grants anyway).
     signing_key_login: bool = True
 
-    @model_validator(mode="before")
-    @classmethod
-    def _hash_only(cls, data: Any) -> Any:
-        return _no_plaintext(data, "owner")
+    _hash_only = _by_reference("owner")
 
     @field_validator("login_keys")
     @classmethod

@@ -119,9 +119,9 @@ def cut_clip(segments: list[Segment], start: datetime, end: datetime, target: Pa
     if info is None or not timed:
         raise RecordingError("no footage is kept for that window")
     tmp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)  # read back: hvc1 retag
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "w+b") as fh:
             if masks is None:
                 result = _remux(fh, info, timed, start, end)
             else:

@@ -173,9 +173,9 @@ def _write_segment(directory: Path, start_ms: int, end_ms: int, info: StreamInfo
                    packets: list[MediaPacket]) -> None:
     final = directory / f"{start_ms}_{end_ms}.mp4"
     tmp = directory / f".{start_ms}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)  # read back: hvc1 retag
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "w+b") as fh:
             writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
                                   fragmented=False)
             for pkt in packets:

@@ -28,7 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .._access import Action, Principal
 from .._camera import Camera
 from .._errors import AccessDeniedError, CamError, ConfigurationError
+from .._lifecycle import AsyncResource
 from .._log import get_logger, register_secret, scrub
+from .._private_file import write_private
 from ..privacy import Grant
 from ..privacy._keys import canonical_json
 from ._audit import AuditBook, transparency_report
@@ -48,7 +50,7 @@ from ._owner_login import LoginChallenges, raw_public_key
 from ._requests import new_id
 from ._security import LoginGuard, OwnerSessions, SlidingWindow
 from ._sharing import Sharing, SharingError
-from ._store import GatewayStore, write_private
+from ._store import GatewayStore
 
 __all__ = ["ExportJob", "Gateway", "LiveSession", "LiveTicket"]
 
@@ -113,7 +115,7 @@ class ExportJob:
                 "masked": self.masked, "principal": self.principal, "c2pa": self.c2pa}
 
 
-class Gateway:
+class Gateway(AsyncResource):
     """The owner's gateway (see the module docstring). ``async with Gateway(config):``."""
 
     def __init__(self, config: SiteConfig, *, discover: Discover | None = None,
@@ -227,11 +229,8 @@ class Gateway:
             self.audit.write({"event": "gateway.stop"})
         self.audit.close()
 
-    async def __aenter__(self) -> Gateway:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    async def _on_enter(self) -> None:
+        await self.start()
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` as a task the gateway cancels on close."""

@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any, BinaryIO
 
 from .._media import MediaPacket
+from .._pipeline._remux import add_mux_video_track, retag_hevc
 from ..testing._rtp import _nal_format
 
 __all__ = ["AnnexB", "CodecFreeMp4"]
@@ -67,12 +68,13 @@ class CodecFreeMp4:
 
         options = ({"movflags": "empty_moov+default_base_moof+frag_every_frame"}
                    if fragmented else {})
+        self._file = file
         self._out: Any = av.open(file, "w", format="mp4", options=options)
         name = "h264" if codec == "h264" else "hevc"
-        self._stream: Any = self._out.add_mux_stream(name, width=width, height=height)
-        self._stream.time_base = _TB
-        if name == "hevc":
-            self._stream.codec_tag = "hvc1"  # what Safari and browsers expect in MP4
+        self._stream: Any = add_mux_video_track(self._out, name, width, height, _TB)
+        # HEVC is tagged hvc1 (what Safari and browsers expect) once a file is finished;
+        # a fragmented stream has sent its header by then and keeps hev1.
+        self._hvc1 = name == "hevc" and not fragmented
         self._annexb = AnnexB(name, extradata)
         self._origin: float | None = None
         self._last_dts = -1
@@ -114,5 +116,10 @@ class CodecFreeMp4:
         self.last_time = seconds
 
     def close(self) -> None:
-        """Finish the file (trailer)."""
+        """Finish the file (trailer); HEVC in a whole file is retagged ``hvc1``.
+
+        The retag reads the file back: give a whole file opened for reading too.
+        """
         self._out.close()
+        if self._hvc1:
+            retag_hevc(self._file)

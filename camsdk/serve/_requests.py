@@ -187,43 +187,33 @@ class Approval(BaseModel):
         return self
 
 
-class Decline(BaseModel):
-    """The owner's no, with a reason the requester will read."""
+class _OwnerMessage(BaseModel):
+    """A short text between owner and requester: control characters refused, ends trimmed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _clean(value)
+
+
+class Decline(_OwnerMessage):
+    """The owner's no, with a reason the requester will read."""
 
     note: str = Field(default="", max_length=500)
 
-    @field_validator("note")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return _clean(value)
 
-
-class MoreInfo(BaseModel):
+class MoreInfo(_OwnerMessage):
     """The owner's question before deciding."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     question: str = Field(min_length=3, max_length=500)
 
-    @field_validator("question")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return _clean(value)
 
-
-class Reply(BaseModel):
+class Reply(_OwnerMessage):
     """The requester's answer to the owner's question."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     answer: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("answer")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return _clean(value)
 
 
 class LiveIn(BaseModel):

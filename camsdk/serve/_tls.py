@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ._store import write_private
+from .._private_file import write_private
 
 __all__ = ["certificate_fingerprint", "self_signed_certificate"]
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .._access import Action
+from .._config_secrets import password_by_reference
 from .._errors import ConfigurationError
 from ._ha_discovery import topic_slug
 from ._nats_config import NatsSettings
@@ -52,12 +53,9 @@ class BrokerSettings(BaseModel):
     tls: bool = False
     ca_file: Path | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_plaintext_password(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError("put the broker password in an environment variable (password_env)")
-        return data
+    _no_plaintext_password = password_by_reference(
+        "put the broker password in an environment variable (password_env)"
+    )
 
 
 class CameraSettings(BaseModel):
@@ -86,12 +84,9 @@ class CameraSettings(BaseModel):
     stream_profile: str | None = None
     stats_interval: float = Field(default=10.0, ge=1.0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_plaintext_password(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError("put camera passwords in environment variables (password_env)")
-        return data
+    _no_plaintext_password = password_by_reference(
+        "put camera passwords in environment variables (password_env)"
+    )
 
     @model_validator(mode="after")
     def _watching_needs_the_stream(self) -> CameraSettings:

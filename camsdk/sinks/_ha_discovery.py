@@ -306,23 +306,34 @@ def stream_fps_config(
     return config_topic(discovery_prefix, "sensor", slug, "stream_fps"), payload
 
 
-def motion_switch_config(
-    *, discovery_prefix: str, slug: str, base: str, device: dict[str, Any]
+def _switch_config(
+    name: str, object_id: str, icon: str,
+    *, discovery_prefix: str, slug: str, base: str, device: dict[str, Any],
 ) -> tuple[str, dict[str, Any]]:
-    """Topic and payload announcing the "software motion" ``switch``."""
+    """An ON/OFF ``switch``: state on ``<base>/<object_id>``, commands on ``.../set``."""
     payload: dict[str, Any] = {
-        "name": "Software motion",
-        "command_topic": f"{base}/software_motion/set",
-        "state_topic": f"{base}/software_motion",
+        "name": name,
+        "command_topic": f"{base}/{object_id}/set",
+        "state_topic": f"{base}/{object_id}",
         "payload_on": "ON",
         "payload_off": "OFF",
         "state_on": "ON",
         "state_off": "OFF",
         "entity_category": "config",
-        "icon": "mdi:motion-sensor",
-        **_common(slug, "software_motion", f"{base}/availability", device),
+        "icon": icon,
+        **_common(slug, object_id, f"{base}/availability", device),
     }
-    return config_topic(discovery_prefix, "switch", slug, "software_motion"), payload
+    return config_topic(discovery_prefix, "switch", slug, object_id), payload
+
+
+def motion_switch_config(
+    *, discovery_prefix: str, slug: str, base: str, device: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Topic and payload announcing the "software motion" ``switch``."""
+    return _switch_config(
+        "Software motion", "software_motion", "mdi:motion-sensor",
+        discovery_prefix=discovery_prefix, slug=slug, base=base, device=device,
+    )
 
 
 def privacy_switch_config(
@@ -333,19 +344,10 @@ def privacy_switch_config(
     Its state is the device's privacy mode as the camera last read or set it
     (``<base>/privacy_mode``); commands go to ``<base>/privacy_mode/set``.
     """
-    payload: dict[str, Any] = {
-        "name": "Privacy mode",
-        "command_topic": f"{base}/privacy_mode/set",
-        "state_topic": f"{base}/privacy_mode",
-        "payload_on": "ON",
-        "payload_off": "OFF",
-        "state_on": "ON",
-        "state_off": "OFF",
-        "entity_category": "config",
-        "icon": "mdi:eye-off",
-        **_common(slug, "privacy_mode", f"{base}/availability", device),
-    }
-    return config_topic(discovery_prefix, "switch", slug, "privacy_mode"), payload
+    return _switch_config(
+        "Privacy mode", "privacy_mode", "mdi:eye-off",
+        discovery_prefix=discovery_prefix, slug=slug, base=base, device=device,
+    )
 
 
 def hub_link_config(

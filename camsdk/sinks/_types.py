@@ -35,11 +35,11 @@ __all__ = [
 ]
 
 
-class EventStream(Protocol):
-    """``cam.events()``: an async context manager giving an async iterator of events."""
+class _HeldOpen(Protocol):
+    """Something ``async with`` holds open: entered to start, exited to stop."""
 
-    async def __aenter__(self) -> AsyncIterator[CameraEvent]:
-        """Open the subscription."""
+    async def __aenter__(self) -> Any:
+        """Open, attach or start."""
         ...
 
     async def __aexit__(
@@ -48,7 +48,15 @@ class EventStream(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        """Close the subscription."""
+        """Close, detach or stop."""
+        ...
+
+
+class EventStream(_HeldOpen, Protocol):
+    """``cam.events()``: an async context manager giving an async iterator of events."""
+
+    async def __aenter__(self) -> AsyncIterator[CameraEvent]:
+        """Open the subscription."""
         ...
 
 
@@ -72,42 +80,19 @@ class PTZControl(Protocol):
         ...
 
 
-class StreamHandle(Protocol):
-    """``cam.stream(...)``: held open (``async with``) while its counters are read."""
+class StreamHandle(_HeldOpen, Protocol):
+    """``cam.stream(...)``: held open (``async with``) while its counters are read.
 
-    async def __aenter__(self) -> Any:
-        """Attach to the camera's shared stream."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        """Detach (the upstream closes when its last consumer leaves)."""
-        ...
+    Exiting detaches; the upstream closes when its last consumer leaves.
+    """
 
     def stats(self) -> StreamStats:
         """Counters of the shared stream session (state, fps, ...)."""
         ...
 
 
-class MotionRun(Protocol):
+class MotionRun(_HeldOpen, Protocol):
     """``cam.motion(...)``: the software motion detector runs while this is entered."""
-
-    async def __aenter__(self) -> Any:
-        """Start the detector."""
-        ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        """Stop the detector."""
-        ...
 
 
 @runtime_checkable

@@ -96,7 +96,7 @@ async def test_a_reused_nonce_refused_without_stale_is_answered_once_with_the_fr
 async def test_rfc_7616_sha_256_example_is_signed_as_published(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from camsdk._device_http import _digest
+    from camsdk import _digest_auth as _digest
 
     monkeypatch.setattr(_digest.secrets, "token_hex",
                         lambda n: "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")

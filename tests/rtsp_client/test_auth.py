@@ -37,7 +37,7 @@ def test_digest_answers_match_rfc_7616_examples(
     monkeypatch: pytest.MonkeyPatch, algorithm: str, expected: str
 ) -> None:
     cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
-    monkeypatch.setattr("camsdk._rtsp._auth.secrets.token_hex", lambda _n: cnonce)
+    monkeypatch.setattr("camsdk._digest_auth.secrets.token_hex", lambda _n: cnonce)
     answerer = DigestAnswerer("Mufasa", "Circle of Life")
     answerer.accept([
         f'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm={algorithm}, '

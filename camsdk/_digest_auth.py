@@ -1,10 +1,12 @@
-"""HTTP Digest (RFC 7616): reading challenges and signing requests, for `DeviceAuth`.
+"""Digest access authentication (RFC 7616), one implementation for HTTP and RTSP.
 
-Algorithms MD5, SHA-256 and SHA-512-256 (and their ``-sess`` forms), ``qop``
-``auth`` (``auth-int`` when the body is known), ``opaque`` and ``userhash``.
-A `DigestSigner` keeps the device's current challenge and signs every request
-with it, counting ``nc`` up per request on the same nonce (devices refuse a
-count they have seen, as a replay).
+Reading ``WWW-Authenticate`` challenges, choosing the strongest Digest one,
+and signing requests with it: algorithms MD5, SHA-256 and SHA-512-256 (and
+their ``-sess`` forms), ``qop`` ``auth`` (``auth-int`` when the body is
+known), ``opaque`` and ``userhash``. A `DigestSigner` keeps the current
+challenge and counts ``nc`` up per request on the same nonce (devices refuse a
+count they have seen, as a replay). The device HTTP client (`DeviceAuth`) and
+the RTSP client (`DigestAnswerer`) keep their own retry rules around it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = ["Challenge", "DigestSigner", "parse_challenges", "strongest_digest"]
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# Unquoted values as cameras send them: tokens, and base64 nonces with their '='.
+_BARE_VALUE = re.compile(r'[^\s,"]+')
 _MAX_CHALLENGES = 8
 _MAX_HEADER = 4096
 _HASHES = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}
@@ -39,7 +43,7 @@ class Challenge:
 
     @property
     def stale(self) -> bool:
-        """Whether the device says only the nonce was out of date (the password was right)."""
+        """Whether the server says only the nonce was out of date (the password was right)."""
         return self.params.get("stale", "").strip().lower() == "true"
 
     @property
@@ -83,9 +87,9 @@ def _parse_one(text: str, pos: int) -> tuple[Challenge | None, int]:
             value = re.sub(r"\\(.)", r"\1", quoted.group(1))
             pos = quoted.end()
         else:
-            token = _TOKEN.match(text, after)
-            value = token.group(0) if token is not None else ""
-            pos = token.end() if token is not None else after
+            bare = _BARE_VALUE.match(text, after)
+            value = bare.group(0) if bare is not None else ""
+            pos = bare.end() if bare is not None else after
         params[name.group(0).lower()] = value
     return Challenge(scheme.group(0).lower(), params), pos
 
@@ -124,7 +128,7 @@ def _quote(value: str) -> str:
 
 
 class DigestSigner:
-    """The device's current Digest challenge, and the ``Authorization`` it asks for."""
+    """The server's current Digest challenge, and the ``Authorization`` it asks for."""
 
     def __init__(self, username: str, password: str) -> None:
         self._username = username
@@ -140,6 +144,11 @@ class DigestSigner:
         ):
             self.count = 0
         self.challenge = challenge
+
+    def forget(self) -> None:
+        """Drop the challenge: nothing is signed until the server asks again."""
+        self.challenge = None
+        self.count = 0
 
     def authorization(self, method: str, uri: str, body: bytes | None) -> str | None:
         """The header value for one request (``None``: no challenge, or ``auth-int``
