@@ -39,8 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .._errors import ConfigurationError, RecordingError
+from .._private_file import write_private
 from ..privacy import key_id
-from ._store import write_private
 
 __all__ = [
     "ASSERTION",
