@@ -17,7 +17,10 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `PacketSource`, talk channels, vendor SDP answer fixes).
 - Small helpers: `CameraURL`, `register_secret`, `get_logger`, `redact_text`,
   `backoff_delay` (capped exponential with full jitter, for reconnect loops),
-  JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`).
+  JPEG helpers (`jpeg_size`, `looks_like_jpeg`, `require_jpeg`),
+  `udp_probe` (LAN discovery: send one datagram to a multicast/broadcast
+  address, collect bounded answers until a deadline, each read by the
+  driver's parser) and `is_loopback_host`.
 - The models, media types and errors drivers return and raise.
 
 See ``docs/writing-a-driver.md`` for a worked example that passes
@@ -108,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "extension": "._driver",
     "get_logger": "._log",
     "host_allowed": "._device_http",
+    "is_loopback_host": "._udp_probe",
     "jpeg_size": "._jpeg",
     "looks_like_jpeg": "._jpeg",
     "media_type": "._device_http",
@@ -119,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "rtsp_backchannel": "._upstream",
     "rtsp_describe": "._upstream",
     "rtsp_metadata": "._upstream",
+    "udp_probe": "._udp_probe",
     "webrtc": "._webrtc",
     "xml": "._xml",
 }
@@ -196,6 +201,7 @@ __all__ = [
     "extension",
     "get_logger",
     "host_allowed",
+    "is_loopback_host",
     "jpeg_size",
     "looks_like_jpeg",
     "media_type",
@@ -207,6 +213,7 @@ __all__ = [
     "rtsp_backchannel",
     "rtsp_describe",
     "rtsp_metadata",
+    "udp_probe",
     "webrtc",
     "xml",
 ]
@@ -306,6 +313,8 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._rtsp import SessionDescription as SessionDescription
     from ._talk import AudioFormat as AudioFormat
     from ._talk import TalkChannel as TalkChannel
+    from ._udp_probe import is_loopback_host as is_loopback_host
+    from ._udp_probe import udp_probe as udp_probe
     from ._upstream import open_source as open_source
     from ._upstream import rtsp_backchannel as rtsp_backchannel
     from ._upstream import rtsp_describe as rtsp_describe
