@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "CameraURL": "._url",
     "CameraUnreachableError": "._errors",
     "Capability": "._models",
+    "CertificateChangedError": "._cert_pin",
     "ConfigurationError": "._errors",
     "Credentials": "._models",
     "DEFAULT_MAX_BYTES": "._device_http",
@@ -106,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedCapabilityError": "._errors",
     "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
+    "certificate_fingerprint": "._cert_pin",
     "close_response": "._device_http",
     "current_request": "._device_care",
     "extension": "._driver",
@@ -117,6 +119,8 @@ _EXPORTS: dict[str, str] = {
     "media_type": "._device_http",
     "open_source": "._upstream",
     "parse_options": "._driver",
+    "pin_certificate": "._cert_pin",
+    "pinned_context": "._cert_pin",
     "redact_text": "._url",
     "register_secret": "._log",
     "require_jpeg": "._jpeg",
@@ -148,6 +152,7 @@ __all__ = [
     "CameraURL",
     "CameraUnreachableError",
     "Capability",
+    "CertificateChangedError",
     "ConfigurationError",
     "Credentials",
     "DeviceAuth",
@@ -196,6 +201,7 @@ __all__ = [
     "UnsupportedCapabilityError",
     "backoff_delay",
     "boundary_from_content_type",
+    "certificate_fingerprint",
     "close_response",
     "current_request",
     "extension",
@@ -207,6 +213,8 @@ __all__ = [
     "media_type",
     "open_source",
     "parse_options",
+    "pin_certificate",
+    "pinned_context",
     "redact_text",
     "register_secret",
     "require_jpeg",
@@ -238,6 +246,10 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from . import _webrtc as webrtc
     from . import _xml as xml
     from ._access import Action as Action
+    from ._cert_pin import CertificateChangedError as CertificateChangedError
+    from ._cert_pin import certificate_fingerprint as certificate_fingerprint
+    from ._cert_pin import pin_certificate as pin_certificate
+    from ._cert_pin import pinned_context as pinned_context
     from ._device_care import DeviceSessions as DeviceSessions
     from ._device_care import RequestContext as RequestContext
     from ._device_care import current_request as current_request
