@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "DriverOptions": "._driver",
     "ErrorMapping": "._device_http",
     "EventKind": "._models",
+    "EventQueue": "._event_queue",
     "HubCamera": "._driver",
     "HubDriver": "._driver",
     "MediaPacket": "._media",
@@ -127,6 +128,7 @@ _EXPORTS: dict[str, str] = {
     "rtsp_backchannel": "._upstream",
     "rtsp_describe": "._upstream",
     "rtsp_metadata": "._upstream",
+    "stop_task": "._event_queue",
     "udp_probe": "._udp_probe",
     "webrtc": "._webrtc",
     "xml": "._xml",
@@ -168,6 +170,7 @@ __all__ = [
     "DriverOptions",
     "ErrorMapping",
     "EventKind",
+    "EventQueue",
     "HubCamera",
     "HubDriver",
     "MediaDescription",
@@ -221,6 +224,7 @@ __all__ = [
     "rtsp_backchannel",
     "rtsp_describe",
     "rtsp_metadata",
+    "stop_task",
     "udp_probe",
     "webrtc",
     "xml",
@@ -295,6 +299,8 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._errors import StreamStalledError as StreamStalledError
     from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
     from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._event_queue import EventQueue as EventQueue
+    from ._event_queue import stop_task as stop_task
     from ._events import backoff_delay as backoff_delay
     from ._jpeg import jpeg_size as jpeg_size
     from ._jpeg import looks_like_jpeg as looks_like_jpeg
