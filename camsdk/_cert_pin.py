@@ -14,7 +14,8 @@ fingerprints.
   pins live (``load``/``save``, e.g. an account in a `camsdk.cloud` token
   store).
 - `pinned_context` is the context for a known certificate;
-  `certificate_fingerprint` names one.
+  `certificate_fingerprint` names one; `Sha256Fingerprint` is the type of
+  a driver option that pins one.
 
 ``legacy_tls`` is for old firmware (small RSA keys, legacy cipher suites,
 connections closed without a TLS close-notify): OpenSSL security level 1
@@ -27,14 +28,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from ._errors import CameraConnectionError, CameraTimeoutError, CameraUnreachableError
 from ._log import get_logger
 
 __all__ = [
     "CertificateChangedError",
+    "Sha256Fingerprint",
     "certificate_fingerprint",
     "pin_certificate",
     "pinned_context",
@@ -46,6 +52,7 @@ log = get_logger("camsdk.tls")
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: the pin is the trust, and devices keep their
 # certificate long after its dates (or with a clock that never synced).
 _NO_CHECK_TIME = 0x200000
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class CertificateChangedError(CameraConnectionError):
@@ -63,6 +70,18 @@ class CertificateChangedError(CameraConnectionError):
         super().__init__(message, scheme=scheme, url=url)
         self.expected = expected
         self.seen = seen
+
+
+def _fingerprint_text(value: str) -> str:
+    cleaned = value.replace(":", "").strip().lower()
+    if not _HEX64.match(cleaned):
+        raise ValueError("fingerprint must be 64 hex digits (SHA-256), colons allowed")
+    return cleaned
+
+
+#: A driver option holding a SHA-256 certificate fingerprint: 64 hex digits, colons
+#: and upper case allowed on input, kept as lower-case hex without colons.
+Sha256Fingerprint = Annotated[str, AfterValidator(_fingerprint_text)]
 
 
 def certificate_fingerprint(der: bytes) -> str:

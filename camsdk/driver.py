@@ -93,6 +93,7 @@ _EXPORTS: dict[str, str] = {
     "RecordingSink": "._driver",
     "RequestContext": "._device_care",
     "ResolvedURL": "._device_urls",
+    "Sha256Fingerprint": "._cert_pin",
     "Snapshot": "._models",
     "StreamDecodeError": "._errors",
     "StreamEndedError": "._errors",
@@ -189,6 +190,7 @@ __all__ = [
     "RequestContext",
     "ResolvedURL",
     "SessionDescription",
+    "Sha256Fingerprint",
     "Snapshot",
     "StreamDecodeError",
     "StreamEndedError",
@@ -251,6 +253,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from . import _xml as xml
     from ._access import Action as Action
     from ._cert_pin import CertificateChangedError as CertificateChangedError
+    from ._cert_pin import Sha256Fingerprint as Sha256Fingerprint
     from ._cert_pin import certificate_fingerprint as certificate_fingerprint
     from ._cert_pin import pin_certificate as pin_certificate
     from ._cert_pin import pinned_context as pinned_context
