@@ -116,6 +116,11 @@ _EXPORTS: dict[str, str] = {
     "get_logger": "._log",
     "host_allowed": "._device_http",
     "is_loopback_host": "._udp_probe",
+    "json_array": "._json_values",
+    "json_float": "._json_values",
+    "json_int": "._json_values",
+    "json_object": "._json_values",
+    "json_text": "._json_values",
     "jpeg_size": "._jpeg",
     "looks_like_jpeg": "._jpeg",
     "media_type": "._device_http",
@@ -213,6 +218,11 @@ __all__ = [
     "get_logger",
     "host_allowed",
     "is_loopback_host",
+    "json_array",
+    "json_float",
+    "json_int",
+    "json_object",
+    "json_text",
     "jpeg_size",
     "looks_like_jpeg",
     "media_type",
@@ -308,6 +318,11 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._jpeg import jpeg_size as jpeg_size
     from ._jpeg import looks_like_jpeg as looks_like_jpeg
     from ._jpeg import require_jpeg as require_jpeg
+    from ._json_values import json_array as json_array
+    from ._json_values import json_float as json_float
+    from ._json_values import json_int as json_int
+    from ._json_values import json_object as json_object
+    from ._json_values import json_text as json_text
     from ._log import get_logger as get_logger
     from ._log import register_secret as register_secret
     from ._media import Discontinuity as Discontinuity
