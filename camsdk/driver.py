@@ -107,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "TokenAuth": "._device_http",
     "TwoFactorRequiredError": "._errors",
     "UnsupportedCapabilityError": "._errors",
+    "WatchedSource": "._watched_source",
     "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
     "certificate_fingerprint": "._cert_pin",
@@ -209,6 +210,7 @@ __all__ = [
     "TokenAuth",
     "TwoFactorRequiredError",
     "UnsupportedCapabilityError",
+    "WatchedSource",
     "backoff_delay",
     "boundary_from_content_type",
     "certificate_fingerprint",
@@ -357,3 +359,4 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._upstream import rtsp_metadata as rtsp_metadata
     from ._url import CameraURL as CameraURL
     from ._url import redact_text as redact_text
+    from ._watched_source import WatchedSource as WatchedSource
