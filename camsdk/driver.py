@@ -21,7 +21,10 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   `device_snapshot`).
 - Parts every driver repeated: `SessionSlot` (the session held from
   ``connect`` to ``close``), `hub_camera_url` / `own_camera_url` (a hub's
-  camera URLs), `lazy_exports` (a driver package's lazy ``__getattr__``).
+  camera URLs), `lazy_exports` (a driver package's lazy ``__getattr__``),
+  `udp_probe` (LAN discovery: send one datagram to a multicast/broadcast
+  address, collect bounded answers until a deadline, each read by the
+  driver's parser) and `is_loopback_host`.
 - The models, media types and errors drivers return and raise.
 
 See ``docs/writing-a-driver.md`` for a worked example that passes
@@ -60,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "CameraURL": "._url",
     "CameraUnreachableError": "._errors",
     "Capability": "._models",
+    "CertificateChangedError": "._cert_pin",
     "ConfigurationError": "._errors",
     "Credentials": "._models",
     "DEFAULT_MAX_BYTES": "._device_http",
@@ -76,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "DriverOptions": "._driver",
     "ErrorMapping": "._device_http",
     "EventKind": "._models",
+    "EventQueue": "._event_queue",
     "HubCamera": "._driver",
     "HubDriver": "._driver",
     "MediaPacket": "._media",
@@ -92,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "RecordingSink": "._driver",
     "RequestContext": "._device_care",
     "ResolvedURL": "._device_urls",
+    "Sha256Fingerprint": "._cert_pin",
     "Snapshot": "._models",
     "StreamDecodeError": "._errors",
     "StreamEndedError": "._errors",
@@ -110,31 +116,41 @@ _EXPORTS: dict[str, str] = {
     "hub_camera_url": "._driver_parts",
     "lazy_exports": "._driver_parts",
     "own_camera_url": "._driver_parts",
+    "WatchedSource": "._watched_source",
     "backoff_delay": "._events",
     "boundary_from_content_type": "._multipart",
+    "certificate_fingerprint": "._cert_pin",
     "close_response": "._device_http",
     "current_request": "._device_care",
     "extension": "._driver",
     "get_logger": "._log",
     "host_allowed": "._device_http",
+    "is_loopback_host": "._udp_probe",
+    "json_array": "._json_values",
+    "json_float": "._json_values",
+    "json_int": "._json_values",
+    "json_object": "._json_values",
+    "json_text": "._json_values",
     "jpeg_size": "._jpeg",
     "looks_like_jpeg": "._jpeg",
     "media_type": "._device_http",
     "open_source": "._upstream",
     "parse_options": "._driver",
+    "pin_certificate": "._cert_pin",
+    "pinned_context": "._cert_pin",
     "redact_text": "._url",
     "register_secret": "._log",
     "require_jpeg": "._jpeg",
     "rtsp_backchannel": "._upstream",
     "rtsp_describe": "._upstream",
     "rtsp_metadata": "._upstream",
+    "stop_task": "._event_queue",
+    "udp_probe": "._udp_probe",
     "webrtc": "._webrtc",
     "xml": "._xml",
 }
 
 __all__ = [
-    "DEFAULT_MAX_BYTES",
-    "USER_AGENT",
     "AccessDeniedError",
     "Action",
     "AudioFormat",
@@ -152,8 +168,10 @@ __all__ = [
     "CameraURL",
     "CameraUnreachableError",
     "Capability",
+    "CertificateChangedError",
     "ConfigurationError",
     "Credentials",
+    "DEFAULT_MAX_BYTES",
     "DeviceAuth",
     "DeviceError",
     "DeviceHttpClient",
@@ -167,6 +185,7 @@ __all__ = [
     "DriverOptions",
     "ErrorMapping",
     "EventKind",
+    "EventQueue",
     "HubCamera",
     "HubDriver",
     "MediaDescription",
@@ -186,6 +205,7 @@ __all__ = [
     "ResolvedURL",
     "SessionDescription",
     "SessionSlot",
+    "Sha256Fingerprint",
     "Snapshot",
     "StreamDecodeError",
     "StreamEndedError",
@@ -198,9 +218,12 @@ __all__ = [
     "TalkChannel",
     "TokenAuth",
     "TwoFactorRequiredError",
+    "USER_AGENT",
     "UnsupportedCapabilityError",
+    "WatchedSource",
     "backoff_delay",
     "boundary_from_content_type",
+    "certificate_fingerprint",
     "close_response",
     "current_request",
     "device_snapshot",
@@ -208,23 +231,32 @@ __all__ = [
     "get_logger",
     "host_allowed",
     "hub_camera_url",
+    "is_loopback_host",
     "jpeg_size",
+    "json_array",
+    "json_float",
+    "json_int",
+    "json_object",
+    "json_text",
     "lazy_exports",
     "looks_like_jpeg",
     "media_type",
     "open_source",
     "own_camera_url",
     "parse_options",
+    "pin_certificate",
+    "pinned_context",
     "redact_text",
     "register_secret",
     "require_jpeg",
     "rtsp_backchannel",
     "rtsp_describe",
     "rtsp_metadata",
+    "stop_task",
+    "udp_probe",
     "webrtc",
     "xml",
 ]
-
 
 
 def __getattr__(name: str) -> Any:
@@ -245,6 +277,11 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from . import _webrtc as webrtc
     from . import _xml as xml
     from ._access import Action as Action
+    from ._cert_pin import CertificateChangedError as CertificateChangedError
+    from ._cert_pin import Sha256Fingerprint as Sha256Fingerprint
+    from ._cert_pin import certificate_fingerprint as certificate_fingerprint
+    from ._cert_pin import pin_certificate as pin_certificate
+    from ._cert_pin import pinned_context as pinned_context
     from ._device_care import DeviceSessions as DeviceSessions
     from ._device_care import RequestContext as RequestContext
     from ._device_care import current_request as current_request
@@ -295,10 +332,17 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._errors import StreamStalledError as StreamStalledError
     from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
     from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._event_queue import EventQueue as EventQueue
+    from ._event_queue import stop_task as stop_task
     from ._events import backoff_delay as backoff_delay
     from ._jpeg import jpeg_size as jpeg_size
     from ._jpeg import looks_like_jpeg as looks_like_jpeg
     from ._jpeg import require_jpeg as require_jpeg
+    from ._json_values import json_array as json_array
+    from ._json_values import json_float as json_float
+    from ._json_values import json_int as json_int
+    from ._json_values import json_object as json_object
+    from ._json_values import json_text as json_text
     from ._log import get_logger as get_logger
     from ._log import register_secret as register_secret
     from ._media import Discontinuity as Discontinuity
@@ -325,9 +369,12 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._rtsp import SessionDescription as SessionDescription
     from ._talk import AudioFormat as AudioFormat
     from ._talk import TalkChannel as TalkChannel
+    from ._udp_probe import is_loopback_host as is_loopback_host
+    from ._udp_probe import udp_probe as udp_probe
     from ._upstream import open_source as open_source
     from ._upstream import rtsp_backchannel as rtsp_backchannel
     from ._upstream import rtsp_describe as rtsp_describe
     from ._upstream import rtsp_metadata as rtsp_metadata
     from ._url import CameraURL as CameraURL
     from ._url import redact_text as redact_text
+    from ._watched_source import WatchedSource as WatchedSource

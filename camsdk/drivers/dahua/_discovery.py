@@ -20,20 +20,14 @@ it claims (devices behind NAT claim their inside address). Tests give
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import socket
 import struct
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import DiscoveredCamera, udp_probe
 
 __all__ = ["MULTICAST_ADDRESS", "MULTICAST_PORT", "dhip_frame", "parse_answer", "probe"]
-
-log = get_logger("camsdk.dahua.discovery")
 
 #: Dahua's discovery multicast group and port (tests replace them with loopback).
 MULTICAST_ADDRESS = "239.255.255.251"
@@ -94,66 +88,17 @@ def parse_answer(data: bytes, sender: str) -> tuple[str, DiscoveredCamera] | Non
     return serial or camera.url, camera
 
 
-class _Answers(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(maxsize=4096)
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.answers.put_nowait((data, str(addr[0])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("discovery socket error: %s", exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-def _loopback(host: str) -> bool:
-    return host.startswith("127.") or host in ("::1", "localhost")
-
-
-async def probe(
+def probe(
     timeout: float, *, target: tuple[str, int] | None = None
 ) -> AsyncIterator[DiscoveredCamera]:
     """Yield Dahua devices that answer a ``DHDiscover.search`` within ``timeout`` seconds."""
     host, port = target if target is not None else (MULTICAST_ADDRESS, MULTICAST_PORT)
-    loop = asyncio.get_running_loop()
-    loopback = _loopback(host)
-    transport, protocol = await loop.create_datagram_endpoint(
-        _Answers, local_addr=("127.0.0.1" if loopback else "0.0.0.0", 0), family=socket.AF_INET
+
+    def parse(data: bytes, sender: str) -> list[tuple[str, DiscoveredCamera]]:
+        found = parse_answer(data, sender)
+        return [found] if found is not None else []
+
+    return udp_probe(
+        (host, port), probe_message(), timeout, parse,
+        max_results=MAX_RESULTS, max_datagram=_MAX_DATAGRAM,
     )
-    message = probe_message()
-    repeat: asyncio.TimerHandle | None = None
-    try:
-        if not loopback:
-            sock = transport.get_extra_info("socket")
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        transport.sendto(message, (host, port))
-        repeat = loop.call_later(
-            min(0.25, timeout / 4),
-            lambda: None if transport.is_closing() else transport.sendto(message, (host, port)),
-        )
-        seen: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while len(seen) < MAX_RESULTS:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    data, sender = await protocol.answers.get()
-            except TimeoutError:
-                break
-            found = parse_answer(data, sender)
-            if found is not None and found[0] not in seen:
-                seen.add(found[0])
-                yield found[1]
-    finally:
-        if repeat is not None:
-            repeat.cancel()
-        transport.close()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(protocol.closed)

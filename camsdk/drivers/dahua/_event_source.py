@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -35,9 +34,11 @@ from camsdk.driver import (
     CameraTimeoutError,
     CamError,
     DeviceError,
+    EventQueue,
     backoff_delay,
     boundary_from_content_type,
     get_logger,
+    stop_task,
 )
 
 from ._api import is_unsupported
@@ -58,33 +59,12 @@ QUEUE_SIZE = 1024
 MAX_PART = 256 * 1024
 
 
-class _Subscriber:
+class _Subscriber(EventQueue[CameraEvent]):
     """One camera's bounded queue of events."""
 
     def __init__(self, channel: int) -> None:
+        super().__init__(QUEUE_SIZE)
         self.channel = channel
-        self.items: deque[CameraEvent] = deque(maxlen=QUEUE_SIZE)
-        self.wake = asyncio.Event()
-        self.error: BaseException | None = None
-        self.dropped = 0
-
-    def put(self, event: CameraEvent) -> None:
-        if len(self.items) == QUEUE_SIZE:
-            self.dropped += 1
-        self.items.append(event)
-        self.wake.set()
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self.wake.set()
-
-    async def get(self) -> CameraEvent:
-        while not self.items:
-            if self.error is not None:
-                raise self.error
-            self.wake.clear()
-            await self.wake.wait()
-        return self.items.popleft()
 
 
 class EventSource:
@@ -127,8 +107,8 @@ class EventSource:
                 self._run(), name="dahua-events"
             )
         try:
-            while True:
-                yield await sub.get()
+            async for event in sub:
+                yield event
         finally:
             self._subs.discard(sub)
             if not self._subs:
@@ -136,10 +116,7 @@ class EventSource:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task, absorb=())
 
     async def aclose(self) -> None:
         """End every subscription and the connection. Idempotent."""

@@ -37,6 +37,7 @@ from camsdk.driver import (
     boundary_from_content_type,
     get_logger,
     redact_text,
+    stop_task,
 )
 from camsdk.driver import xml as x
 
@@ -155,10 +156,7 @@ class AlertHub:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task, absorb=())
 
     async def aclose(self) -> None:
         """Stop the reader and end every subscription. Idempotent."""

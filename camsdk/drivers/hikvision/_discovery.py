@@ -18,15 +18,10 @@ the network.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import struct
-import time
 import uuid
 from collections.abc import AsyncIterator
 
-from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import DiscoveredCamera, get_logger, udp_probe
 from camsdk.driver import xml as x
 
 __all__ = ["MULTICAST_ADDRESS", "MULTICAST_PORT", "parse_probe_match", "probe", "probe_message"]
@@ -100,87 +95,19 @@ def parse_probe_match(
     return (serial or mac or camera.url), camera
 
 
-class _Answers(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(maxsize=4096)
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait((data, str(addr[0])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("SADP socket error: %s", exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-def _loopback(host: str) -> bool:
-    return host.startswith("127.") or host in ("::1", "localhost")
-
-
-def _multicast_socket(group: str, port: int) -> socket.socket:
-    """A socket on the SADP port in the group (answers go there), or an ephemeral one."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("", port))
-            membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton("0.0.0.0"))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        except OSError:
-            sock.close()
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-            sock.bind(("0.0.0.0", 0))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-async def probe(
+def probe(
     timeout: float, *, target: tuple[str, int] | None = None
 ) -> AsyncIterator[DiscoveredCamera]:
     """Yield Hikvision devices answering an SADP inquiry within ``timeout`` seconds."""
     host, port = target if target is not None else (MULTICAST_ADDRESS, MULTICAST_PORT)
-    loop = asyncio.get_running_loop()
-    if _loopback(host):
-        transport, protocol = await loop.create_datagram_endpoint(
-            _Answers, local_addr=("127.0.0.1", 0), family=socket.AF_INET)
-    else:
-        transport, protocol = await loop.create_datagram_endpoint(
-            _Answers, sock=_multicast_socket(host, port))
     probe_id = str(uuid.uuid4()).upper()
-    message = probe_message(probe_id)
-    repeat: asyncio.TimerHandle | None = None
-    try:
-        transport.sendto(message, (host, port))
-        repeat = loop.call_later(
-            min(0.25, timeout / 4),
-            lambda: None if transport.is_closing() else transport.sendto(message, (host, port)),
-        )
-        seen: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while len(seen) < MAX_RESULTS:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    data, sender = await protocol.queue.get()
-            except TimeoutError:
-                break
-            found = parse_probe_match(data, sender, probe_id)
-            if found is not None and found[0] not in seen:
-                seen.add(found[0])
-                yield found[1]
-    finally:
-        if repeat is not None:
-            repeat.cancel()
-        transport.close()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(protocol.closed)
+
+    def parse(data: bytes, sender: str) -> list[tuple[str, DiscoveredCamera]]:
+        found = parse_probe_match(data, sender, probe_id)
+        return [found] if found is not None else []
+
+    # Devices answer to the group on the SADP port: listen there, in the group.
+    return udp_probe(
+        (host, port), probe_message(probe_id), timeout, parse,
+        listen_port=port, join_group=True, max_results=MAX_RESULTS, max_datagram=_MAX_DATAGRAM,
+    )

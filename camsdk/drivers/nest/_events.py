@@ -28,13 +28,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from camsdk.cloud import FeedState, FeedWatchdog, connection_event
-from camsdk.driver import AuthenticationError, CameraEvent, DeviceError, get_logger
+from camsdk.driver import (
+    AuthenticationError,
+    CameraEvent,
+    DeviceError,
+    EventQueue,
+    get_logger,
+    stop_task,
+)
 
 from ._messages import DeviceMedia, EventMapper
 
@@ -58,20 +64,13 @@ def default_topic(project: str) -> str:
     return f"projects/sdm-prod/topics/enterprise-{project}"
 
 
-class _Subscriber:
-    __slots__ = ("camera_id", "device", "dropped", "queue")
+class _Subscriber(EventQueue[CameraEvent]):
+    """One camera's events (a slow camera loses its oldest, never stalls the others)."""
 
     def __init__(self, device: str, camera_id: str) -> None:
+        super().__init__(_QUEUE)
         self.device = device
         self.camera_id = camera_id
-        self.queue: asyncio.Queue[CameraEvent | BaseException] = asyncio.Queue(_QUEUE)
-        self.dropped = 0
-
-    def put(self, item: CameraEvent | BaseException) -> None:
-        if self.queue.full():  # drop the oldest: a slow camera never stalls the others
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(item)
 
 
 class NestFeed:
@@ -126,11 +125,8 @@ class NestFeed:
             sub.put(connection_event(camera_id, FeedState.LIVE, "data received",
                                      feed="pubsub", vendor="nest"))
         try:
-            while True:
-                item = await sub.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            async for event in sub:
+                yield event
         finally:
             self._subs.discard(sub)
             if not self._subs:
@@ -138,10 +134,7 @@ class NestFeed:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(task)
         self.account.audit.flush()
 
     async def aclose(self) -> None:
@@ -175,7 +168,7 @@ class NestFeed:
             log.warning("event feed of %s stopped: %s", self.account.shown, exc)
             self.refused = exc
             for sub in self._subs:
-                sub.put(exc)
+                sub.fail(exc)
 
     async def _read(self, beat: Callable[[], None]) -> None:
         while True:

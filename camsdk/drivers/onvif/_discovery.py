@@ -18,15 +18,11 @@ the sender's address replaces the XAddr's host.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import time
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode, urlsplit
 
-from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import DiscoveredCamera, get_logger, udp_probe
 from camsdk.driver import xml as x
 
 from ._device import parse_scopes
@@ -130,70 +126,16 @@ def parse_probe_matches(
     return found
 
 
-class _ProbeProtocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(maxsize=4096)
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.answers.put_nowait((data, str(addr[0])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("discovery socket error: %s", exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-def _is_loopback(host: str) -> bool:
-    return host.startswith("127.") or host == "::1" or host == "localhost"
-
-
-async def probe(
+def probe(
     timeout: float, *, target: tuple[str, int] | None = None
 ) -> AsyncIterator[DiscoveredCamera]:
     """Yield ONVIF cameras that answer a WS-Discovery probe within ``timeout`` seconds."""
     host, port = target if target is not None else (MULTICAST_ADDRESS, MULTICAST_PORT)
-    loop = asyncio.get_running_loop()
-    loopback = _is_loopback(host)
-    local = ("127.0.0.1", 0) if loopback else ("0.0.0.0", 0)
-    transport, protocol = await loop.create_datagram_endpoint(
-        _ProbeProtocol, local_addr=local, family=socket.AF_INET
-    )
     message_id = f"urn:uuid:{uuid.uuid4()}"
-    message = probe_message(message_id)
-    repeat: asyncio.TimerHandle | None = None
-    try:
-        if not loopback:
-            sock = transport.get_extra_info("socket")
-            # TTL 1: a probe for cameras on this link, never routed beyond it.
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        transport.sendto(message, (host, port))
-        repeat = loop.call_later(
-            min(0.25, timeout / 4),
-            lambda: None if transport.is_closing() else transport.sendto(message, (host, port)),
-        )
-        seen: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while len(seen) < MAX_RESULTS:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    data, sender = await protocol.answers.get()
-            except TimeoutError:
-                break
-            for endpoint, camera in parse_probe_matches(data, sender, message_id):
-                if endpoint not in seen:
-                    seen.add(endpoint)
-                    yield camera
-    finally:
-        if repeat is not None:
-            repeat.cancel()
-        transport.close()
-        # Let the loop really close the socket before we return (leak checks look).
-        with contextlib.suppress(Exception):
-            await asyncio.shield(protocol.closed)
+
+    def parse(data: bytes, sender: str) -> list[tuple[str, DiscoveredCamera]]:
+        return parse_probe_matches(data, sender, message_id)
+
+    return udp_probe(
+        (host, port), probe_message(message_id), timeout, parse, max_results=MAX_RESULTS
+    )

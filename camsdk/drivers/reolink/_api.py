@@ -40,10 +40,11 @@ from camsdk.driver import (
     TokenAuth,
     UnsupportedCapabilityError,
     get_logger,
+    json_int,
+    json_object,
+    json_text,
     register_secret,
 )
-
-from ._model import as_dict, as_int, as_str
 
 if TYPE_CHECKING:  # pragma: no cover
     from camsdk.driver import CameraDriver, HubDriver, Snapshot
@@ -124,20 +125,20 @@ def _parse_answers(response: DeviceResponse, commands: Sequence[Mapping[str, Any
         )
     answers = []
     for index, command in enumerate(commands):
-        item = as_dict(data[index]) if index < len(data) else {}
-        cmd = as_str(item.get("cmd")) or str(command.get("cmd", ""))
+        item = json_object(data[index]) if index < len(data) else {}
+        cmd = json_text(item.get("cmd")) or str(command.get("cmd", ""))
         if not item:
             answers.append(Answer(cmd, code=1, rsp_code=-1, detail="no answer to this command"))
             continue
-        error = as_dict(item.get("error"))
-        code = as_int(item.get("code"), 1 if error else 0)
+        error = json_object(item.get("error"))
+        code = json_int(item.get("code"), 1 if error else 0)
         answers.append(
             Answer(
                 cmd=cmd,
                 value=item.get("value"),
                 code=code,
-                rsp_code=as_int(error.get("rspCode")),
-                detail=as_str(error.get("detail")),
+                rsp_code=json_int(error.get("rspCode")),
+                detail=json_text(error.get("detail")),
             )
         )
     return answers
@@ -225,13 +226,13 @@ class ReolinkSession:
         answer = _parse_answers(response, body, "Login")[0]
         if not answer.ok:
             raise self._login_error(answer)
-        token_info = as_dict(as_dict(answer.value).get("Token"))
+        token_info = json_object(json_object(answer.value).get("Token"))
         token = token_info.get("name")
         if not isinstance(token, str) or not 0 < len(token) <= 256 or not token.isprintable():
             raise CameraProtocolError("Login: the device sent no usable token",
                                       scheme=self.scheme, url=self.shown)
         register_secret(token)
-        self._lease = float(min(86400, max(5, as_int(token_info.get("leaseTime"),
+        self._lease = float(min(86400, max(5, json_int(token_info.get("leaseTime"),
                                                      _LEASE_DEFAULT))))
         self._token = token
         self._lease_ends = time.monotonic() + self._lease

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from camsdk.driver import json_object, json_text
+
 from ._api import ReolinkSession
 from ._model import (
     Ability,
@@ -25,8 +27,6 @@ from ._model import (
     DeviceInfo,
     EncodedStream,
     NetPorts,
-    as_dict,
-    as_str,
     read_ability,
     read_channel_status,
     read_device_info,
@@ -91,7 +91,7 @@ async def load_device(session: ReolinkSession, username: str) -> DeviceState:
     dev, link, ports, status, ability = answers
     state = DeviceState(info=read_device_info(session.value_of(dev)))
     if link.ok:
-        state.mac = as_str(as_dict(as_dict(link.value).get("LocalLink")).get("mac"))[:32]
+        state.mac = json_text(json_object(json_object(link.value).get("LocalLink")).get("mac"))[:32]
     if ports.ok:
         state.ports = read_net_ports(ports.value)
     if status.ok:

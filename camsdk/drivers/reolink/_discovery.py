@@ -20,17 +20,11 @@ broadcast.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import time
 from collections.abc import AsyncIterator
 
-from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import DiscoveredCamera, is_loopback_host, udp_probe
 
 __all__ = ["PROBE", "PROBE_PORT", "REPLY_PORT", "REPLY_SIZE", "parse_reply", "probe"]
-
-log = get_logger("camsdk.reolink.discovery")
 
 PROBE = bytes((0xAA, 0xAA, 0x00, 0x00))
 PROBE_PORT = 2000
@@ -66,28 +60,7 @@ def parse_reply(data: bytes, sender: str) -> DiscoveredCamera | None:
     )
 
 
-class _Listener(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(maxsize=4096)
-        self.closed = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.answers.put_nowait((data, str(addr[0])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("discovery socket error: %s", exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-def _loopback(host: str) -> bool:
-    return host.startswith("127.") or host in ("::1", "localhost")
-
-
-async def probe(
+def probe(
     timeout: float,
     *,
     target: tuple[str, int] | None = None,
@@ -95,50 +68,15 @@ async def probe(
 ) -> AsyncIterator[DiscoveredCamera]:
     """Yield Reolink devices that answer within ``timeout`` seconds (module docstring)."""
     host, port = target if target is not None else (BROADCAST, PROBE_PORT)
-    loopback = _loopback(host)
-    local = listen or (("127.0.0.1", 0) if loopback else ("0.0.0.0", REPLY_PORT))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if not loopback:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.setblocking(False)
-        try:
-            sock.bind(local)
-        except OSError:
-            # Port 3000 taken (another app listens for Reolink answers): devices
-            # that answer the probe's own port still reach us.
-            sock.bind((local[0], 0))
-    except OSError:
-        sock.close()
-        raise
-    loop = asyncio.get_running_loop()
-    transport, listener = await loop.create_datagram_endpoint(_Listener, sock=sock)
-    again: asyncio.TimerHandle | None = None
-    try:
-        transport.sendto(PROBE, (host, port))
-        again = loop.call_later(
-            min(0.25, timeout / 4),
-            lambda: None if transport.is_closing() else transport.sendto(PROBE, (host, port)),
-        )
-        seen: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while len(seen) < MAX_RESULTS:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    data, sender = await listener.answers.get()
-            except TimeoutError:
-                break
-            camera = parse_reply(data, sender)
-            if camera is not None and camera.url not in seen:
-                seen.add(camera.url)
-                yield camera
-    finally:
-        if again is not None:
-            again.cancel()
-        transport.close()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(listener.closed)
+
+    def parse(data: bytes, sender: str) -> list[tuple[str, DiscoveredCamera]]:
+        camera = parse_reply(data, sender)
+        return [(camera.url, camera)] if camera is not None else []
+
+    # Port 3000 where it is free (answers broadcast there); where another app
+    # holds it, devices that answer the probe's own port still reach us.
+    return udp_probe(
+        (host, port), PROBE, timeout, parse,
+        local=listen, listen_port=REPLY_PORT, broadcast=not is_loopback_host(host),
+        max_results=MAX_RESULTS,
+    )

@@ -29,8 +29,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +39,7 @@ from camsdk.driver import (
     CamError,
     Credentials,
     EventKind,
+    EventQueue,
     UnsupportedCapabilityError,
     backoff_delay,
     get_logger,
@@ -75,49 +75,13 @@ def kind_of(code: str) -> EventKind:
     return AI_KINDS.get(code, EventKind.OTHER)
 
 
-class ChannelFeed:
-    """One subscriber's events of one channel (an async iterator)."""
+class ChannelFeed(EventQueue[CameraEvent]):
+    """One subscriber's events of one channel (an async iterator; closing it unsubscribes)."""
 
     def __init__(self, hub: EventHub, channel: int) -> None:
+        super().__init__(FEED_SIZE, on_close=lambda: hub.unsubscribe(self))
         self.hub = hub
         self.channel = channel
-        self.queue: deque[CameraEvent] = deque(maxlen=FEED_SIZE)
-        self.dropped = 0
-        self._ready = asyncio.Event()
-        self._error: BaseException | None = None
-        self._closed = False
-
-    def put(self, event: CameraEvent) -> None:
-        """Queue ``event`` (never waits: a slow subscriber loses its oldest)."""
-        if len(self.queue) == FEED_SIZE:
-            self.dropped += 1
-        self.queue.append(event)
-        self._ready.set()
-
-    def fail(self, error: BaseException) -> None:
-        """End the feed with ``error`` once the queued events are read."""
-        self._error = error
-        self._ready.set()
-
-    def __aiter__(self) -> AsyncIterator[CameraEvent]:
-        return self
-
-    async def __anext__(self) -> CameraEvent:
-        while not self.queue:
-            if self._error is not None:
-                raise self._error
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self.queue.popleft()
-
-    async def aclose(self) -> None:
-        """Stop receiving; the last feed of a hub stops its poller."""
-        if not self._closed:
-            self._closed = True
-            self._ready.set()
-            await self.hub.unsubscribe(self)
 
 
 @dataclass(slots=True)

@@ -14,16 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from camsdk.driver import json_array, json_int, json_object, json_text
+
 __all__ = [
     "Ability",
     "ChannelStatus",
     "DeviceInfo",
     "EncodedStream",
     "NetPorts",
-    "as_dict",
-    "as_int",
-    "as_list",
-    "as_str",
     "read_ability",
     "read_ai_state",
     "read_channel_status",
@@ -34,46 +32,9 @@ __all__ = [
     "read_rtsp_urls",
 ]
 
-#: Longest text kept from any device field (names, models, versions).
-MAX_TEXT = 128
 #: Most channels an NVR may report (the largest Reolink NVRs have 36).
 MAX_CHANNELS = 256
 NVR_TYPES = frozenset({"NVR", "WIFI_NVR", "HOMEHUB"})
-
-
-def as_dict(value: Any) -> Mapping[str, Any]:
-    """``value`` when it is a JSON object, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    """``value`` when it is a JSON array, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def as_int(value: Any, default: int = 0) -> int:
-    """An integer from a JSON number or numeric text; ``default`` otherwise."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value if -(2**53) < value < 2**53 else default
-    if isinstance(value, float) and value == value and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 16:
-        return int(value.strip())
-    return default
-
-
-def as_str(value: Any, default: str = "") -> str:
-    """Printable text from a JSON string or number, capped at `MAX_TEXT` characters."""
-    if isinstance(value, bool) or value is None:
-        return default
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return default
-    text = "".join(c for c in value if c.isprintable())
-    return text.strip()[:MAX_TEXT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +58,17 @@ class DeviceInfo:
 
 def read_device_info(value: Any) -> DeviceInfo:
     """``value`` of a ``GetDevInfo`` answer."""
-    info = as_dict(as_dict(value).get("DevInfo"))
-    kind = as_str(info.get("exactType")) or as_str(info.get("type")) or "IPC"
+    info = json_object(json_object(value).get("DevInfo"))
+    kind = json_text(info.get("exactType")) or json_text(info.get("type")) or "IPC"
     return DeviceInfo(
-        model=as_str(info.get("model")),
-        serial=as_str(info.get("serial")),
+        model=json_text(info.get("model")),
+        serial=json_text(info.get("serial")),
         # The field is ``firmVer``; some firmware documentation spells it ``firmwVer``.
-        firmware=as_str(info.get("firmVer")) or as_str(info.get("firmwVer")),
-        hardware=as_str(info.get("hardVer")),
-        name=as_str(info.get("name")),
-        item=as_str(info.get("itemNo")),
-        channels=max(1, min(MAX_CHANNELS, as_int(info.get("channelNum"), 1))),
+        firmware=json_text(info.get("firmVer")) or json_text(info.get("firmwVer")),
+        hardware=json_text(info.get("hardVer")),
+        name=json_text(info.get("name")),
+        item=json_text(info.get("itemNo")),
+        channels=max(1, min(MAX_CHANNELS, json_int(info.get("channelNum"), 1))),
         device_type=kind.upper(),
     )
 
@@ -128,13 +89,13 @@ class NetPorts:
 
 
 def _port(value: Any, default: int) -> int:
-    port = as_int(value, default)
+    port = json_int(value, default)
     return port if 1 <= port <= 65535 else default
 
 
 def read_net_ports(value: Any) -> NetPorts:
     """``value`` of a ``GetNetPort`` answer (an empty one says nothing is known)."""
-    ports = as_dict(as_dict(value).get("NetPort"))
+    ports = json_object(json_object(value).get("NetPort"))
     if not ports:
         return NetPorts()
     return NetPorts(
@@ -144,9 +105,9 @@ def read_net_ports(value: Any) -> NetPorts:
         rtmp=_port(ports.get("rtmpPort"), 1935),
         onvif=_port(ports.get("onvifPort"), 8000),
         # Older firmware has no enable flags: the service is on.
-        rtsp_enabled=as_int(ports.get("rtspEnable"), 1) == 1,
-        rtmp_enabled=as_int(ports.get("rtmpEnable"), 1) == 1,
-        onvif_enabled=as_int(ports.get("onvifEnable"), 1) == 1,
+        rtsp_enabled=json_int(ports.get("rtspEnable"), 1) == 1,
+        rtmp_enabled=json_int(ports.get("rtmpEnable"), 1) == 1,
+        onvif_enabled=json_int(ports.get("onvifEnable"), 1) == 1,
         known=True,
     )
 
@@ -167,21 +128,21 @@ class ChannelStatus:
 def read_channel_status(value: Any) -> list[ChannelStatus]:
     """``value`` of a ``GetChannelstatus`` answer, by channel, without duplicates."""
     found: dict[int, ChannelStatus] = {}
-    for entry in as_list(as_dict(value).get("status"))[:MAX_CHANNELS]:
-        item = as_dict(entry)
-        channel = as_int(item.get("channel"), -1)
+    for entry in json_array(json_object(value).get("status"))[:MAX_CHANNELS]:
+        item = json_object(entry)
+        channel = json_int(item.get("channel"), -1)
         if not 0 <= channel < MAX_CHANNELS or channel in found:
             continue
-        name = as_str(item.get("name"))
+        name = json_text(item.get("name"))
         sleep = item.get("sleep")
         found[channel] = ChannelStatus(
             channel=channel,
-            online=as_int(item.get("online")) == 1,
+            online=json_int(item.get("online")) == 1,
             # Some firmware fills an unnamed channel's name with "0"/"1".
             name="" if name in ("0", "1") else name,
-            model=as_str(item.get("typeInfo")),
-            uid=as_str(item.get("uid")),
-            sleeping=None if sleep is None else as_int(sleep) == 1,
+            model=json_text(item.get("typeInfo")),
+            uid=json_text(item.get("uid")),
+            sleeping=None if sleep is None else json_int(sleep) == 1,
         )
     return [found[c] for c in sorted(found)]
 
@@ -202,11 +163,11 @@ _STREAM_KEYS = (("main", "mainStream"), ("sub", "subStream"), ("ext", "extStream
 
 
 def _size(stream: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    width, height = as_int(stream.get("width")), as_int(stream.get("height"))
+    width, height = json_int(stream.get("width")), json_int(stream.get("height"))
     if width <= 0 or height <= 0:
         # Older firmware only says ``size: "2560*1440"``.
-        w, sep, h = as_str(stream.get("size")).replace("x", "*").partition("*")
-        width, height = (as_int(w), as_int(h)) if sep else (0, 0)
+        w, sep, h = json_text(stream.get("size")).replace("x", "*").partition("*")
+        width, height = (json_int(w), json_int(h)) if sep else (0, 0)
     if not (0 < width <= 16384 and 0 < height <= 16384):
         return None, None
     return width, height
@@ -214,18 +175,18 @@ def _size(stream: Mapping[str, Any]) -> tuple[int | None, int | None]:
 
 def read_enc(value: Any) -> tuple[list[EncodedStream], bool]:
     """The streams of a ``GetEnc`` answer and whether audio is on."""
-    enc = as_dict(as_dict(value).get("Enc"))
+    enc = json_object(json_object(value).get("Enc"))
     streams = []
     for profile, key in _STREAM_KEYS:
-        stream = as_dict(enc.get(key))
+        stream = json_object(enc.get(key))
         if not stream:
             continue
-        codec = as_str(stream.get("vType")).lower()
+        codec = json_text(stream.get("vType")).lower()
         # No vType: older firmware, which is H.264 only.
         codec = "h265" if codec in ("h265", "hevc") else "h264"
         width, height = _size(stream)
-        fps = as_int(stream.get("frameRate"))
-        kbps = as_int(stream.get("bitRate"))
+        fps = json_int(stream.get("frameRate"))
+        kbps = json_int(stream.get("bitRate"))
         streams.append(
             EncodedStream(
                 profile=profile,
@@ -236,12 +197,12 @@ def read_enc(value: Any) -> tuple[list[EncodedStream], bool]:
                 bitrate=kbps * 1000 if 0 < kbps <= 200_000 else None,
             )
         )
-    return streams, as_int(enc.get("audio")) == 1
+    return streams, json_int(enc.get("audio")) == 1
 
 
 def read_rtsp_urls(value: Any) -> dict[str, str]:
     """``GetRtspUrl`` (newer firmware): the device's own stream URLs by profile."""
-    urls = as_dict(as_dict(value).get("rtspUrl"))
+    urls = json_object(json_object(value).get("rtspUrl"))
     found = {}
     for profile, key in _STREAM_KEYS:
         url = urls.get(key)
@@ -261,17 +222,17 @@ class Ability:
 
 
 def _ver(table: Mapping[str, Any], name: str) -> int:
-    return as_int(as_dict(table.get(name)).get("ver"))
+    return json_int(json_object(table.get(name)).get("ver"))
 
 
 def read_ability(value: Any, channel: int) -> Ability | None:
     """The abilities of ``channel``; ``None`` when the device did not say."""
-    ability = as_dict(as_dict(value).get("Ability"))
-    chans = as_list(ability.get("abilityChn"))
+    ability = json_object(json_object(value).get("Ability"))
+    chans = json_array(ability.get("abilityChn"))
     if not chans:
         return None
     # Dual-lens cameras list one entry for two stream channels.
-    table = as_dict(chans[channel] if channel < len(chans) else chans[0])
+    table = json_object(chans[channel] if channel < len(chans) else chans[0])
     ptz_type = _ver(table, "ptzType")
     ptz = _ver(table, "ptzCtrl") > 0 or ptz_type > 0
     return Ability(
@@ -284,8 +245,8 @@ def read_ability(value: Any, channel: int) -> Ability | None:
 
 def read_md_state(value: Any) -> bool | None:
     """``GetMdState``: motion now (``None`` if the answer says nothing)."""
-    state = as_dict(value).get("state")
-    return None if state is None else as_int(state) == 1
+    state = json_object(value).get("state")
+    return None if state is None else json_int(state) == 1
 
 
 def read_ai_state(value: Any) -> dict[str, bool]:
@@ -296,13 +257,13 @@ def read_ai_state(value: Any) -> dict[str, bool]:
     ``support`` is 0 are left out.
     """
     states: dict[str, bool] = {}
-    for key, item in list(as_dict(value).items())[:32]:
+    for key, item in list(json_object(value).items())[:32]:
         if key == "channel" or not isinstance(key, str) or len(key) > 32:
             continue
         if isinstance(item, dict):
-            if as_int(item.get("support")) != 1:
+            if json_int(item.get("support")) != 1:
                 continue
-            states[key] = as_int(item.get("alarm_state")) == 1
+            states[key] = json_int(item.get("alarm_state")) == 1
         elif isinstance(item, int | bool):
             states[key] = int(item) == 1
     return states

@@ -21,10 +21,13 @@ from camsdk.driver import (
     PTZPreset,
     PTZStatus,
     UnsupportedCapabilityError,
+    json_array,
+    json_int,
+    json_object,
+    json_text,
 )
 
 from ._api import ReolinkSession
-from ._model import as_dict, as_int, as_list, as_str
 
 __all__ = ["ReolinkPTZ", "direction"]
 
@@ -94,30 +97,31 @@ class ReolinkPTZ(PTZDriver):
         answer = answers[0]
         if not answer.ok:
             return PTZStatus(moving=self._moving)
-        position = as_dict(as_dict(answer.value).get("PtzCurPos"))
-        span = as_dict(as_dict(answer.value).get("range")) or as_dict(
-            as_dict(as_dict(answer.value).get("PtzCurPosRange")))
-        p_range = as_dict(span.get("Ppos"))
-        t_range = as_dict(span.get("Tpos"))
-        pan = _normalise(as_int(position.get("Ppos")), as_int(p_range.get("min")),
-                         as_int(p_range.get("max")), signed=True)
-        tilt = _normalise(as_int(position.get("Tpos")), as_int(t_range.get("min")),
-                          as_int(t_range.get("max")), signed=True)
+        position = json_object(json_object(answer.value).get("PtzCurPos"))
+        span = json_object(json_object(answer.value).get("range")) or json_object(
+            json_object(json_object(answer.value).get("PtzCurPosRange")))
+        p_range = json_object(span.get("Ppos"))
+        t_range = json_object(span.get("Tpos"))
+        pan = _normalise(json_int(position.get("Ppos")), json_int(p_range.get("min")),
+                         json_int(p_range.get("max")), signed=True)
+        tilt = _normalise(json_int(position.get("Tpos")), json_int(t_range.get("min")),
+                          json_int(t_range.get("max")), signed=True)
         return PTZStatus(pan=pan, tilt=tilt, moving=self._moving)
 
     async def _preset_table(self) -> list[Mapping[str, Any]]:
         value = await self._session.call("GetPtzPreset", {"channel": self._channel})
-        return [as_dict(p) for p in as_list(as_dict(value).get("PtzPreset"))[:MAX_PRESETS * 4]]
+        table = json_array(json_object(value).get("PtzPreset"))
+        return [json_object(p) for p in table[:MAX_PRESETS * 4]]
 
     async def presets(self) -> list[PTZPreset]:
         """The enabled presets (``GetPtzPreset``)."""
         self._require_presets()
         found = []
         for entry in await self._preset_table():
-            if as_int(entry.get("enable")) == 1:
-                ident = as_int(entry.get("id"), -1)
+            if json_int(entry.get("enable")) == 1:
+                ident = json_int(entry.get("id"), -1)
                 if 0 <= ident <= 255:
-                    found.append(PTZPreset(token=str(ident), name=as_str(entry.get("name"))))
+                    found.append(PTZPreset(token=str(ident), name=json_text(entry.get("name"))))
         return found
 
     async def goto_preset(self, token: str) -> None:
@@ -131,7 +135,7 @@ class ReolinkPTZ(PTZDriver):
         """Store the position under the first free preset id (``SetPtzPreset``)."""
         self._require_presets()
         table = await self._preset_table()
-        used = {as_int(p.get("id"), -1) for p in table if as_int(p.get("enable")) == 1}
+        used = {json_int(p.get("id"), -1) for p in table if json_int(p.get("enable")) == 1}
         free = next((i for i in range(1, MAX_PRESETS + 1) if i not in used), None)
         if free is None:
             raise ConfigurationError(f"all {MAX_PRESETS} preset slots are in use")

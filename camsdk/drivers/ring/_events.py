@@ -34,7 +34,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from camsdk import RateLimitedError
-from camsdk.driver import AuthenticationError, CameraEvent, CamError, get_logger
+from camsdk.driver import (
+    AuthenticationError,
+    CameraEvent,
+    CamError,
+    EventQueue,
+    get_logger,
+    stop_task,
+)
 
 from ._classify import Ding, ding_from_active, ding_from_history, ding_from_push, events_of
 from ._push import PushChannel
@@ -54,20 +61,13 @@ _MARGIN = timedelta(seconds=10)
 _HISTORY_LIMIT = 50
 
 
-class _Subscriber:
-    __slots__ = ("camera_id", "device_key", "dropped", "queue")
+class _Subscriber(EventQueue[CameraEvent]):
+    """One camera's events (a slow camera loses its oldest, never stalls the others)."""
 
     def __init__(self, device_key: str, camera_id: str) -> None:
+        super().__init__(_QUEUE)
         self.device_key = device_key
         self.camera_id = camera_id
-        self.queue: asyncio.Queue[CameraEvent | BaseException] = asyncio.Queue(_QUEUE)
-        self.dropped = 0
-
-    def put(self, item: CameraEvent | BaseException) -> None:
-        if self.queue.full():  # drop the oldest: a slow camera never stalls the others
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(item)
 
 
 class _Seen:
@@ -137,11 +137,8 @@ class AccountEvents:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"camsdk-ring-events-{self.session.name}")
         try:
-            while True:
-                item = await sub.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            async for event in sub:
+                yield event
         finally:
             self._subs.discard(sub)
             if not self._subs:
@@ -149,10 +146,7 @@ class AccountEvents:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(task)
         self._set_push(False)
 
     async def aclose(self) -> None:
@@ -175,7 +169,7 @@ class AccountEvents:
 
     def _fail(self, exc: BaseException) -> None:
         for sub in self._subs:
-            sub.put(exc)
+            sub.fail(exc)
 
     # -- the loops --------------------------------------------------------------------------
 

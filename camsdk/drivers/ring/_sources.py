@@ -1,16 +1,17 @@
 """The live view as the facade uses it: a leased packet source, and a talk channel.
 
-The stream's source is a `RingLeasedSource`: a `camsdk.cloud.LeasedSource`
-whose lease is the live view's hard maximum (``live_max``; Ring sessions
-cannot be extended); when it is reached the source ends and the stream
-session opens a new live view, which consumers see as a `Discontinuity`.
+The stream's source is a `camsdk.cloud.LeasedSource` (keyframe requests
+reach the live view's peer as a PLI) whose lease is the live view's hard
+maximum (``live_max``; Ring sessions cannot be extended); when it is reached
+the source ends and the stream session opens a new live view, which
+consumers see as a `Discontinuity`.
 `RingTalkChannel` sends Opus on the same live view's peer.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from camsdk.cloud import LeasedSource, LeaseTerms
 from camsdk.driver import (
@@ -28,7 +29,7 @@ from ._live import LiveView, acquire_live, release_live
 if TYPE_CHECKING:  # pragma: no cover
     from ._account import RingSession
 
-__all__ = ["RingLeasedSource", "RingTalkChannel", "open_talk", "open_video"]
+__all__ = ["RingTalkChannel", "open_talk", "open_video"]
 
 
 class _VideoSource:
@@ -84,23 +85,8 @@ class _VideoSource:
             await release_live(self._session, self._view)
 
 
-class RingLeasedSource(LeasedSource):
-    """`LeasedSource` that also forwards keyframe requests (a WebRTC PLI) to the live view.
-
-    `camsdk.cloud.LeasedSource` should forward ``request_keyframe`` itself.
-    """
-
-    def __init__(self, inner: _VideoSource, terms: LeaseTerms, **kwargs: Any) -> None:
-        super().__init__(inner, terms, **kwargs)
-        self._video = inner
-
-    async def request_keyframe(self) -> bool:
-        """Ask the camera for a keyframe now (RTCP PLI)."""
-        return await self._video.request_keyframe()
-
-
 async def open_video(session: RingSession, device: RingDevice, timeout: float
-                     ) -> RingLeasedSource:
+                     ) -> LeasedSource:
     """The device's live video as a leased packet source (connected, first keyframe in)."""
     view = await acquire_live(session, device, timeout)
     upstream = webrtc.WebRtcUpstream(view.rtc, close_session=False)
@@ -114,9 +100,9 @@ async def open_video(session: RingSession, device: RingDevice, timeout: float
         raise
     remaining = max(1.0, session.options.live_max - view.age)
     # Ring's live views cannot be extended: the lease is the hard maximum.
-    return RingLeasedSource(_VideoSource(session, view, upstream),
-                            LeaseTerms(lasts=remaining, handle=view), extend=None,
-                            renew_before=0.0, hard_max=remaining, owner=device.key)
+    return LeasedSource(_VideoSource(session, view, upstream),
+                        LeaseTerms(lasts=remaining, handle=view), extend=None,
+                        renew_before=0.0, hard_max=remaining, owner=device.key)
 
 
 class RingTalkChannel:

@@ -47,6 +47,10 @@ from camsdk.driver import (
     PrivacyModeError,
     UnsupportedCapabilityError,
     get_logger,
+    json_array,
+    json_int,
+    json_object,
+    json_text,
     register_secret,
 )
 
@@ -58,7 +62,6 @@ from ._crypto import (
     hashed_password,
     new_cnonce,
 )
-from ._model import as_dict, as_int, as_list, as_str
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._events import EventHub
@@ -155,19 +158,19 @@ class Outcome:
 
 def _lockout_seconds(body: Mapping[str, Any]) -> int:
     """Seconds the device says logins stay locked, 0 when it says nothing of the kind."""
-    for holder in (body.get("data"), as_dict(body.get("result")).get("data"),
+    for holder in (body.get("data"), json_object(body.get("result")).get("data"),
                    body.get("error_info")):
-        data = as_dict(holder)
-        seconds = as_int(data.get("sec_left"), 0)
+        data = json_object(holder)
+        seconds = json_int(data.get("sec_left"), 0)
         if seconds > 0:
             return min(seconds, 86400)
     return 0
 
 
 def _error_code(body: Mapping[str, Any]) -> int:
-    code = as_int(body.get("error_code"), 0)
+    code = json_int(body.get("error_code"), 0)
     if code == 0:
-        code = as_int(as_dict(as_dict(body.get("result")).get("data")).get("code"), 0)
+        code = json_int(json_object(json_object(body.get("result")).get("data")).get("code"), 0)
     return code
 
 
@@ -297,7 +300,7 @@ class TapoSession:
             cnonce = new_cnonce()
             answer = await self._login_request(
                 {"cnonce": cnonce, "encrypt_type": "3", "username": self._username})
-            data = as_dict(as_dict(answer.get("result")).get("data"))
+            data = json_object(json_object(answer.get("result")).get("data"))
             code = _error_code(answer)
             seconds = _lockout_seconds(answer)
             if seconds:
@@ -307,8 +310,8 @@ class TapoSession:
                     "this Tapo firmware only accepts the TPAP (SPAKE2+) login, which camsdk "
                     "does not speak yet; use rtsp:// or onvif:// with the camera account",
                     scheme=self.scheme, url=self.shown)
-            offered = [as_str(v) for v in as_list(data.get("encrypt_type"))]
-            nonce, confirm = as_str(data.get("nonce")), as_str(data.get("device_confirm"))
+            offered = [json_text(v) for v in json_array(data.get("encrypt_type"))]
+            nonce, confirm = json_text(data.get("nonce")), json_text(data.get("device_confirm"))
             if not (nonce and confirm and "3" in offered):
                 if self.variant == "secure":
                     raise CameraProtocolError(
@@ -334,13 +337,13 @@ class TapoSession:
                 continue  # the nonce expired between the two requests: once more
             if code in _BAD_CREDENTIALS:
                 raise self._refuse(f"login: the camera refused the credentials ({code})")
-            result = as_dict(answer.get("result"))
-            stok = as_str(result.get("stok"))
-            start_seq = as_int(result.get("start_seq"), -1)
+            result = json_object(answer.get("result"))
+            stok = json_text(result.get("stok"))
+            start_seq = json_int(result.get("start_seq"), -1)
             if code != 0 or not stok or start_seq < 0:
                 raise DeviceError(f"login: the camera answered error {code}",
                                   scheme=self.scheme, url=self.shown, code=str(code))
-            group = as_str(result.get("user_group"))
+            group = json_text(result.get("user_group"))
             if group and group != "root":
                 raise self._refuse(
                     f"login: the camera accepts this user only as {group!r}, and encrypted "
@@ -360,7 +363,7 @@ class TapoSession:
             raise self._locked_out(seconds)
         if code in _BAD_CREDENTIALS:
             raise self._refuse(f"login: the camera refused the credentials ({code})")
-        stok = as_str(as_dict(answer.get("result")).get("stok"))
+        stok = json_text(json_object(answer.get("result")).get("stok"))
         if code != 0 or not stok:
             raise DeviceError(f"login: the camera answered error {code}", scheme=self.scheme,
                               url=self.shown, code=str(code))
@@ -389,7 +392,7 @@ class TapoSession:
                 stok = self._stok
                 assert stok is not None
                 answer, verified = await self._exchange(stok, payload, action)
-                code = as_int(answer.get("error_code"), 0)
+                code = json_int(answer.get("error_code"), 0)
                 expired = code == _EXPIRED or (self._channel is not None and (
                     code == _TAG_FAILED or not verified))
                 if not expired:
@@ -416,9 +419,9 @@ class TapoSession:
             "request": base64.b64encode(channel.encrypt(inner)).decode()}}).encode()
         headers = {"Seq": str(seq), "Tapo_tag": channel.tag(wrapped, seq)}
         answer = await self._post(path, wrapped, action, headers)
-        sealed = as_dict(answer.get("result")).get("response")
+        sealed = json_object(answer.get("result")).get("response")
         if not isinstance(sealed, str):
-            return answer, as_int(answer.get("error_code"), 0) != 0
+            return answer, json_int(answer.get("error_code"), 0) != 0
         try:
             plain = channel.decrypt(base64.b64decode(sealed, validate=True))
             opened = json.loads(plain)
@@ -439,17 +442,17 @@ class TapoSession:
             payload = {"method": "multipleRequest", "params": {"requests": [
                 {"method": method, "params": dict(params)} for method, params in chunk]}}
             answer = await self.request(payload, action=name)
-            code = as_int(answer.get("error_code"), 0)
+            code = json_int(answer.get("error_code"), 0)
             if code != 0:
                 raise self.error_for(name, code)
-            responses = as_list(as_dict(answer.get("result")).get("responses"))
+            responses = json_array(json_object(answer.get("result")).get("responses"))
             for index, (method, _) in enumerate(chunk):
-                item = as_dict(responses[index]) if index < len(responses) else {}
+                item = json_object(responses[index]) if index < len(responses) else {}
                 if not item:
                     outcomes.append(Outcome(method, error_code=-40210))
                     continue
-                outcomes.append(Outcome(as_str(item.get("method")) or method, item.get("result"),
-                                        as_int(item.get("error_code"), 0)))
+                outcomes.append(Outcome(json_text(item.get("method")) or method, item.get("result"),
+                                        json_int(item.get("error_code"), 0)))
         return outcomes
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
@@ -460,7 +463,7 @@ class TapoSession:
     async def do(self, payload: Mapping[str, Any], *, action: str) -> Any:
         """A request in the older direct form (``{"method": "do", "motor": ...}``)."""
         answer = await self.request(payload, action=action)
-        code = as_int(answer.get("error_code"), 0)
+        code = json_int(answer.get("error_code"), 0)
         if code != 0:
             raise self.error_for(action, code)
         return answer

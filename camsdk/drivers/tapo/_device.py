@@ -22,6 +22,7 @@ from camsdk.driver import (
     DeviceHttpClient,
     UnsupportedCapabilityError,
     get_logger,
+    pin_certificate,
 )
 
 from ._api import SESSIONS, SessionKey, TapoSession, refusal, session_key
@@ -35,13 +36,7 @@ from ._model import (
     read_motor_range,
     read_video_quality,
 )
-from ._tls import (
-    CertificateChangedError,
-    PinStore,
-    fingerprint_of,
-    pinned_context,
-    read_certificate,
-)
+from ._tls import PinStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._driver import TapoDriver
@@ -111,20 +106,13 @@ async def _tls_context(driver: TapoDriver, host: str, port: int) -> ssl.SSLConte
     options = driver.options
     if options.tls != "pin" or not driver.config.verify_tls:
         return None
-    shown = driver.shown
-    der = await read_certificate(host, port, timeout=driver.config.connect_timeout, url=shown)
-    seen = fingerprint_of(der)
     store = PinStore(host, port, store=options.pin_store, directory=options.pin_dir)
-    expected = options.fingerprint or await store.load()
-    if expected is not None and expected != seen:
-        raise CertificateChangedError(
-            f"the camera's certificate changed: pinned sha256 {expected}, presented sha256 "
-            f"{seen}; after a factory reset pass fingerprint=<new> (or delete the stored pin)",
-            expected=expected, seen=seen, scheme="tapo", url=shown)
-    if expected is None:
-        await store.save(seen)
-        log.info("pinned the certificate of %s (sha256 %s) on first use", shown, seen)
-    return pinned_context(der)
+    _, context = await pin_certificate(
+        host, port, fingerprint=options.fingerprint, load=store.load, save=store.save,
+        timeout=driver.config.connect_timeout, scheme="tapo", url=driver.shown,
+        renewed="after a factory reset", legacy_tls=True,
+    )
+    return context
 
 
 async def take_session(driver: TapoDriver) -> tuple[SessionKey, TapoSession]:

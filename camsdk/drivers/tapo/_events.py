@@ -26,11 +26,9 @@ outage shows as a `EventKind.CONNECTION` event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import random
-from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from camsdk.driver import (
@@ -41,8 +39,10 @@ from camsdk.driver import (
     Capability,
     Credentials,
     EventKind,
+    EventQueue,
     UnsupportedCapabilityError,
     get_logger,
+    stop_task,
 )
 
 __all__ = ["TAPO_ITEMS", "EventFeed", "EventHub", "TapoEventMapper"]
@@ -134,48 +134,12 @@ class TapoEventMapper:
 TAPO_ITEMS_BY_CODE: dict[str, EventKind] = {code: kind for kind, code in TAPO_ITEMS.values()}
 
 
-class EventFeed:
-    """One subscriber's events (an async iterator with a bounded queue)."""
+class EventFeed(EventQueue[CameraEvent]):
+    """One subscriber's events (an async iterator; closing it unsubscribes)."""
 
     def __init__(self, hub: EventHub) -> None:
+        super().__init__(FEED_SIZE, on_close=lambda: hub.unsubscribe(self))
         self.hub = hub
-        self.queue: deque[CameraEvent] = deque(maxlen=FEED_SIZE)
-        self.dropped = 0
-        self._ready = asyncio.Event()
-        self._error: BaseException | None = None
-        self._closed = False
-
-    def put(self, event: CameraEvent) -> None:
-        """Queue ``event`` (never waits: a slow subscriber loses its oldest)."""
-        if len(self.queue) == FEED_SIZE:
-            self.dropped += 1
-        self.queue.append(event)
-        self._ready.set()
-
-    def fail(self, error: BaseException) -> None:
-        """End the feed with ``error`` once the queued events are read."""
-        self._error = error
-        self._ready.set()
-
-    def __aiter__(self) -> AsyncIterator[CameraEvent]:
-        return self
-
-    async def __anext__(self) -> CameraEvent:
-        while not self.queue:
-            if self._error is not None:
-                raise self._error
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
-        return self.queue.popleft()
-
-    async def aclose(self) -> None:
-        """Stop receiving; the last feed stops the hub's listener."""
-        if not self._closed:
-            self._closed = True
-            self._ready.set()
-            await self.hub.unsubscribe(self)
 
 
 class EventHub:
@@ -222,10 +186,7 @@ class EventHub:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(task)
         if self.state != "refused":
             self.state = "idle"
 

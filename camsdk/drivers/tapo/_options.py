@@ -18,11 +18,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from camsdk.driver import Credentials, DriverOptions
+from camsdk.driver import Credentials, DriverOptions, Sha256Fingerprint
 
 __all__ = ["TapoOptions"]
 
-_HEX = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -64,7 +63,7 @@ class TapoOptions(DriverOptions):
         description="pin: trust exactly the device's self-signed certificate (trust on first "
         "use, or fingerprint=); system: verify it against the system's CAs",
     )
-    fingerprint: str | None = Field(
+    fingerprint: Sha256Fingerprint | None = Field(
         default=None,
         description="SHA-256 fingerprint of the device certificate to pin (hex, colons allowed)",
     )
@@ -82,16 +81,6 @@ class TapoOptions(DriverOptions):
         default=30.0, gt=0.0, le=180.0,
         description="degrees of pan one move() at full speed turns (tilt: a third of it)",
     )
-
-    @field_validator("fingerprint")
-    @classmethod
-    def _fingerprint(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        cleaned = value.replace(":", "").strip().lower()
-        if not _HEX.match(cleaned):
-            raise ValueError("fingerprint must be 64 hex digits (SHA-256), colons allowed")
-        return cleaned
 
     @field_validator("stream_password_env")
     @classmethod

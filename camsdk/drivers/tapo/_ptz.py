@@ -35,10 +35,12 @@ from camsdk.driver import (
     PTZPreset,
     PTZStatus,
     UnsupportedCapabilityError,
+    json_object,
+    json_text,
 )
 
 from ._api import TapoSession
-from ._model import MotorRange, as_dict, as_str, read_presets
+from ._model import MotorRange, read_presets
 
 __all__ = ["TapoPTZ"]
 
@@ -164,7 +166,7 @@ class TapoPTZ(PTZDriver):
                                      scheme="tapo", url=self._shown)
         result = await self._session.call(
             "addMotorPostion", {"preset": {"set_preset": {"name": clean, "save_ptz": "1"}}})
-        preset_id = as_str(as_dict(result).get("id"))
+        preset_id = json_text(json_object(result).get("id"))
         if not preset_id:
             listed = await self.presets()
             named = [p for p in listed if p.name == clean]

@@ -19,16 +19,14 @@ opened (`camsdk.driver.open_source`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from camsdk.driver import (
     CamError,
-    MediaPacket,
     PacketSource,
     PrivacyModeError,
-    StreamInfo,
+    StreamEndedError,
+    WatchedSource,
     get_logger,
 )
 
@@ -40,52 +38,19 @@ log = get_logger("camsdk.tapo.stream")
 PrivacyCheck = Callable[[], Awaitable[bool]]
 
 
-class PrivacyWatchedSource:
+class PrivacyWatchedSource(WatchedSource):
     """The RTSP `PacketSource` of a Tapo profile, watched for privacy mode."""
 
     def __init__(self, inner: PacketSource, *, check: PrivacyCheck, poll: float,
                  error: Callable[[], PrivacyModeError]) -> None:
-        self._inner = inner
+        super().__init__(inner, self._watch_mask if poll > 0 else None,
+                         explain=self._explain_end, name="camsdk-tapo-privacy")
         self._check = check
         self._poll = poll
         self._error = error
-        self._masked: asyncio.Future[PrivacyModeError] | None = None
-        self._watcher: asyncio.Task[None] | None = None
-        self._closed = False
 
-    @property
-    def info(self) -> StreamInfo:
-        """The inner source's codec parameters."""
-        return self._inner.info
-
-    @property
-    def live(self) -> bool:
-        """Always live: a camera."""
-        return True
-
-    @property
-    def finite(self) -> bool:
-        """Never finite: a dropped stream is reopened (unless privacy mode ended it)."""
-        return False
-
-    async def request_keyframe(self) -> bool:
-        """Pass a keyframe request on to the inner source, where it can take one."""
-        request: Any = getattr(self._inner, "request_keyframe", None)
-        if request is None:
-            return False
-        return bool(await request())
-
-    def _start_watch(self) -> asyncio.Future[PrivacyModeError]:
-        if self._masked is None:
-            loop = asyncio.get_running_loop()
-            self._masked = loop.create_future()
-            if self._poll > 0:
-                self._watcher = loop.create_task(self._watch(), name="camsdk-tapo-privacy")
-        return self._masked
-
-    async def _watch(self) -> None:
+    async def _watch_mask(self) -> CamError:
         """Check the mask every ``poll`` seconds; on: end the stream."""
-        assert self._masked is not None
         while True:
             await asyncio.sleep(self._poll)
             try:
@@ -96,36 +61,13 @@ class PrivacyWatchedSource:
                 log.debug("privacy check failed: %s", exc)
                 continue
             if masked:
-                break
-        if not self._masked.done():
-            self._masked.set_result(self._error())
-        # Wake an iteration blocked in the inner source: it ends, and says why.
-        with contextlib.suppress(Exception):
-            await self._inner.aclose()
+                return self._error()
 
-    def __aiter__(self) -> AsyncIterator[MediaPacket]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[MediaPacket]:
-        masked = self._start_watch()
-        try:
-            async for packet in self._inner:
-                if masked.done():
-                    break
-                yield packet
-        except CamError as exc:
-            if masked.done():
-                raise masked.result() from None
-            if not isinstance(exc, PrivacyModeError) and await self._masked_now():
-                raise self._error() from exc
-            raise
-        if masked.done():
-            raise masked.result()
-        if await self._masked_now():
-            raise self._error()
-        from camsdk.driver import StreamEndedError
-
-        raise StreamEndedError("the camera ended the stream")
+    async def _explain_end(self, error: CamError | None) -> CamError:
+        """A drop or an end because of privacy mode says so."""
+        if not isinstance(error, PrivacyModeError) and await self._masked_now():
+            return self._error()
+        return error if error is not None else StreamEndedError("the camera ended the stream")
 
     async def _masked_now(self) -> bool:
         """Whether the mask is on (a failed check says no: the original error stands)."""
@@ -133,15 +75,3 @@ class PrivacyWatchedSource:
             return await self._check()
         except CamError:
             return False
-
-    async def aclose(self) -> None:
-        """Stop watching and close the inner source. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watcher
-        await self._inner.aclose()

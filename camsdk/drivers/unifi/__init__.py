@@ -7,7 +7,7 @@ user's private API otherwise; one login per console per process, kept in a
 token store across restarts; the console's self-signed certificate pinned on
 first use. See ``docs/drivers/unifi.md``.
 
-Modules: `_options`, `_tls` (pinning), `_store` (session and pin kept),
+Modules: `_options`, `_store` (session and pin kept; pinning is the kit's),
 `_session` (login, requests, bootstrap), `_model` (JSON records),
 `_integration`, `_codec` (binary websocket packets), `_ws` (the console's
 websockets on the kit's `DeviceWebSocket`), `_classify` (event kinds and
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 __getattr__ = lazy_exports(__name__, {
-    "CertificateChangedError": "._tls",
+    "CertificateChangedError": "camsdk.driver",
     "UnifiDriver": "._driver",
     "UnifiHub": "._hub",
     "UnifiOptions": "._options",
@@ -41,10 +41,11 @@ __getattr__ = lazy_exports(__name__, {
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from camsdk.driver import CertificateChangedError as CertificateChangedError
+
     from ._codec import UpdatePacket as UpdatePacket
     from ._codec import decode_packet as decode_packet
     from ._codec import encode_packet as encode_packet
     from ._driver import UnifiDriver as UnifiDriver
     from ._hub import UnifiHub as UnifiHub
     from ._options import UnifiOptions as UnifiOptions
-    from ._tls import CertificateChangedError as CertificateChangedError

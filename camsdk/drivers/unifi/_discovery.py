@@ -12,18 +12,13 @@ and `PROBE_PORT` at call time, so tests point it at a loopback responder.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
-import socket
 import struct
 from collections.abc import AsyncIterator
 
-from camsdk.driver import DiscoveredCamera, get_logger
+from camsdk.driver import DiscoveredCamera, udp_probe
 
 __all__ = ["PROBE", "PROBE_ADDRESS", "PROBE_PORT", "parse_answer", "probe"]
-
-log = get_logger("camsdk.drivers.unifi.discovery")
 
 PROBE = b"\x01\x00\x00\x00"
 PROBE_ADDRESS = "255.255.255.255"
@@ -65,48 +60,20 @@ def _is_console(fields: dict[str, str]) -> bool:
     return platform.startswith(CONSOLE_PLATFORMS)
 
 
-class _Collector(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(_MAX_ANSWERS)
+def _console(data: bytes, sender: str) -> list[tuple[str, DiscoveredCamera]]:
+    fields = parse_answer(data[:4096], sender)
+    if fields is None or not _is_console(fields):
+        return []
+    camera = DiscoveredCamera(
+        url=f"unifi://{fields['address']}", name=fields.get("hostname", ""),
+        vendor="Ubiquiti", model=fields.get("model") or fields.get("platform", ""),
+        address=fields["address"], types=("unifi-protect-console",), driver="unifi")
+    return [(fields["address"], camera)]
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if not self.answers.full():
-            self.answers.put_nowait((data[:4096], str(addr[0])))
 
-
-async def probe(timeout: float) -> AsyncIterator[DiscoveredCamera]:
+def probe(timeout: float) -> AsyncIterator[DiscoveredCamera]:
     """Broadcast one probe (twice: UDP may drop it) and yield consoles until ``timeout``."""
-    loop = asyncio.get_running_loop()
-    target = (PROBE_ADDRESS, PROBE_PORT)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.bind(("0.0.0.0" if PROBE_ADDRESS == "255.255.255.255" else "127.0.0.1", 0))
-        sock.setblocking(False)
-        transport, collector = await loop.create_datagram_endpoint(_Collector, sock=sock)
-    except BaseException:
-        sock.close()
-        raise
-    seen: set[str] = set()
-    try:
-        for _ in range(2):
-            transport.sendto(PROBE, target)
-        deadline = loop.time() + timeout
-        while (left := deadline - loop.time()) > 0:
-            try:
-                async with asyncio.timeout(left):
-                    data, sender = await collector.answers.get()
-            except TimeoutError:
-                return
-            fields = parse_answer(data, sender)
-            if fields is None or not _is_console(fields) or fields["address"] in seen:
-                continue
-            seen.add(fields["address"])
-            yield DiscoveredCamera(
-                url=f"unifi://{fields['address']}", name=fields.get("hostname", ""),
-                vendor="Ubiquiti", model=fields.get("model") or fields.get("platform", ""),
-                address=fields["address"], types=("unifi-protect-console",), driver="unifi")
-    finally:
-        transport.close()
-        with contextlib.suppress(Exception):
-            sock.close()
+    return udp_probe(
+        (PROBE_ADDRESS, PROBE_PORT), PROBE, timeout, _console,
+        broadcast=True, max_results=_MAX_ANSWERS,
+    )

@@ -21,7 +21,6 @@ when the last one leaves. The loop:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -32,8 +31,10 @@ from camsdk.driver import (
     CameraEvent,
     CamError,
     DeviceWebSocket,
+    EventQueue,
     backoff_delay,
     get_logger,
+    stop_task,
 )
 
 from ._classify import EventTracker
@@ -52,19 +53,12 @@ _QUEUE = 1024
 _MARGIN_MS = 5000
 
 
-class _Subscriber:
-    __slots__ = ("camera", "dropped", "queue")
+class _Subscriber(EventQueue[CameraEvent]):
+    """One camera's events (a slow camera loses its oldest, never stalls the others)."""
 
     def __init__(self, camera: str) -> None:
+        super().__init__(_QUEUE)
         self.camera = camera
-        self.queue: asyncio.Queue[CameraEvent | BaseException] = asyncio.Queue(_QUEUE)
-        self.dropped = 0
-
-    def put(self, item: CameraEvent | BaseException) -> None:
-        if self.queue.full():  # drop the oldest: a slow camera never stalls the others
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(item)
 
 
 class ConsoleEvents:
@@ -94,11 +88,8 @@ class ConsoleEvents:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"camsdk-unifi-events-{self.session.host}")
         try:
-            while True:
-                item = await sub.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            async for event in sub:
+                yield event
         finally:
             self._subs.discard(sub)
             if not any(s.camera == protect_id for s in self._subs):
@@ -108,10 +99,7 @@ class ConsoleEvents:
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(task)
 
     async def aclose(self) -> None:
         """Stop the websocket loop (the session closes)."""
@@ -153,7 +141,7 @@ class ConsoleEvents:
             except AuthenticationError as exc:
                 log.warning("event websocket of %s: %s; stopped", self.session.shown, exc)
                 for sub in self._subs:
-                    sub.put(exc)
+                    sub.fail(exc)
                 return
             except (CamError, OSError, ValueError) as exc:
                 log.info("event websocket of %s lost: %s", self.session.shown, exc)

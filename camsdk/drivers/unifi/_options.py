@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from camsdk.driver import DriverOptions
+from camsdk.driver import DriverOptions, Sha256Fingerprint
 
 __all__ = ["UnifiOptions"]
 
-_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UnifiOptions(DriverOptions):
@@ -22,7 +20,7 @@ class UnifiOptions(DriverOptions):
         default=None, repr=False,
         description="Integration API key (X-API-KEY); preferred over a local user when given",
     )
-    fingerprint: str | None = Field(
+    fingerprint: Sha256Fingerprint | None = Field(
         default=None,
         description="SHA-256 fingerprint of the console's certificate to pin (hex, colons "
         "allowed); without it the first certificate seen is pinned (trust on first use)",
@@ -62,16 +60,6 @@ class UnifiOptions(DriverOptions):
         default=200, ge=1, le=10000,
         description="events looked up on the console after a reconnect, at most",
     )
-
-    @field_validator("fingerprint")
-    @classmethod
-    def _fingerprint(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        cleaned = value.replace(":", "").strip().lower()
-        if not _HEX.match(cleaned):
-            raise ValueError("fingerprint must be 64 hex digits (SHA-256), colons allowed")
-        return cleaned
 
     @field_validator("token_store")
     @classmethod

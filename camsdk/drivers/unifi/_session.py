@@ -40,13 +40,13 @@ from camsdk.driver import (
     DeviceResponse,
     DeviceSessions,
     get_logger,
+    pin_certificate,
     register_secret,
 )
 
 from ._model import ConsoleInfo, ProtectCamera, parse_bootstrap
 from ._options import UnifiOptions
 from ._store import SessionStore
-from ._tls import CertificateChangedError, fingerprint_of, pinned_context, read_certificate
 
 __all__ = ["SESSIONS", "ConsoleSession", "acquire_session", "session_key"]
 
@@ -155,21 +155,12 @@ class ConsoleSession:
     async def _pin(self) -> None:
         if self.options.tls != "pin" or not self.config.verify_tls:
             return  # system CAs, or verification off by the caller's explicit flag
-        der = await read_certificate(self.host, self.port, timeout=self.config.connect_timeout,
-                                     scheme="unifi", url=self.shown)
-        seen = fingerprint_of(der)
-        expected = self.options.fingerprint or await self.store.load_pin()
-        if expected is not None and expected != seen:
-            raise CertificateChangedError(
-                f"the console's certificate changed: pinned sha256 {expected}, "
-                f"presented sha256 {seen}; if it was replaced on purpose pass "
-                "fingerprint=<new> (or delete the stored pin)",
-                expected=expected, seen=seen, scheme="unifi", url=self.shown)
-        if expected is None:
-            await self.store.save_pin(seen)
-            log.info("pinned the certificate of %s (sha256 %s) on first use", self.shown, seen)
-        self.fingerprint = seen
-        self.ssl_context = pinned_context(der)
+        self.fingerprint, self.ssl_context = await pin_certificate(
+            self.host, self.port, fingerprint=self.options.fingerprint,
+            load=self.store.load_pin, save=self.store.save_pin,
+            timeout=self.config.connect_timeout, scheme="unifi", url=self.shown,
+            device="console", renewed="if it was replaced on purpose",
+        )
 
     async def _resume_or_login(self) -> None:
         assert self.credentials is not None

@@ -1,0 +1,131 @@
+"""What a driver's shared event reader hands each subscriber: a bounded queue that can end.
+
+Vendor event channels (an alert stream, a websocket, a Pub/Sub pull, a poll
+loop) are read once per device or account and fanned out to every camera
+that listens. Each listener gets an `EventQueue`:
+
+- `EventQueue.put` never waits: a subscriber that falls behind loses its
+  oldest events (counted in ``dropped``), so a slow camera never stalls the
+  reader or the others;
+- `EventQueue.fail` ends it with an error (a refused login, the session
+  closed), raised once the events queued before it are read;
+- iterating it yields events until the error, or until `EventQueue.aclose`
+  (which runs the ``on_close`` callback once, e.g. to stop the reader when
+  the last subscriber leaves).
+
+`stop_task` is the other half of that pattern: the reader task, cancelled
+and awaited when nobody listens any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = ["EventQueue", "stop_task"]
+
+T = TypeVar("T")
+
+#: Events kept for a subscriber that falls behind (the oldest go first).
+DEFAULT_EVENT_QUEUE = 1024
+
+
+class EventQueue(Generic[T]):
+    """One subscriber's events: bounded (drops the oldest), ended by an error or a close.
+
+    One consumer reads it (``async for event in queue``, or `get`); any number
+    of ``put`` calls come from the reader on the same event loop.
+    """
+
+    def __init__(
+        self,
+        maxlen: int = DEFAULT_EVENT_QUEUE,
+        *,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.maxlen = maxlen
+        self._items: deque[T] = deque(maxlen=maxlen)
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self._on_close = on_close
+        #: Events lost because the subscriber fell behind.
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the subscriber closed it."""
+        return self._closed
+
+    def put(self, item: T) -> None:
+        """Queue ``item`` (never waits: a slow subscriber loses its oldest)."""
+        if len(self._items) == self.maxlen:
+            self.dropped += 1
+        self._items.append(item)
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        """End the queue with ``error`` once the events queued are read."""
+        self._error = error
+        self._wake()
+
+    async def get(self) -> T:
+        """The next event; the error given to `fail` once none are left.
+
+        After `aclose` with nothing queued: `StopAsyncIteration`.
+        """
+        while not self._items:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise StopAsyncIteration
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def __aiter__(self) -> EventQueue[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self.get()
+
+    async def aclose(self) -> None:
+        """Stop receiving (a reader waiting in `get` ends); runs ``on_close`` once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake()
+        if self._on_close is not None:
+            await self._on_close()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+async def stop_task(
+    task: asyncio.Task[Any] | None,
+    *,
+    absorb: tuple[type[BaseException], ...] = (Exception,),
+) -> None:
+    """Cancel ``task`` (if it still runs: a finished one is left as it is) and wait for it.
+
+    Its cancellation and the errors in ``absorb`` (default: any `Exception`
+    it ends with) are not raised here; pass ``absorb=()`` to see them.
+    """
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, *absorb):
+        await task
