@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 
 from camsdk.testing._http_device import HttpDevice, Request, Response
 from camsdk.testing._rtsp_server import RtspFault, RtspServer
+from camsdk.testing._tls import self_signed_tls
 
 from ._crypto import DeviceChannel, device_confirm, expected_digest, stored_hash
 from ._functions import MotorState, call_function, direct_request
@@ -179,13 +180,11 @@ class TapoDevice:
 
     async def start(self) -> None:
         """Start the HTTPS API, RTSP and ONVIF."""
-        from camsdk.testing._unifi_device._tls import self_signed
-
         if self._state != "new":
             raise RuntimeError(f"cannot start a TapoDevice that is {self._state}")
         self._state = "running"
         try:
-            context, self.certificate = self_signed("tapo.local")
+            context, self.certificate = self_signed_tls("tapo.local")
             self.http.tls = context
             self.http.route("POST", "/", self._login)
             self.http.route("POST", _STOK, self._api)

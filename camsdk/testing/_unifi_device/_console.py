@@ -40,10 +40,10 @@ from typing import Any, Self
 
 from camsdk.drivers.unifi._codec import UpdatePacket, encode_packet
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._tls import self_signed_tls
 
 from ._front import Front
 from ._models import camera_json, integration_camera, nvr_json
-from ._tls import self_signed
 
 __all__ = ["UnifiConsole"]
 
@@ -100,7 +100,7 @@ class UnifiConsole:
         ]
         self._source = source
         self.http = HttpDevice(auth="none")
-        self.tls, self.certificate = self_signed()
+        self.tls, self.certificate = self_signed_tls("unifi.local")
         self.front = Front(self._route_web, self.tls)
         self.rtsps = Front(self._route_rtsp, self.tls)
         self.rtsp_servers: dict[str, Any] = {}
