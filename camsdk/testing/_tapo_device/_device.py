@@ -8,10 +8,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._lifecycle import Simulator
 from camsdk.testing._rtsp_server import RtspFault, RtspServer
 from camsdk.testing._tls import self_signed_tls
 
@@ -108,7 +108,7 @@ class _Counters:
     login_params: list[dict[str, Any]] = field(default_factory=list)
 
 
-class TapoDevice:
+class TapoDevice(Simulator):
     """A simulated Tapo camera on 127.0.0.1 (see `camsdk.testing._tapo_device`)."""
 
     def __init__(
@@ -174,53 +174,34 @@ class TapoDevice:
         #: Functions called, in order (``multipleRequest`` members and direct requests).
         self.functions: list[str] = []
         self._nonces: dict[str, str] = {}
-        self._state: Literal["new", "running", "closed"] = "new"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         """Start the HTTPS API, RTSP and ONVIF."""
-        if self._state != "new":
-            raise RuntimeError(f"cannot start a TapoDevice that is {self._state}")
-        self._state = "running"
-        try:
-            context, self.certificate = self_signed_tls("tapo.local")
-            self.http.tls = context
-            self.http.route("POST", "/", self._login)
-            self.http.route("POST", _STOK, self._api)
-            await self.http.start()
-            source = _source(self.codec, self.fps)
-            self.rtsp = _TapoRtsp(source, path="/stream1", username=self.stream_user,
-                                  password=self.stream_password, realm="TP-LINK IP-Camera")
-            await self.rtsp.start()
-            self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
-                                     ptz=False, model=self.model, vendor="tp-link",
-                                     name=self.name, serial=self.device_id[:16], source=source)
-            await self.onvif.start()
-            if self.privacy_mode:
-                self.set_privacy(True)
-        except BaseException:
-            await self.aclose()
-            raise
+        context, self.certificate = self_signed_tls("tapo.local")
+        self.http.tls = context
+        self.http.route("POST", "/", self._login)
+        self.http.route("POST", _STOK, self._api)
+        await self.http.start()
+        source = _source(self.codec, self.fps)
+        self.rtsp = _TapoRtsp(source, path="/stream1", username=self.stream_user,
+                              password=self.stream_password, realm="TP-LINK IP-Camera")
+        await self.rtsp.start()
+        self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
+                                 ptz=False, model=self.model, vendor="tp-link",
+                                 name=self.name, serial=self.device_id[:16], source=source)
+        await self.onvif.start()
+        if self.privacy_mode:
+            self.set_privacy(True)
 
-    async def aclose(self) -> None:
-        """Stop everything. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop(self) -> None:
+        """Stop everything."""
         await self.http.aclose()
         if self.onvif is not None:
             await self.onvif.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     # -- addresses ---------------------------------------------------------------------------
 
