@@ -4,7 +4,7 @@ A simulator is a few loopback servers (HTTP, RTSP, websockets, a UDP
 responder) brought up in order. `Simulator.start` brings them up once; if
 one fails, the ones already up are closed again before the error goes on.
 `Simulator.aclose` closes whatever is up and may be called any number of
-times. Subclasses write `Simulator._start` and `Simulator._stop` (which must
+times. Subclasses write `Simulator._start_parts` and `Simulator._stop_parts` (which must
 cope with parts never started). `Simulator._notify` and
 `Simulator._wait_for` (on a `Changes` signal) let tests wait, bounded, on the
 simulator's state instead of sleeping.
@@ -27,12 +27,12 @@ class Simulator:
     _signal: Changes | None = None
 
     async def start(self) -> None:
-        """Start every part (see the class's `_start`); a failure closes what started."""
+        """Start every part (see the class's `_start_parts`); a failure closes what started."""
         if self._state != "new":
             raise RuntimeError(f"cannot start the {type(self).__name__}: it is {self._state}")
         self._state = "running"
         try:
-            await self._start()
+            await self._start_parts()
         except BaseException:
             await self.aclose()
             raise
@@ -42,12 +42,12 @@ class Simulator:
         if self._state == "closed":
             return
         self._state = "closed"
-        await self._stop()
+        await self._stop_parts()
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Bring the parts up, in order."""
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Close the parts that are up (some may never have started)."""
 
     async def __aenter__(self) -> Self:

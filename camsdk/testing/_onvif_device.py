@@ -316,7 +316,7 @@ class OnvifDevice(Simulator):
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the RTSP server, the SOAP server and the discovery responder."""
         from camsdk.testing._rtsp_server import RtspServer
 
@@ -340,7 +340,7 @@ class OnvifDevice(Simulator):
         )
         self._udp = transport
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything and drop every client."""
         for sub in self._subscriptions.values():
             sub.wakeup.set()

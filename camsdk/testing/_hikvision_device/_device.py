@@ -136,7 +136,7 @@ class HikvisionDevice(Simulator):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the RTSP server, the ISAPI server and the SADP responder."""
         from camsdk.testing._rtsp_server import RtspServer
 
@@ -152,7 +152,7 @@ class HikvisionDevice(Simulator):
             lambda: SadpResponder(self), local_addr=(self.host, 0))
         self._udp = transport
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything and drop every client."""
         self._silent.clear()
         if self._udp is not None:

@@ -129,7 +129,7 @@ class HttpDevice(FaultInjection, Simulator):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Listen on ``host:port``."""
         self._server = await asyncio.start_server(
             self._serve,
@@ -140,7 +140,7 @@ class HttpDevice(FaultInjection, Simulator):
             limit=HEADER_LIMIT,
         )
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop listening and drop every connection."""
         server, self._server = self._server, None
         if server is not None:

@@ -170,7 +170,7 @@ class ReolinkDevice(Simulator):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the HTTP API, RTSP, ONVIF (if asked) and the discovery responder."""
         codec = next(iter(self.channels.values())).codec
         self.rtsp = _PreviewRtsp(self, _source(codec), username=self.account.username,
@@ -191,7 +191,7 @@ class ReolinkDevice(Simulator):
             lambda: _DiscoveryResponder(self), local_addr=("127.0.0.1", 0))
         self._udp, self._udp_closed = transport, responder.closed
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         self._silent.set()
         if self._udp is not None:

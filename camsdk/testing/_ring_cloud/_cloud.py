@@ -108,7 +108,7 @@ class RingCloud(Simulator, OAuthServer):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the back ends and the front."""
         from websockets.asyncio.server import serve
 
@@ -119,7 +119,7 @@ class RingCloud(Simulator, OAuthServer):
             compression=None, ping_interval=None, max_size=1 << 20, close_timeout=0.5)
         await self.front.start()
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         for client in list(self.push_clients):
             client.queue.put_nowait(None)

@@ -177,7 +177,7 @@ class TapoDevice(Simulator):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the HTTPS API, RTSP and ONVIF."""
         context, self.certificate = self_signed_tls("tapo.local")
         self.http.tls = context
@@ -195,7 +195,7 @@ class TapoDevice(Simulator):
         if self.privacy_mode:
             self.set_privacy(True)
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         await self.http.aclose()
         if self.onvif is not None:

@@ -120,7 +120,7 @@ class UnifiConsole(Simulator):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the back ends and the TLS fronts."""
         from websockets.asyncio.server import serve
 
@@ -132,7 +132,7 @@ class UnifiConsole(Simulator):
         await self.front.start()
         await self.rtsps.start()
 
-    async def _stop(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         for client in list(self._clients):
             client.queue.put_nowait(None)
