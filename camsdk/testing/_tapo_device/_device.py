@@ -50,19 +50,6 @@ def _source(codec: str, fps: int) -> Any:
     return _SOURCES[key]
 
 
-class _TapoRtsp(RtspServer):
-    """An `RtspServer` answering Tapo's ``/stream1`` and ``/stream2``."""
-
-    def _path_matches(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + "/") for p in _PATHS)
-
-    def _track_for(self, path: str) -> Any:
-        for prefix in _PATHS:
-            if path == prefix or path.startswith(prefix + "/"):
-                return super()._track_for("/stream1" + path[len(prefix):])
-        return None
-
-
 def _onvif_class() -> Any:
     from camsdk.testing._onvif_device import OnvifDevice
 
@@ -185,8 +172,10 @@ class TapoDevice(Simulator):
         self.http.route("POST", _STOK, self._api)
         await self.http.start()
         source = _source(self.codec, self.fps)
-        self.rtsp = _TapoRtsp(source, path="/stream1", username=self.stream_user,
-                              password=self.stream_password, realm="TP-LINK IP-Camera")
+        # One stream on both of Tapo's paths (main and sub).
+        self.rtsp = RtspServer(source, path="/stream1", accept_path=_PATHS.__contains__,
+                               username=self.stream_user, password=self.stream_password,
+                               realm="TP-LINK IP-Camera")
         await self.rtsp.start()
         self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
                                  ptz=False, model=self.model, vendor="tp-link",
