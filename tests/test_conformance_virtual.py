@@ -1,4 +1,5 @@
-"""The built-in virtual camera passes the driver conformance suite, every hook included."""
+"""The built-in virtual camera passes the driver conformance suite, every hook included,
+and its privacy-mode section."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 
 from camsdk.testing import virtual_device, wait_until
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import CameraConformance, Hook, PrivacyModeConformance, Switch
 
 FAST = "size=160x120&fps=30&gop=15"
 
@@ -49,3 +50,20 @@ class TestVirtualConformance(CameraConformance):
 class TestVirtualHevcConformance(TestVirtualConformance):
     name = "conformance-hevc"
     query = f"{FAST}&codec=hevc&ptz=0"
+
+
+class TestVirtualPrivacyConformance(PrivacyModeConformance):
+    """The privacy section is driver-independent: the virtual camera passes it too."""
+
+    @pytest.fixture
+    def camera_url(self) -> str:
+        return "virtual://privacy-suite-check?fps=10&size=160x120"
+
+    @pytest.fixture
+    def switch_on_device(self) -> Switch:
+        device = virtual_device("privacy-suite-check")
+
+        async def switch(on: bool) -> None:
+            device.privacy_mode = on
+
+        return switch

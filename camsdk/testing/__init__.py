@@ -14,6 +14,8 @@
   (inject events and faults, read counters).
 - `closed_port`, `wait_until`: a port where nothing listens (for the
   conformance suite's ``unreachable_url``), a bounded wait on a condition.
+- `self_signed_tls` (`SelfSignedCertificate`): a fresh self-signed
+  certificate and server context, as every TLS simulator serves.
 - Vendor simulators on 127.0.0.1, shaped on each vendor's documented and
   observed behaviour: `HikvisionDevice` (ISAPI, with `PTZHead`), `DahuaDevice`
   (Dahua, Amcrest and Lorex HTTP APIs, `EmittedEvent`), `ReolinkDevice` (JSON
@@ -55,6 +57,7 @@ __all__ = [
     "Response",
     "RtspFault",
     "RtspServer",
+    "SelfSignedCertificate",
     "SentVideo",
     "SimChannel",
     "StreamingResponse",
@@ -62,6 +65,7 @@ __all__ = [
     "UnifiConsole",
     "WebRtcAnswerer",
     "closed_port",
+    "self_signed_tls",
     "generate_source",
     "virtual_device",
     "wait_until",
@@ -94,6 +98,8 @@ _EXPORTS = {
     "RtspFault": "camsdk.testing._rtsp_server",
     "RtspServer": "camsdk.testing._rtsp_server",
     "closed_port": "camsdk.testing._waiting",
+    "self_signed_tls": "camsdk.testing._tls",
+    "SelfSignedCertificate": "camsdk.testing._tls",
     "generate_source": "camsdk.testing._rtsp_server",
     "virtual_device": "camsdk.drivers.virtual",
     "wait_until": "camsdk.testing._waiting",
@@ -156,6 +162,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from camsdk.testing._tapo_device import TAPO_TOPICS as TAPO_TOPICS
     from camsdk.testing._tapo_device import TapoDevice as TapoDevice
+    from camsdk.testing._tls import SelfSignedCertificate as SelfSignedCertificate
+    from camsdk.testing._tls import self_signed_tls as self_signed_tls
     from camsdk.testing._unifi_device import UnifiConsole as UnifiConsole
     from camsdk.testing._waiting import (
         closed_port as closed_port,

@@ -47,12 +47,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, cast
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
 import defusedxml.ElementTree as safe_et
+
+from camsdk.testing._lifecycle import Simulator
 
 __all__ = ["PRE_AUTH", "OnvifDevice", "OnvifEventMessage"]
 
@@ -229,7 +230,7 @@ class _SoapFault(Exception):
         self.code, self.subcode, self.reason, self.status = code, subcode, reason, status
 
 
-class OnvifDevice:
+class OnvifDevice(Simulator):
     """A simulated ONVIF device on a local port (see the module docstring).
 
     The constructor does no I/O; use ``async with`` or `start`/`aclose`.
@@ -294,7 +295,6 @@ class OnvifDevice:
         self._realm = "onvif-sim"
         self._nonce = secrets.token_hex(16)
         self._seen_nonces: deque[str] = deque(maxlen=4096)
-        self._state: Literal["new", "running", "closed"] = "new"
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._udp_closed: asyncio.Future[None] | None = None
@@ -308,7 +308,6 @@ class OnvifDevice:
         self.rtsp: Any = None
         #: Every SOAP operation (or ``GET <path>``) received, in order.
         self.requests: list[str] = []
-        self._activity = asyncio.Event()
         #: Operations answered with a fault, and Renew calls that succeeded.
         self.faults_sent: list[str] = []
         self.renewals = 0
@@ -317,42 +316,32 @@ class OnvifDevice:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the RTSP server, the SOAP server and the discovery responder."""
         from camsdk.testing._rtsp_server import RtspServer
 
-        if self._state != "new":
-            raise RuntimeError(f"cannot start an OnvifDevice that is {self._state}")
-        self._state = "running"
-        try:
-            source = self._source or _cached_source(self.codec)
-            self._source = source
-            plain = self.auth == "none"
-            self.rtsp = RtspServer(
-                source,
-                path="/stream",
-                host=self.host,
-                username=None if plain else self.username,
-                password=None if plain else self.password,
-                **self.rtsp_options,
-            )
-            await self.rtsp.start()
-            self._server = await asyncio.start_server(self._on_connect, self.host, 0)
-            loop = asyncio.get_running_loop()
-            self._udp_closed = loop.create_future()
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _DiscoveryResponder(self), local_addr=(self.host, 0)
-            )
-            self._udp = transport
-        except BaseException:
-            await self.aclose()
-            raise
+        source = self._source or _cached_source(self.codec)
+        self._source = source
+        plain = self.auth == "none"
+        self.rtsp = RtspServer(
+            source,
+            path="/stream",
+            host=self.host,
+            username=None if plain else self.username,
+            password=None if plain else self.password,
+            **self.rtsp_options,
+        )
+        await self.rtsp.start()
+        self._server = await asyncio.start_server(self._on_connect, self.host, 0)
+        loop = asyncio.get_running_loop()
+        self._udp_closed = loop.create_future()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _DiscoveryResponder(self), local_addr=(self.host, 0)
+        )
+        self._udp = transport
 
-    async def aclose(self) -> None:
-        """Stop everything and drop every client. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop_parts(self) -> None:
+        """Stop everything and drop every client."""
         for sub in self._subscriptions.values():
             sub.wakeup.set()
         self._subscriptions.clear()
@@ -377,18 +366,6 @@ class OnvifDevice:
             await server.wait_closed()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- addresses ---------------------------------------------------------------------
 
@@ -429,9 +406,7 @@ class OnvifDevice:
 
         Bound it with a timeout: it waits for as long as it takes.
         """
-        while not predicate(self):
-            self._activity.clear()
-            await self._activity.wait()
+        await self._wait_for(lambda: predicate(self), None)
 
     def _http(self, path: str) -> str:
         return f"http://{self.advertised_host}:{self.port}{path}"
@@ -551,7 +526,7 @@ class OnvifDevice:
         path = target.split("?", 1)[0]
         if method == "GET" and path.startswith("/onvif/snapshot/"):
             self.requests.append(f"GET {path}")
-            self._activity.set()
+            self._notify()
             if self.auth != "none" and not self._digest_ok(method, target, headers):
                 return self._challenge()
             return 200, ["Content-Type: image/jpeg"], self._snapshot_jpeg()
@@ -567,7 +542,7 @@ class OnvifDevice:
             return self._fault_response(_SoapFault("s:Sender", "ter:WellFormed", "no body"))
         operation = _local(payload.tag)
         self.requests.append(operation)
-        self._activity.set()
+        self._notify()
         if operation not in self.pre_auth and self.auth != "none":
             wsse_ok = self._wsse_ok(_child(envelope, "Header", "Security"))
             digest_ok = self._digest_ok(method, target, headers)
@@ -1122,7 +1097,7 @@ class OnvifDevice:
         if not sub.queue:
             sub.wakeup.clear()
             self.waiting_pulls += 1
-            self._activity.set()
+            self._notify()
             try:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
@@ -1207,7 +1182,7 @@ class _DiscoveryResponder(asyncio.DatagramProtocol):
         if types and "NetworkVideoTransmitter" not in types and "Device" not in types:
             return
         self.device.requests.append("Probe")
-        self.device._activity.set()
+        self.device._notify()
         self.transport.sendto(self.device.probe_matches(_text(header, "MessageID")), addr)
 
     def connection_lost(self, exc: Exception | None) -> None:

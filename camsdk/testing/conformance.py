@@ -44,6 +44,20 @@ gate, closing the hub closes them, wrong credentials fail the hub at once::
         def hub_options(self):
             return {"credentials": camsdk.Credentials("admin", "pw")}
 
+Drivers whose cameras have a privacy mode mix `PrivacyModeConformance` into
+the same class: its section checks switching both ways, streams and
+snapshots refused with `PrivacyModeError`, the owner-only and audited switch,
+and (with a ``switch_on_device`` fixture: an async callable taking a bool
+that switches the mode behind camsdk's back) a typed refusal when the device
+was switched by its app::
+
+    class TestMyDriver(CameraConformance, PrivacyModeConformance):
+        @pytest.fixture
+        def switch_on_device(self, my_simulator):
+            async def switch(on):
+                my_simulator.set_privacy(on)
+            return switch
+
 Tests are async (anyio on asyncio) and bound every wait with a timeout.
 """
 
@@ -61,8 +75,10 @@ import pytest
 
 import camsdk
 from camsdk import Capability, Discontinuity, MediaPacket, VideoFrame
+from camsdk.testing._privacy_conformance import PrivacyModeConformance, Switch
 
-__all__ = ["CameraConformance", "CameraOpener", "Hook", "HubConformance"]
+__all__ = ["CameraConformance", "CameraOpener", "Hook", "HubConformance",
+           "PrivacyModeConformance", "Switch"]
 
 _WAIT = 20.0
 # Slack on a deadline: scheduling on a loaded 2-core machine, never a hang.

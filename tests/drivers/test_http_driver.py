@@ -285,12 +285,6 @@ def live_mjpeg(
     return respond
 
 
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
-
-
 def serve(router: respx.MockRouter, url: str, camera: FakeCamera) -> respx.Route:
     parsed = httpx.URL(url)
     return router.route(

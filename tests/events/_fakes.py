@@ -317,3 +317,13 @@ class FakePrivacyCamera(FakeMotionCamera):
         self.check(Action.CONFIG)
         self.privacy_calls.append((on, purpose))
         self._privacy = on
+
+
+def bridge_settings(mosquitto: Any, topic_prefix: str, **overrides: Any) -> dict[str, Any]:
+    """`MqttBridge` keywords for a test: the loopback broker, the test's own topic prefix and
+    a fast reconnect backoff, with ``overrides`` on top."""
+    settings: dict[str, Any] = {
+        "hostname": "127.0.0.1", "port": mosquitto.port, "prefix": topic_prefix,
+        "backoff_base": 0.05, "backoff_cap": 0.3,
+    }  # fmt: skip
+    return settings | overrides

@@ -26,7 +26,7 @@ from camsdk.sinks._ha_discovery import (
 )
 from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 
-from ._fakes import FakeCamera, FakeMotionCamera, Listener
+from ._fakes import FakeCamera, FakeMotionCamera, Listener, bridge_settings
 from ._ha_schema import ha_config_problems
 from .conftest import needs_mosquitto
 
@@ -186,12 +186,8 @@ async def doorbell() -> AsyncIterator[FakeMotionCamera]:
 
 
 def bridge_for(cam: Any, mosquitto: Any, topic_prefix: str, **options: Any) -> MqttBridge:
-    settings: dict[str, Any] = {
-        "hostname": "127.0.0.1", "port": mosquitto.port, "prefix": topic_prefix,
-        "discovery_prefix": f"{topic_prefix}_ha", "backoff_base": 0.05, "backoff_cap": 0.3,
-        "publish_snapshots": True,
-    }  # fmt: skip
-    return MqttBridge([cam], **(settings | options))
+    defaults = {"discovery_prefix": f"{topic_prefix}_ha", "publish_snapshots": True}
+    return MqttBridge([cam], **bridge_settings(mosquitto, topic_prefix, **(defaults | options)))
 
 
 @needs_mosquitto

@@ -19,7 +19,7 @@ from camsdk._access import Action
 from camsdk._models import Capability, EventKind
 from camsdk.sinks.mqtt import MqttBridge
 
-from ._fakes import JPEG_HEAD, FakeCamera, Listener
+from ._fakes import JPEG_HEAD, FakeCamera, Listener, bridge_settings
 from ._ha_schema import HA_BINARY_SENSOR_CLASSES, ha_config_problems
 from .conftest import needs_mosquitto
 
@@ -44,16 +44,8 @@ async def make_bridge(
     bridges: list[MqttBridge] = []
 
     async def factory(*cameras: Any, **options: Any) -> MqttBridge:
-        settings: dict[str, Any] = {
-            "hostname": "127.0.0.1",
-            "port": mosquitto.port,
-            "prefix": topic_prefix,
-            "discovery_prefix": f"{topic_prefix}_ha",
-            "backoff_base": 0.05,
-            "backoff_cap": 0.3,
-        }
-        settings.update(options)
-        bridge = MqttBridge(list(cameras), **settings)
+        bridge = MqttBridge(list(cameras), **bridge_settings(
+            mosquitto, topic_prefix, **{"discovery_prefix": f"{topic_prefix}_ha", **options}))
         await bridge.__aenter__()
         bridges.append(bridge)
         with anyio.fail_after(10):

@@ -17,7 +17,7 @@ from camsdk._models import Capability, EventKind
 from camsdk.sinks._mqtt_link import CommandName
 from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 
-from ._fakes import FakeCamera, FakeMotionCamera, FakePrivacyCamera, Listener
+from ._fakes import FakeCamera, FakeMotionCamera, FakePrivacyCamera, Listener, bridge_settings
 from .conftest import needs_mosquitto
 
 pytestmark = pytest.mark.anyio
@@ -31,12 +31,9 @@ async def cam() -> AsyncIterator[FakeMotionCamera]:
 
 
 def bridge_for(mosquitto: Any, topic_prefix: str, *cams: Any, **options: Any) -> MqttBridge:
-    settings: dict[str, Any] = {
-        "hostname": "127.0.0.1", "port": mosquitto.port, "prefix": topic_prefix,
-        "discovery_prefix": None, "publish_snapshots": False,
-        "backoff_base": 0.05, "backoff_cap": 0.3,
-    }  # fmt: skip
-    return MqttBridge(list(cams), **(settings | options))
+    defaults = {"discovery_prefix": None, "publish_snapshots": False}
+    return MqttBridge(list(cams), **bridge_settings(mosquitto, topic_prefix,
+                                                    **(defaults | options)))
 
 
 @needs_mosquitto

@@ -28,7 +28,7 @@ from camsdk.sinks._ha_discovery import privacy_switch_config
 from camsdk.sinks._types import has_privacy_mode
 from camsdk.sinks.mqtt import BridgeCameraOptions, MqttBridge
 
-from ._fakes import FakeMotionCamera, FakePrivacyCamera, Listener
+from ._fakes import FakeMotionCamera, FakePrivacyCamera, Listener, bridge_settings
 from ._ha_schema import ha_config_problems
 from .conftest import needs_mosquitto
 
@@ -105,11 +105,9 @@ def device_name(topic_prefix: str) -> str:
 
 
 def bridge_for(mosquitto: Any, topic_prefix: str, cam: Any) -> MqttBridge:
-    return MqttBridge(
-        [cam], hostname="127.0.0.1", port=mosquitto.port, prefix=topic_prefix,
-        discovery_prefix=None, publish_snapshots=False, principal=PRINCIPAL,
-        topic_names={cam.id: "lens"}, backoff_base=0.05, backoff_cap=0.3,
-    )  # fmt: skip
+    return MqttBridge([cam], **bridge_settings(
+        mosquitto, topic_prefix, discovery_prefix=None, publish_snapshots=False,
+        principal=PRINCIPAL, topic_names={cam.id: "lens"}))
 
 
 def config_records(audit: MemoryAuditSink) -> list[dict[str, Any]]:

@@ -137,6 +137,20 @@ def bound(phase: str) -> float:
     return (FAST["request_timeout"] if phase == "connect" else FAST["open_timeout"]) + SLACK
 
 
+async def assert_refused_in_bounds(
+    device: HttpDevice, phase: str, abuse: Abuse, error: type[Exception], match: str | None = None,
+    *, content_type: str = MULTIPART,
+) -> None:
+    """``abuse`` served in ``phase`` fails with ``error`` within the phase's deadline,
+    in bounded memory."""
+    attempt = refused(device, phase, abuse, content_type=content_type)
+    with memory_peak() as peak:
+        async with within(bound(phase)):
+            with pytest.raises(error, match=match):
+                await attempt()
+    assert peak.bytes < MEMORY_BOUND
+
+
 PHASES = pytest.mark.parametrize("phase", ["connect", "stream"])
 
 
@@ -144,60 +158,46 @@ PHASES = pytest.mark.parametrize("phase", ["connect", "stream"])
 async def test_a_part_declaring_4_gib_is_refused_without_reading_it(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, huge_declared_part)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="4294967296 bytes is larger"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, huge_declared_part, CameraProtocolError, "4294967296 bytes is larger"
+    )
 
 
 @PHASES
 async def test_a_multipart_body_without_any_boundary_is_refused_at_the_part_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, no_boundary_at_all, content_type="multipart/x-mixed-replace")
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="no multipart boundary"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, no_boundary_at_all, CameraProtocolError, "no multipart boundary",
+        content_type="multipart/x-mixed-replace",
+    )
 
 
 @PHASES
 async def test_a_boundary_that_never_comes_is_refused_at_the_part_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, boundary_never_comes)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="larger than the limit"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, boundary_never_comes, CameraProtocolError, "larger than the limit"
+    )
 
 
 @PHASES
 async def test_endless_part_headers_are_refused_at_the_header_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, endless_part_headers)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="part headers longer than"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, endless_part_headers, CameraProtocolError, "part headers longer than"
+    )
 
 
 @PHASES
 async def test_a_part_header_of_1_mib_is_refused_at_the_header_limit(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, megabyte_part_header)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="part headers longer than"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, megabyte_part_header, CameraProtocolError, "part headers longer than"
+    )
 
 
 async def garbage_parts() -> AsyncIterator[bytes]:
@@ -213,12 +213,7 @@ async def garbage_parts() -> AsyncIterator[bytes]:
 async def test_parts_of_binary_garbage_never_become_a_picture(
     device: HttpDevice, phase: str
 ) -> None:
-    attempt = refused(device, phase, garbage_parts)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraTimeoutError):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(device, phase, garbage_parts, CameraTimeoutError)
 
 
 async def test_garbage_parts_between_pictures_are_skipped(device: HttpDevice) -> None:
@@ -274,9 +269,6 @@ async def test_a_picture_larger_than_max_frame_bytes_is_refused(
             yield part(big_jpeg, length=-1 if declared else None)
             await camera_pace(0.01)
 
-    attempt = refused(device, phase, oversized)
-    with memory_peak() as peak:
-        async with within(bound(phase)):
-            with pytest.raises(CameraProtocolError, match="larger than the limit"):
-                await attempt()
-    assert peak.bytes < MEMORY_BOUND
+    await assert_refused_in_bounds(
+        device, phase, oversized, CameraProtocolError, "larger than the limit"
+    )

@@ -26,7 +26,7 @@ from camsdk.driver import (
     StreamStalledError,
     register_secret,
 )
-from camsdk.testing._unifi_device._tls import self_signed
+from camsdk.testing import self_signed_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -176,7 +176,7 @@ async def test_a_quiet_peer_that_answers_pings_stays_alive(peer: Peer) -> None:
 
 @pytest.fixture(scope="module")
 def certificate() -> tuple[ssl.SSLContext, bytes]:
-    return self_signed("console.local")
+    return self_signed_tls("console.local")
 
 
 async def test_a_self_signed_peer_is_refused_by_default_and_taken_with_its_context(

@@ -26,9 +26,8 @@ from camsdk.driver import (
     StreamProfile,
     StreamSource,
 )
-from camsdk.testing import RtspServer
+from camsdk.testing import RtspServer, self_signed_tls
 from camsdk.testing._rtsp_source import EncodedLoop
-from camsdk.testing._unifi_device._tls import self_signed
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +63,7 @@ class PinnedCamDriver(CameraDriver[PinnedOptions]):
 
 @pytest.fixture
 async def device(clip: EncodedLoop) -> AsyncIterator[tuple[RtspServer, bytes]]:
-    context, der = self_signed("camera.local")  # a name that is not the address dialled
+    context, der = self_signed_tls("camera.local")  # a name that is not the address dialled
     async with RtspServer(clip, tls=context) as server:
         yield server, der
 

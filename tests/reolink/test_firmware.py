@@ -8,7 +8,7 @@ sleeping Argus and an E1 Zoom (PTZ).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,12 +23,6 @@ from ._replay import HOST, URL, ReolinkReplay, error, json_reply
 from .conftest import CREDS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def router() -> Iterator[respx.Router]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        yield mock
 
 
 @contextlib.asynccontextmanager

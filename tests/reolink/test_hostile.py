@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -24,17 +24,12 @@ from camsdk.driver import CameraConfig, CameraURL
 from camsdk.drivers.reolink import ReolinkDriver
 from camsdk.testing import ReolinkDevice
 from camsdk.testing._reolink_device._device import _jpeg
+from tests._broken_answers import broken_json_answers
 
 from ._replay import URL, ReolinkReplay, error, json_reply
 from .conftest import CREDS, options
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def router() -> Iterator[respx.Router]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        yield mock
 
 
 @contextlib.asynccontextmanager
@@ -48,19 +43,10 @@ async def connected(url: str = URL, **opts: Any) -> AsyncIterator[ReolinkDriver]
         await driver.close()
 
 
-def _bomb(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, content=b"[" * 200_000, headers={"Content-Type": "text/html"})
-
-
 @pytest.mark.parametrize(
     "reply",
     [
-        pytest.param(_bomb, id="nesting-bomb"),
-        pytest.param(httpx.Response(200, content=b"<html><body>502 Bad Gateway</body></html>",
-                                    headers={"Content-Type": "text/html"}), id="html-page"),
-        pytest.param(httpx.Response(200, content=b"x" * 64,
-                                    headers={"Content-Length": str(3 * 1024 * 1024)}),
-                     id="oversized"),
+        *broken_json_answers("text/html"),
         pytest.param(json_reply("just a string"), id="wrong-shape"),
     ],
 )

@@ -1,41 +1,13 @@
-"""A throwaway self-signed certificate for RTSPS tests (made in memory, written to tmp)."""
+"""A throwaway self-signed certificate for RTSPS tests, naming 127.0.0.1."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
-from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from camsdk.testing import self_signed_tls
 
 
-def tls_pair(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context, client context trusting only that server's certificate)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / "cert.pem"
-    key_path = directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_path, key_path)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return server, client
+    certificate = self_signed_tls("127.0.0.1", addresses=["127.0.0.1"])
+    return certificate.server, certificate.client_context()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -160,8 +159,8 @@ async def test_more_than_three_redirects_are_refused(h264_loop: EncodedLoop) -> 
         assert "/r5" not in [path for _, path in server.requests]
 
 
-async def test_rtsps_to_rtsp_is_refused(h264_loop: EncodedLoop, tmp_path: Path) -> None:
-    server_tls, client_tls = tls_pair(tmp_path)
+async def test_rtsps_to_rtsp_is_refused(h264_loop: EncodedLoop) -> None:
+    server_tls, client_tls = tls_pair()
     async with RtspServer(h264_loop, tls=server_tls) as server:
         server.redirect("/stream", server.url.replace("rtsps://", "rtsp://"))
         with pytest.raises(RedirectRefusedError, match="downgrade"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import av
@@ -102,18 +101,16 @@ async def test_auto_falls_back_to_tcp_when_no_datagram_arrives(h264_loop: Encode
         assert methods.count("PLAY") == 2 and "TEARDOWN" in methods[: methods.index("PLAY", 5)]
 
 
-async def test_rtsps_with_the_callers_tls_context(h264_loop: EncodedLoop, tmp_path: Path) -> None:
-    server_tls, client_tls = tls_pair(tmp_path)
+async def test_rtsps_with_the_callers_tls_context(h264_loop: EncodedLoop) -> None:
+    server_tls, client_tls = tls_pair()
     async with RtspServer(h264_loop, tls=server_tls) as server:
         assert server.url.startswith("rtsps://")
         async with RtspUpstream(settings(server.url, tls=client_tls)) as up:
             assert (await take(up, 1))[0].keyframe
 
 
-async def test_rtsps_with_an_untrusted_certificate_is_refused(
-    h264_loop: EncodedLoop, tmp_path: Path
-) -> None:
-    server_tls, _ = tls_pair(tmp_path)
+async def test_rtsps_with_an_untrusted_certificate_is_refused(h264_loop: EncodedLoop) -> None:
+    server_tls, _ = tls_pair()
     async with RtspServer(h264_loop, tls=server_tls) as server:
         with pytest.raises(CameraUnreachableError, match="TLS"):
             await RtspUpstream(settings(server.url)).start()

@@ -1,20 +1,27 @@
-"""The Tapo driver passes the driver conformance suite, on both login variants."""
+"""The Tapo driver passes the driver conformance suite and its privacy-mode section,
+on both login variants (and the privacy section on a placeholder-streaming model)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from camsdk import Credentials
 from camsdk.testing import TapoDevice, closed_port
-from camsdk.testing.conformance import CameraConformance, Hook
+from camsdk.testing.conformance import (
+    CameraConformance,
+    Hook,
+    PrivacyModeConformance,
+    Switch,
+)
 
-from .conftest import USER, options
+from .conftest import USER, device, options
 
 
-class TestTapoConformance(CameraConformance):
-    """A camera on current firmware: secure login, AES channel."""
+class _TapoCamera:
+    """The fixtures every suite needs, for the simulated camera ``sim``."""
 
     @pytest.fixture
     def sim(self, camera: TapoDevice) -> TapoDevice:
@@ -27,6 +34,17 @@ class TestTapoConformance(CameraConformance):
     @pytest.fixture
     def camera_options(self) -> dict[str, Any]:
         return options()
+
+    @pytest.fixture
+    def switch_on_device(self, sim: TapoDevice) -> Switch:
+        async def switch(on: bool) -> None:
+            sim.set_privacy(on)
+
+        return switch
+
+
+class TestTapoConformance(_TapoCamera, CameraConformance, PrivacyModeConformance):
+    """A camera on current firmware: secure login, AES channel."""
 
     @pytest.fixture
     def unreachable_url(self) -> str:
@@ -54,8 +72,17 @@ class TestTapoConformance(CameraConformance):
 
 
 class TestTapoLegacyConformance(TestTapoConformance):
-    """The same suite on older firmware: legacy MD5 login, 1.3-style answers."""
+    """The same suites on older firmware: legacy MD5 login, 1.3-style answers."""
 
     @pytest.fixture
     def sim(self, legacy_camera: TapoDevice) -> TapoDevice:
         return legacy_camera
+
+
+class TestTapoPlaceholderPrivacyConformance(_TapoCamera, PrivacyModeConformance):
+    """A model that keeps streaming a "privacy mode" picture instead of dropping RTSP."""
+
+    @pytest.fixture
+    async def sim(self) -> AsyncIterator[TapoDevice]:
+        async with device(privacy_stream="placeholder") as placeholder:
+            yield placeholder

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -23,17 +23,12 @@ from camsdk import CameraProtocolError, CameraTimeoutError, CamError, Capability
 from camsdk.driver import CameraConfig, CameraURL
 from camsdk.drivers.tapo import TapoDriver
 from camsdk.testing import TapoDevice
+from tests._broken_answers import broken_json_answers
 
 from ._replay import URL, TapoReplay, json_reply
 from .conftest import CREDS, PASSWORD, STREAM_CREDS, options
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def router() -> Iterator[respx.Router]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        yield mock
 
 
 @contextlib.asynccontextmanager
@@ -94,19 +89,10 @@ async def test_the_lens_mask_state_is_read_from_the_answer(router: respx.Router)
         assert await driver.privacy_mode() is True
 
 
-def _bomb(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, content=b"[" * 200_000, headers={"Content-Type": "text/json"})
-
-
 @pytest.mark.parametrize(
     "reply",
     [
-        pytest.param(_bomb, id="nesting-bomb"),
-        pytest.param(httpx.Response(200, content=b"<html><body>502</body></html>",
-                                    headers={"Content-Type": "text/html"}), id="html-page"),
-        pytest.param(httpx.Response(200, content=b"x" * 64,
-                                    headers={"Content-Length": str(3 * 1024 * 1024)}),
-                     id="oversized"),
+        *broken_json_answers("text/json"),
         pytest.param(json_reply(["not", "an", "object"]), id="wrong-shape"),
         pytest.param(json_reply({"error_code": 0, "result": {"stok": "a/b"}}), id="bad-token"),
         pytest.param(json_reply({"error_code": 0, "result": {}}), id="no-token"),

@@ -9,17 +9,14 @@ arrives, so what the device puts on the wire is observed, not inferred.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
-import ipaddress
 import re
-import ssl
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from camsdk.testing import self_signed_tls
 from camsdk.testing._http_device import (
     HttpDevice,
     Request,
@@ -570,48 +567,9 @@ async def test_closing_the_device_ends_streams_and_connections() -> None:
         await raw.until_closed()
 
 
-def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context for 127.0.0.1 and a client context that trusts it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camsdk test device")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cafile=str(cert_file))
-    return server, client
-
-
-async def test_with_a_tls_context_the_device_serves_https(tmp_path: Path) -> None:
-    server_tls, client_tls = self_signed(tmp_path)
+async def test_with_a_tls_context_the_device_serves_https() -> None:
+    certificate = self_signed_tls("camsdk test device", addresses=["127.0.0.1"])
+    server_tls, client_tls = certificate.server, certificate.client_context()
     async with HttpDevice(tls=server_tls, auth="digest", password="pw") as device:
         device.route("GET", "/x", Response(200, "secure"))
         assert device.url.startswith("https://127.0.0.1:")

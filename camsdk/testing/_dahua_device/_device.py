@@ -27,10 +27,10 @@ endless headers, wrong Content-Length) bend any answer on the wire.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from camsdk.testing._http_device import HttpDevice, Request, Response, Route, StreamingResponse
+from camsdk.testing._lifecycle import Simulator
 from camsdk.testing._rtsp_server import MediaLoop, RtspServer, generate_source
 from camsdk.testing._waiting import wait_until
 
@@ -53,7 +53,7 @@ def _shared_source() -> MediaLoop:
     return _SOURCE
 
 
-class DahuaDevice:
+class DahuaDevice(Simulator):
     """A simulated Dahua device (see the module docstring). No I/O until `start`."""
 
     def __init__(
@@ -121,7 +121,7 @@ class DahuaDevice:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the HTTP device, the RTSP server and the discovery responder."""
         if self._use_rtsp:
             self.rtsp = RtspServer(self._source or _shared_source(), path="/cam/realmonitor",
@@ -130,26 +130,12 @@ class DahuaDevice:
         await self.http.start()
         await self.discovery.start()
 
-    async def aclose(self) -> None:
-        """Stop everything. Idempotent."""
+    async def _stop_parts(self) -> None:
+        """Stop everything."""
         self.discovery.close()
         await self.http.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.aclose()
-            raise
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- addresses --------------------------------------------------------------------------
 
@@ -243,7 +229,7 @@ class DahuaDevice:
         self.routes["rpc2_login"] = http.route("POST", "/RPC2_Login", self.rpc2.login,
                                                auth="none")
         self.routes["rpc2"] = http.route("POST", "/RPC2", self.rpc2.call, auth="none")
-        self.routes["notify"] = http.route("GET", "/SubscribeNotify.cgi", self._notify,
+        self.routes["notify"] = http.route("GET", "/SubscribeNotify.cgi", self._subscribe_notify,
                                            auth="none")
 
     def _channel(self, request: Request, key: str = "channel") -> int | None:
@@ -345,7 +331,7 @@ class DahuaDevice:
             content_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         )
 
-    async def _notify(self, request: Request) -> Response | StreamingResponse:
+    async def _subscribe_notify(self, request: Request) -> Response | StreamingResponse:
         session_id = request.query.get("sessionId", "")
         session = self.rpc2.session_of(session_id)
         if session is None or not session.attached:

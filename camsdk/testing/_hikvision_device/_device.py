@@ -8,11 +8,11 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from camsdk.testing._http_device import Request, Response, StreamingResponse
 from camsdk.testing._http_device._auth import AuthMode
+from camsdk.testing._lifecycle import Simulator
 
 from . import _documents as doc
 from ._ptz import PTZHead, answer_ptz
@@ -36,7 +36,7 @@ def _cached_source(codec: str) -> Any:
     return _SOURCES[codec]
 
 
-class HikvisionDevice:
+class HikvisionDevice(Simulator):
     """A simulated Hikvision device on 127.0.0.1 (see `camsdk.testing._hikvision_device`).
 
     The constructor does no I/O; use ``async with`` or `start`/`aclose`.
@@ -122,49 +122,38 @@ class HikvisionDevice:
         self.sadp_probes = 0
         self._silent = asyncio.Event()
         self._streams: set[asyncio.Queue[bytes]] = set()
-        self._changed = asyncio.Event()
         self._jpeg: bytes | None = None
-        self._state: Literal["new", "running", "closed"] = "new"
         lock_body = doc.user_check(self.ns, locked=True, unlock=int(lockout_seconds), retries=0)
         self.http = IsapiHttpDevice(
             host, auth=auth, username=username, password=password, realm="DS-SIM",
             lockout_after=lockout_after, lockout_seconds=lockout_seconds,
             lockout_response=Response(401, lock_body, content_type=_XML), clock=clock,
         )
+        self._share_changes(self.http)  # a request wakes waiters as an alert does
         self.rtsp: Any = None
         self._udp: asyncio.DatagramTransport | None = None
         self._udp_closed: asyncio.Future[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the RTSP server, the ISAPI server and the SADP responder."""
         from camsdk.testing._rtsp_server import RtspServer
 
-        if self._state != "new":
-            raise RuntimeError(f"cannot start a HikvisionDevice that is {self._state}")
-        self._state = "running"
-        try:
-            self._source = self._source or _cached_source(self.codec)
-            self.rtsp = RtspServer(self._source, path="/Streaming/Channels", host=self.host,
-                                   username=self.username, password=self.password)
-            await self.rtsp.start()
-            self._routes()
-            await self.http.start()
-            loop = asyncio.get_running_loop()
-            self._udp_closed = loop.create_future()
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: SadpResponder(self), local_addr=(self.host, 0))
-            self._udp = transport
-        except BaseException:
-            await self.aclose()
-            raise
+        self._source = self._source or _cached_source(self.codec)
+        self.rtsp = RtspServer(self._source, path="/Streaming/Channels", host=self.host,
+                               username=self.username, password=self.password)
+        await self.rtsp.start()
+        self._routes()
+        await self.http.start()
+        loop = asyncio.get_running_loop()
+        self._udp_closed = loop.create_future()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: SadpResponder(self), local_addr=(self.host, 0))
+        self._udp = transport
 
-    async def aclose(self) -> None:
-        """Stop everything and drop every client. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop_parts(self) -> None:
+        """Stop everything and drop every client."""
         self._silent.clear()
         if self._udp is not None:
             self._udp.close()
@@ -174,14 +163,6 @@ class HikvisionDevice:
         await self.http.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
 
     # -- addresses and state ---------------------------------------------------------------
 
@@ -224,23 +205,7 @@ class HikvisionDevice:
         Re-checked after every request, connection change, alert-stream and
         talk change; `TimeoutError` when it does not come true in time.
         """
-        changes = (self._changed, self.http._changed)
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in changes:
-                    event.clear()
-                if predicate(self):
-                    return
-                waiters = [asyncio.ensure_future(e.wait()) for e in changes]
-                try:
-                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiter in waiters:
-                        waiter.cancel()
-                    await asyncio.gather(*waiters, return_exceptions=True)
-
-    def _notify(self) -> None:
-        self._changed.set()
+        await self._wait_for(lambda: predicate(self), timeout)
 
     def set_online(self, channel: int, online: bool, detect: str = "offline") -> None:
         """Take a proxied camera off line (or back)."""

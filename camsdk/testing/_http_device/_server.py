@@ -11,12 +11,12 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any
 
 import httpx
 
 from camsdk._log import get_logger
+from camsdk.testing._lifecycle import Simulator
 
 from ._auth import AUTH_MODES, AuthMode, DeviceLogin
 from ._faults import Dropped, FaultInjection, Faults, Stalled, Wire
@@ -72,7 +72,7 @@ class Route(FaultInjection):
         return f"<Route {self.method} {path}{'*' if self.prefix else ''} hits={self.hits}>"
 
 
-class HttpDevice(FaultInjection):
+class HttpDevice(FaultInjection, Simulator):
     """A loopback HTTP/1.1 device (see `camsdk.testing._http_device`). No I/O until `start`.
 
     ``tls`` (a server `ssl.SSLContext`) makes it ``https``. ``clock``
@@ -116,13 +116,11 @@ class HttpDevice(FaultInjection):
         self.max_request_body = max_request_body
         self.faults = Faults()
         self._requested_port = port
-        self._state: Literal["new", "running", "closed"] = "new"
         self._server: asyncio.Server | None = None
         self._exact: dict[tuple[str, str], Route] = {}
         self._patterns: list[Route] = []
         self._handlers: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._changed = asyncio.Event()
         #: The last requests, oldest first (``Authorization`` left out).
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_size)
         #: Exceptions raised by handlers (each answered with a 500), the last 100.
@@ -131,29 +129,19 @@ class HttpDevice(FaultInjection):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Listen on ``host:port``."""
-        if self._state != "new":
-            raise RuntimeError(f"cannot start an HttpDevice that is {self._state}")
-        self._state = "running"
-        try:
-            self._server = await asyncio.start_server(
-                self._serve,
-                self.host,
-                self._requested_port,
-                ssl=self.tls,
-                ssl_handshake_timeout=5.0 if self.tls is not None else None,
-                limit=HEADER_LIMIT,
-            )
-        except BaseException:
-            self._state = "closed"
-            raise
+        self._server = await asyncio.start_server(
+            self._serve,
+            self.host,
+            self._requested_port,
+            ssl=self.tls,
+            ssl_handshake_timeout=5.0 if self.tls is not None else None,
+            limit=HEADER_LIMIT,
+        )
 
-    async def aclose(self) -> None:
-        """Stop listening and drop every connection. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop_parts(self) -> None:
+        """Stop listening and drop every connection."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -169,18 +157,6 @@ class HttpDevice(FaultInjection):
         if server is not None:
             await server.wait_closed()
         self._notify()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- addresses and state ----------------------------------------------------------------
 
@@ -227,13 +203,7 @@ class HttpDevice(FaultInjection):
     ) -> None:
         """Wait until ``predicate(device)`` holds, re-checked after every request, response
         and connection change; `TimeoutError` after ``timeout`` seconds."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                self._changed.clear()
-                await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
+        await self._wait_for(lambda: predicate(self), timeout)
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "unbound"

@@ -42,10 +42,10 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from camsdk.testing._http_device import HttpDevice
+from camsdk.testing._lifecycle import Simulator
 
 from ._devices import SimDevice, default_devices
 from ._handlers import CloudHandlers, stamp
@@ -63,7 +63,7 @@ _EVENT_KINDS = {
 }
 
 
-class NestCloud(CloudHandlers):
+class NestCloud(CloudHandlers, Simulator):
     """A simulated Google Nest cloud on 127.0.0.1 (see the module docstring)."""
 
     def __init__(
@@ -121,7 +121,6 @@ class NestCloud(CloudHandlers):
             collections.defaultdict(collections.deque)
         self._throttle = 0
         self._sweeper: asyncio.Task[None] | None = None
-        self._closed = False
         #: executeCommand calls by short command name; 429s answered.
         self.commands: collections.Counter[str] = collections.Counter()
         self.throttled = 0
@@ -132,7 +131,7 @@ class NestCloud(CloudHandlers):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Listen; start the RTSP server when a device streams RTSP."""
         await self.http.start()
         if any(d.protocol == "RTSP" for d in self.devices):
@@ -147,11 +146,8 @@ class NestCloud(CloudHandlers):
             self._sweeper = asyncio.get_running_loop().create_task(
                 self._sweep_forever(), name="camsdk-nest-sim-sweeper")
 
-    async def aclose(self) -> None:
-        """Close every stream and server. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _stop_parts(self) -> None:
+        """Close every stream and server."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -163,14 +159,6 @@ class NestCloud(CloudHandlers):
                 await stream.answerer.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
 
     # -- addresses and options ---------------------------------------------------------------
 

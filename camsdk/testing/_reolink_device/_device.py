@@ -7,10 +7,10 @@ import contextlib
 import json
 import re
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, cast
 
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._lifecycle import Simulator
 from camsdk.testing._rtsp_server import RtspServer
 
 from ._commands import WAKING, answer, error, ok
@@ -82,7 +82,7 @@ class _DiscoveryResponder(asyncio.DatagramProtocol):
             self.closed.set_result(None)
 
 
-class ReolinkDevice:
+class ReolinkDevice(Simulator):
     """A simulated Reolink camera (``channels=1``) or NVR / Home Hub on 127.0.0.1.
 
     The JSON API runs on an `HttpDevice` (``device.http``: its faults apply,
@@ -167,43 +167,32 @@ class ReolinkDevice:
         #: RTSP requests on Reolink stream paths (their paths), in order.
         self.rtsp_paths: list[str] = []
         self.probes = 0
-        self._state: Literal["new", "running", "closed"] = "new"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the HTTP API, RTSP, ONVIF (if asked) and the discovery responder."""
-        if self._state != "new":
-            raise RuntimeError(f"cannot start a ReolinkDevice that is {self._state}")
-        self._state = "running"
-        try:
-            codec = next(iter(self.channels.values())).codec
-            self.rtsp = _PreviewRtsp(self, _source(codec), username=self.account.username,
-                                     password=self._password)
-            await self.rtsp.start()
-            for path in ("/cgi-bin/api.cgi", "/api.cgi"):
-                self.http.route("*", path, self._api)
-            await self.http.start()
-            if self.onvif_enabled:
-                from camsdk.testing._onvif_device import OnvifDevice
+        codec = next(iter(self.channels.values())).codec
+        self.rtsp = _PreviewRtsp(self, _source(codec), username=self.account.username,
+                                 password=self._password)
+        await self.rtsp.start()
+        for path in ("/cgi-bin/api.cgi", "/api.cgi"):
+            self.http.route("*", path, self._api)
+        await self.http.start()
+        if self.onvif_enabled:
+            from camsdk.testing._onvif_device import OnvifDevice
 
-                self.onvif = OnvifDevice(username=self.account.username, password=self._password,
-                                         channels=len(self.channels), ptz=False, model=self.model,
-                                         vendor="Reolink", source=_source(codec))
-                await self.onvif.start()
-            loop = asyncio.get_running_loop()
-            transport, responder = await loop.create_datagram_endpoint(
-                lambda: _DiscoveryResponder(self), local_addr=("127.0.0.1", 0))
-            self._udp, self._udp_closed = transport, responder.closed
-        except BaseException:
-            await self.aclose()
-            raise
+            self.onvif = OnvifDevice(username=self.account.username, password=self._password,
+                                     channels=len(self.channels), ptz=False, model=self.model,
+                                     vendor="Reolink", source=_source(codec))
+            await self.onvif.start()
+        loop = asyncio.get_running_loop()
+        transport, responder = await loop.create_datagram_endpoint(
+            lambda: _DiscoveryResponder(self), local_addr=("127.0.0.1", 0))
+        self._udp, self._udp_closed = transport, responder.closed
 
-    async def aclose(self) -> None:
-        """Stop everything. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop_parts(self) -> None:
+        """Stop everything."""
         self._silent.set()
         if self._udp is not None:
             self._udp.close()
@@ -215,14 +204,6 @@ class ReolinkDevice:
             await self.onvif.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -27,12 +27,12 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._lifecycle import Simulator
+from camsdk.testing._relay import RelayFront
 
-from ._front import Front
 from ._oauth import OAuthServer
 from ._sockets import LiveSession, PushClient, push_listener, signalling
 from ._state import SimDevice, SimDing, default_devices, small_jpeg, small_mp4
@@ -44,7 +44,7 @@ _JSON_DETECTIONS = {"person": ("motion", "human"), "motion": ("motion", ""),
                     "vehicle": ("motion", "vehicle")}
 
 
-class RingCloud(OAuthServer):
+class RingCloud(Simulator, OAuthServer):
     """A simulated Ring cloud (see the module docstring). ``async with`` it."""
 
     def __init__(
@@ -81,9 +81,8 @@ class RingCloud(OAuthServer):
         self.loop_params = loop_params or LoopParams(width=320, height=240, fps=15, gop=15,
                                                      seconds=2)
         self.http = HttpDevice(auth="none")
-        self.front = Front(self._route)
+        self.front = RelayFront(self._route, name="camsdk-sim-ring-front")
         self._ws_server: Any = None
-        self._changed = asyncio.Event()
         self._init_accounts()
         self.sessions: list[dict[str, Any]] = []
         # events and media
@@ -109,7 +108,7 @@ class RingCloud(OAuthServer):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the back ends and the front."""
         from websockets.asyncio.server import serve
 
@@ -120,7 +119,7 @@ class RingCloud(OAuthServer):
             compression=None, ping_interval=None, max_size=1 << 20, close_timeout=0.5)
         await self.front.start()
 
-    async def aclose(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         for client in list(self.push_clients):
             client.queue.put_nowait(None)
@@ -135,14 +134,6 @@ class RingCloud(OAuthServer):
             except Exception:
                 pass
         await self.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     @property
     def port(self) -> int:
@@ -171,15 +162,9 @@ class RingCloud(OAuthServer):
         """The camera (not intercom) with ``ident``."""
         return next((d for d in self.devices if d.id == ident and d.has_video), None)
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
     async def wait_until(self, predicate: Any, timeout: float = 10.0) -> None:
         """Wait (bounded) until ``predicate(self)`` holds."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                await self._changed.wait()
+        await self._wait_for(lambda: predicate(self), timeout)
 
     # -- routing ----------------------------------------------------------------------------
 
@@ -388,6 +373,7 @@ class RingCloud(OAuthServer):
 
     def go_silent(self) -> int:
         """The push channel goes half-open: nothing passes either way (also for new ones)."""
+        self.front.silent_kinds.add("push")
         return self.front.silence("push")
 
     def resume_push(self) -> int:

@@ -8,11 +8,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._lifecycle import Simulator
 from camsdk.testing._rtsp_server import RtspFault, RtspServer
+from camsdk.testing._tls import self_signed_tls
 
 from ._crypto import DeviceChannel, device_confirm, expected_digest, stored_hash
 from ._functions import MotorState, call_function, direct_request
@@ -47,19 +48,6 @@ def _source(codec: str, fps: int) -> Any:
         _SOURCES[key] = generate_source(width=160, height=120, fps=fps, gop=fps, seconds=1.0,
                                         codec="h265" if codec == "h265" else "h264")
     return _SOURCES[key]
-
-
-class _TapoRtsp(RtspServer):
-    """An `RtspServer` answering Tapo's ``/stream1`` and ``/stream2``."""
-
-    def _path_matches(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + "/") for p in _PATHS)
-
-    def _track_for(self, path: str) -> Any:
-        for prefix in _PATHS:
-            if path == prefix or path.startswith(prefix + "/"):
-                return super()._track_for("/stream1" + path[len(prefix):])
-        return None
 
 
 def _onvif_class() -> Any:
@@ -107,7 +95,7 @@ class _Counters:
     login_params: list[dict[str, Any]] = field(default_factory=list)
 
 
-class TapoDevice:
+class TapoDevice(Simulator):
     """A simulated Tapo camera on 127.0.0.1 (see `camsdk.testing._tapo_device`)."""
 
     def __init__(
@@ -173,55 +161,36 @@ class TapoDevice:
         #: Functions called, in order (``multipleRequest`` members and direct requests).
         self.functions: list[str] = []
         self._nonces: dict[str, str] = {}
-        self._state: Literal["new", "running", "closed"] = "new"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the HTTPS API, RTSP and ONVIF."""
-        from camsdk.testing._unifi_device._tls import self_signed
+        context, self.certificate = self_signed_tls("tapo.local")
+        self.http.tls = context
+        self.http.route("POST", "/", self._login)
+        self.http.route("POST", _STOK, self._api)
+        await self.http.start()
+        source = _source(self.codec, self.fps)
+        # One stream on both of Tapo's paths (main and sub).
+        self.rtsp = RtspServer(source, path="/stream1", accept_path=_PATHS.__contains__,
+                               username=self.stream_user, password=self.stream_password,
+                               realm="TP-LINK IP-Camera")
+        await self.rtsp.start()
+        self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
+                                 ptz=False, model=self.model, vendor="tp-link",
+                                 name=self.name, serial=self.device_id[:16], source=source)
+        await self.onvif.start()
+        if self.privacy_mode:
+            self.set_privacy(True)
 
-        if self._state != "new":
-            raise RuntimeError(f"cannot start a TapoDevice that is {self._state}")
-        self._state = "running"
-        try:
-            context, self.certificate = self_signed("tapo.local")
-            self.http.tls = context
-            self.http.route("POST", "/", self._login)
-            self.http.route("POST", _STOK, self._api)
-            await self.http.start()
-            source = _source(self.codec, self.fps)
-            self.rtsp = _TapoRtsp(source, path="/stream1", username=self.stream_user,
-                                  password=self.stream_password, realm="TP-LINK IP-Camera")
-            await self.rtsp.start()
-            self.onvif = _onvif_class()(username=self.stream_user, password=self.stream_password,
-                                     ptz=False, model=self.model, vendor="tp-link",
-                                     name=self.name, serial=self.device_id[:16], source=source)
-            await self.onvif.start()
-            if self.privacy_mode:
-                self.set_privacy(True)
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def aclose(self) -> None:
-        """Stop everything. Idempotent."""
-        if self._state == "closed":
-            return
-        self._state = "closed"
+    async def _stop_parts(self) -> None:
+        """Stop everything."""
         await self.http.aclose()
         if self.onvif is not None:
             await self.onvif.aclose()
         if self.rtsp is not None:
             await self.rtsp.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     # -- addresses ---------------------------------------------------------------------------
 

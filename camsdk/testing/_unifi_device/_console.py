@@ -1,6 +1,6 @@
 """`UnifiConsole`: a simulated UniFi OS console running Protect, on 127.0.0.1.
 
-What it serves, behind one TLS port with a self-signed certificate (`Front`):
+What it serves, behind one TLS port with a self-signed certificate (`RelayFront`):
 
 - the local-user API: ``POST /api/auth/login`` (cookie ``TOKEN`` and an
   ``X-CSRF-Token``), ``/proxy/protect/api/bootstrap``, cameras (GET, PATCH
@@ -35,15 +35,15 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from camsdk.drivers.unifi._codec import UpdatePacket, encode_packet
 from camsdk.testing._http_device import HttpDevice, Request, Response
+from camsdk.testing._lifecycle import Simulator
+from camsdk.testing._relay import RelayFront
+from camsdk.testing._tls import self_signed_tls
 
-from ._front import Front
 from ._models import camera_json, integration_camera, nvr_json
-from ._tls import self_signed
 
 __all__ = ["UnifiConsole"]
 
@@ -65,7 +65,7 @@ class _Client:
         self.queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
 
 
-class UnifiConsole:
+class UnifiConsole(Simulator):
     """A simulated Protect console (see the module docstring). ``async with`` it."""
 
     def __init__(
@@ -100,9 +100,9 @@ class UnifiConsole:
         ]
         self._source = source
         self.http = HttpDevice(auth="none")
-        self.tls, self.certificate = self_signed()
-        self.front = Front(self._route_web, self.tls)
-        self.rtsps = Front(self._route_rtsp, self.tls)
+        self.tls, self.certificate = self_signed_tls("unifi.local")
+        self.front = RelayFront(self._route_web, tls=self.tls, name="camsdk-sim-unifi-front")
+        self.rtsps = RelayFront(self._route_rtsp, tls=self.tls, name="camsdk-sim-unifi-front")
         self.rtsp_servers: dict[str, Any] = {}
         self._ws_server: Any = None
         self._clients: set[_Client] = set()
@@ -117,11 +117,10 @@ class UnifiConsole:
         self.presets: dict[str, list[dict[str, Any]]] = {}
         self.position = {"pan": 18000, "tilt": 4500, "zoom": 0}
         self.ws_connects = 0
-        self._changed = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start_parts(self) -> None:
         """Start the back ends and the TLS fronts."""
         from websockets.asyncio.server import serve
 
@@ -133,7 +132,7 @@ class UnifiConsole:
         await self.front.start()
         await self.rtsps.start()
 
-    async def aclose(self) -> None:
+    async def _stop_parts(self) -> None:
         """Stop everything."""
         for client in list(self._clients):
             client.queue.put_nowait(None)
@@ -147,14 +146,6 @@ class UnifiConsole:
         for server in self.rtsp_servers.values():
             await server.aclose()
         await self.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     @property
     def port(self) -> int:
@@ -187,15 +178,9 @@ class UnifiConsole:
         """Open websocket clients."""
         return len(self._clients)
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
     async def wait_until(self, predicate: Any, timeout: float = 10.0) -> None:
         """Wait (bounded) until ``predicate(self)`` holds."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                await self._changed.wait()
+        await self._wait_for(lambda: predicate(self), timeout)
 
     # -- routing -----------------------------------------------------------------------------
 

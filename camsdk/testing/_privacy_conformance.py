@@ -1,11 +1,13 @@
-"""A driver-independent privacy-mode suite (for `camsdk.testing.conformance`).
+"""The privacy-mode section of the conformance suite (`camsdk.testing.conformance`).
 
-Written against the public facade only, like `CameraConformance`, so it can
-move into ``camsdk/testing/conformance.py`` as it is. Subclass it with the
-``camera_url`` and ``camera_options`` fixtures; ``switch_on_device`` (an
-async callable switching privacy mode *outside* camsdk, as the vendor's app
-would) unlocks the last test. Every test skips when the camera does not
-report `Capability.PRIVACY_MODE`.
+Any driver that reports `Capability.PRIVACY_MODE` can run it: mix
+`PrivacyModeConformance` into the test class that runs `CameraConformance`
+(or subclass it alone) with the ``camera_url`` fixture (and
+``camera_options``). Written against the public facade only. Like the rest
+of the suite it is opt-in through fixtures: ``switch_on_device`` (an async
+callable switching privacy mode *outside* camsdk, as the vendor's app would)
+unlocks the last test, which is skipped without it. Every test skips when the
+camera does not report `Capability.PRIVACY_MODE`.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import pytest
 import camsdk
 from camsdk import Capability, MediaPacket, PrivacyModeError
 
-__all__ = ["PrivacyModeConformance"]
+__all__ = ["PrivacyModeConformance", "Switch"]
 
 _WAIT = 20.0
 
+#: Switches privacy mode on the device behind camsdk's back (``True``: on).
 Switch = Callable[[bool], Awaitable[None]]
 
 

@@ -1,11 +1,13 @@
-"""One loopback port for the whole simulated Ring cloud, each connection routed by its head.
+"""One loopback port in front of several back ends, each connection routed by its head.
 
-Ring's services live on several hosts; the simulator serves them all on one
-port (`RingCloud.url`): this front reads each connection's first request
-head, sends websocket upgrades to the ``websockets`` server (signalling and
-push) and everything else to the `HttpDevice`, then copies bytes both ways.
-A relayed connection can be made *silent* (bytes dropped both ways, the
-socket left open: a half-open connection) or cut; ``silent_kinds`` makes new
+A console or a cloud serves many things on one port (a web API, websockets,
+RTSPS); its simulator runs plain loopback back ends (an `HttpDevice`, a
+``websockets`` server, an `RtspServer`) and puts a `RelayFront` before them:
+it reads each connection's first request head (after terminating TLS, when
+given a context), asks ``route`` for the back end's port and a *kind* label,
+and copies bytes both ways. A relayed connection can be made *silent* (bytes
+in both directions dropped, the socket left open: a half-open connection, as
+a NAT that forgot the flow leaves it) or cut; ``silent_kinds`` makes new
 connections of a kind start silent.
 """
 
@@ -13,17 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable
 
-__all__ = ["Front"]
+__all__ = ["RelayFront", "Relayed", "Route"]
 
 _HEAD_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
 
+#: Given a connection's first request head: (back end port, kind), or None to drop it.
 Route = Callable[[bytes], Awaitable[tuple[int, str] | None]]
 
 
-class _Relayed:
+class Relayed:
+    """One relayed connection: its kind (the route's label) and its silence switch."""
+
     def __init__(self, kind: str, client: asyncio.StreamWriter) -> None:
         self.kind = kind
         self.silent = False
@@ -31,36 +37,44 @@ class _Relayed:
         self.upstream: asyncio.StreamWriter | None = None
 
     def cut(self) -> None:
+        """Abort both sides."""
         self.client.transport.abort()
         if self.upstream is not None:
             self.upstream.transport.abort()
 
 
-class Front:
-    """A plain TCP listener on 127.0.0.1 relaying to the back end ``route`` names."""
+class RelayFront:
+    """A listener on ``host`` (TLS with ``tls``) relaying to the back end ``route`` names."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, *, tls: ssl.SSLContext | None = None,
+                 host: str = "127.0.0.1", name: str = "camsdk-sim-front") -> None:
         self._route = route
+        self._tls = tls
+        self._host = host
+        self._name = name
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._connections: set[_Relayed] = set()
+        self.connections: set[Relayed] = set()
+        #: Kinds whose new connections start silent.
         self.silent_kinds: set[str] = set()
         self.port = 0
 
     async def start(self) -> None:
         """Listen on an ephemeral port."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0,
+        handshake = 5.0 if self._tls is not None else None
+        self._server = await asyncio.start_server(self._accept, self._host, 0, ssl=self._tls,
+                                                  ssl_handshake_timeout=handshake,
                                                   limit=_HEAD_LIMIT)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer),
-                                                      name="camsdk-sim-ring-front")
+                                                      name=self._name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        relayed: _Relayed | None = None
+        relayed: Relayed | None = None
         try:
             try:
                 async with asyncio.timeout(10.0):
@@ -72,9 +86,9 @@ class Front:
             if target is None:
                 return
             port, kind = target
-            relayed = _Relayed(kind, writer)
+            relayed = Relayed(kind, writer)
             relayed.silent = kind in self.silent_kinds
-            self._connections.add(relayed)
+            self.connections.add(relayed)
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
             relayed.upstream = up_writer
             up_writer.write(head)
@@ -85,13 +99,13 @@ class Front:
             pass
         finally:
             if relayed is not None:
-                self._connections.discard(relayed)
+                self.connections.discard(relayed)
                 relayed.cut()
             writer.transport.abort()
 
     @staticmethod
     async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    relayed: _Relayed) -> None:
+                    relayed: Relayed) -> None:
         while True:
             data = await reader.read(_CHUNK)
             if not data:
@@ -104,22 +118,18 @@ class Front:
 
     def count(self, kind: str) -> int:
         """Open relayed connections of ``kind``."""
-        return sum(1 for c in self._connections if c.kind == kind)
+        return sum(1 for c in self.connections if c.kind == kind)
 
-    def silence(self, kind: str, on: bool = True) -> int:
-        """Make connections of ``kind`` (open and future) silent, or audible again; how many."""
-        if on:
-            self.silent_kinds.add(kind)
-        else:
-            self.silent_kinds.discard(kind)
-        found = [c for c in self._connections if c.kind == kind]
+    def silence(self, kind: str) -> int:
+        """Make every open relayed connection of ``kind`` silent; how many."""
+        found = [c for c in self.connections if c.kind == kind]
         for conn in found:
-            conn.silent = on
+            conn.silent = True
         return len(found)
 
     def cut(self, kind: str) -> int:
         """Abort every relayed connection of ``kind``; how many."""
-        found = [c for c in self._connections if c.kind == kind]
+        found = [c for c in self.connections if c.kind == kind]
         for conn in found:
             conn.cut()
         return len(found)
@@ -129,7 +139,7 @@ class Front:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for conn in list(self._connections):
+        for conn in list(self.connections):
             conn.cut()
         for task in list(self._tasks):
             task.cancel()
