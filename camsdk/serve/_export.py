@@ -3,8 +3,11 @@
 `cut_clip` reads the footage segments that overlap the window and writes
 one MP4 of the footage inside it, never outside: without masks it remuxes
 the camera's packets from the first keyframe at or after the window's start
-(nothing decoded); with masks it decodes from the keyframe before the start,
-masks each frame and encodes H.264 only for frames inside the window.
+(nothing decoded), with the kept audio (AAC) from that keyframe to the
+window's end; with masks it decodes from the keyframe before the start,
+masks each frame and encodes H.264 only for frames inside the window, and
+leaves the audio out: under masks the facade lets no raw media out, and
+the camera's sound is raw media.
 
 The manifest (``<clip>.manifest.json``) names the camera, the window, the
 grant, the requester, the purpose, the SHA-256 and size of the clip, and is
@@ -38,7 +41,7 @@ from ..privacy import MaskSet, key_id
 from ..privacy._keys import canonical_json, sign_bytes, verify_bytes
 from ._c2pa import C2paCheck, c2pa_available, check_clip
 from ._footage import Segment
-from ._mux import CodecFreeMp4
+from ._mux import CodecFreeMp4, carried_audio
 
 __all__ = ["ClipResult", "ExportVerification", "cut_clip", "sign_manifest", "verify_export"]
 
@@ -54,6 +57,8 @@ class ClipResult:
     last: datetime
     frames: int
     masked: bool
+    #: The clip's audio codec (``"aac"``), or ``None`` for a video-only clip.
+    audio: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -67,11 +72,11 @@ _TB = Fraction(1, 90000)
 def _segment_packets(
     segment: Segment, origin: datetime
 ) -> tuple[StreamInfo, list[tuple[datetime, MediaPacket]]]:
-    """A segment's video packets with their wall-clock times, re-timed on one clip timeline.
+    """A segment's packets with their wall-clock times, re-timed on one clip timeline.
 
     Each segment's timestamps start at zero; shifting them by the segment's
-    start (from ``origin``), in 1/90000 s, makes the packets of consecutive
-    segments one increasing run.
+    start (from ``origin``) makes the packets of consecutive segments one
+    increasing run: video in 1/90000 s, audio (when kept) in its sample rate.
     """
     import av
 
@@ -79,27 +84,44 @@ def _segment_packets(
     with av.open(str(segment.path)) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
-        base = stream.time_base or _TB
+        sound = container.streams.audio[0] if container.streams.audio else None
+        actx = sound.codec_context if sound is not None else None
+        rate = actx.sample_rate if actx is not None else 0
         info = StreamInfo(
             codec=ctx.name, width=ctx.width, height=ctx.height,
             fps=float(stream.average_rate) if stream.average_rate else None,
             time_base=_TB,
             extradata=bytes(ctx.extradata) if ctx.extradata else None,
+            audio_codec=actx.name if actx is not None and rate else None,
+            audio_sample_rate=rate or None,
+            audio_channels=actx.channels if actx is not None and rate else None,
+            audio_time_base=Fraction(1, rate) if rate else None,
+            audio_extradata=bytes(actx.extradata) if actx is not None and actx.extradata
+            else None,
         )
         out: list[tuple[datetime, MediaPacket]] = []
-        first: int | None = None
-        for packet in container.demux(stream):
-            if packet.size == 0 or packet.pts is None:
+        zero: float | None = None  # the first video packet's time: the segment's start
+        streams = [stream] if info.audio_codec is None else [stream, sound]
+        for packet in container.demux(streams):
+            if packet.size == 0 or packet.pts is None or packet.time_base is None:
                 continue
-            if first is None:
-                first = packet.pts
-            seconds = float((packet.pts - first) * base)
+            video = packet.stream.type == "video"
+            if zero is None:
+                if not video:
+                    continue
+                zero = float(packet.pts * packet.time_base)
             dts = packet.dts if packet.dts is not None else packet.pts
-            pts = round((seconds + shift) * 90000)
-            new_dts = round((float((dts - first) * base) + shift) * 90000)
+            seconds = float(packet.pts * packet.time_base) - zero
+            decode = float(dts * packet.time_base) - zero
             at = segment.start + timedelta(seconds=seconds)
-            out.append((at, MediaPacket(bytes(packet), pts, new_dts, _TB,
-                                        bool(packet.is_keyframe))))
+            if video:
+                out.append((at, MediaPacket(bytes(packet), round((seconds + shift) * 90000),
+                                            round((decode + shift) * 90000), _TB,
+                                            bool(packet.is_keyframe))))
+            else:
+                out.append((at, MediaPacket(bytes(packet), round((seconds + shift) * rate),
+                                            round((decode + shift) * rate), Fraction(1, rate),
+                                            True, kind="audio")))
     return info, out
 
 
@@ -135,22 +157,28 @@ def cut_clip(segments: list[Segment], start: datetime, end: datetime, target: Pa
 def _remux(fh: Any, info: StreamInfo, timed: list[tuple[datetime, MediaPacket]],
            start: datetime, end: datetime) -> ClipResult:
     inside = [(at, p) for at, p in timed if start <= at < end]
-    first_key = next((i for i, (_, p) in enumerate(inside) if p.keyframe), None)
+    first_key = next((i for i, (_, p) in enumerate(inside)
+                      if p.kind == "video" and p.keyframe), None)
     if first_key is None:
         raise RecordingError("the window holds no keyframe: nothing can be cut from it")
+    # Audio a little before the keyframe (interleaving) is dropped by the writer.
     inside = inside[first_key:]
+    video = [at for at, p in inside if p.kind == "video"]
     writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
-                          fragmented=False)
+                          fragmented=False, audio=carried_audio(info))
     for _, pkt in inside:
         writer.write(pkt)
     writer.close()
-    return ClipResult(inside[0][0], inside[-1][0], len(inside), masked=False)
+    audio = "aac" if writer.has_audio and writer.audio_packets else None
+    return ClipResult(video[0], video[-1], len(video), masked=False, audio=audio)
 
 
 def _transcode(fh: Any, info: StreamInfo, timed: list[tuple[datetime, MediaPacket]],
                start: datetime, end: datetime, masks: MaskSet) -> ClipResult:
     from .._pipeline._codec import new_decoder, to_av_packet
 
+    # Masked clips are video only (see the module docstring).
+    timed = [(at, p) for at, p in timed if p.kind == "video"]
     # Decoding must begin on a keyframe: the last one at or before the window's start.
     begin = 0
     for i, (at, p) in enumerate(timed):

@@ -4,7 +4,9 @@ For a camera with ``record = true``, a `FootageRecorder` reads the camera's
 own packets as the owner (``purpose="footage"``, audited like any egress)
 from the shared upstream and writes MP4 segments of about
 ``segment_seconds``, each starting on a keyframe, named by their first and
-last wall-clock times in milliseconds (``<start>_<end>.mp4``). A segment is
+last wall-clock times in milliseconds (``<start>_<end>.mp4``). The camera's
+audio is kept beside the video when it has some (AAC copied, G.711 as AAC:
+`camsdk.serve._mux.carried_audio`). A segment is
 held in memory until it is complete and written whole by a worker thread,
 so a crash loses at most one segment and the directory never holds half a
 file under its final name.
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 from .._errors import CamError
 from .._log import get_logger
 from .._media import Discontinuity, MediaPacket, StreamInfo
-from ._mux import CodecFreeMp4
+from ._mux import CodecFreeMp4, carried_audio
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._camera import Camera
@@ -91,6 +93,7 @@ class FootageRecorder:
         self._profile = profile
         self._task: asyncio.Task[None] | None = None
         self._packets: list[MediaPacket] = []
+        self._last_video: MediaPacket | None = None
         self._first_wall = 0.0
         self._info: StreamInfo | None = None
         self.segments_written = 0
@@ -113,13 +116,14 @@ class FootageRecorder:
         backoff = 1.0
         while True:
             try:
-                async with self._camera.stream(self._profile, audio=False,
+                async with self._camera.stream(self._profile, audio=True,
                                                purpose="footage") as stream:
                     self._info = stream.info
                     backoff = 1.0
                     self.last_error = ""
                     # Closing the stream closes this iterator (and audits its end).
-                    async for item in stream.packets(audio=False, purpose="footage"):
+                    audio = carried_audio(stream.info) is not None
+                    async for item in stream.packets(audio=audio, purpose="footage"):
                         await self._take(item)
             except CamError as exc:
                 self.last_error = str(exc)
@@ -133,6 +137,8 @@ class FootageRecorder:
             await self._flush()  # a gap ends the segment: segments hold continuous media
             return
         if item.kind != "video":
+            if self._packets:  # audio joins a segment once its first keyframe is in
+                self._packets.append(item)
             return
         if not self._packets:
             if not item.keyframe:
@@ -142,13 +148,15 @@ class FootageRecorder:
             await self._flush()
             self._first_wall = _wall(item)
         self._packets.append(item)
+        self._last_video = item
 
     async def _flush(self) -> None:
         packets, self._packets = self._packets, []
-        if not packets or self._info is None:
+        last, self._last_video = self._last_video, None
+        if not packets or self._info is None or last is None:
             return
         first = packets[0]
-        span = float(((packets[-1].pts or 0) - (first.pts or 0)) * first.time_base)
+        span = float(((last.pts or 0) - (first.pts or 0)) * first.time_base)
         start_ms = int(self._first_wall * 1000)
         end_ms = start_ms + max(1, int(span * 1000))
         try:
@@ -177,7 +185,7 @@ def _write_segment(directory: Path, start_ms: int, end_ms: int, info: StreamInfo
     try:
         with os.fdopen(fd, "w+b") as fh:
             writer = CodecFreeMp4(fh, info.codec, info.extradata, info.width, info.height,
-                                  fragmented=False)
+                                  fragmented=False, audio=carried_audio(info))
             for pkt in packets:
                 writer.write(pkt)
             writer.close()

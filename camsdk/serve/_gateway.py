@@ -449,7 +449,8 @@ class Gateway(AsyncResource):
                 "camera_id": camera_id, "grant_id": job.grant_id, "requester": job.principal,
                 "purpose": grant.purpose, "window": window,
                 "footage": {"first": result.first.isoformat(), "last": result.last.isoformat(),
-                            "frames": result.frames, "masked": result.masked},
+                            "frames": result.frames, "masked": result.masked,
+                            "audio": result.audio},
                 "sha256": digest, "bytes": size, "created_at": self._clock().isoformat(),
             }, self.key)
             write_private(self.clip_path(job.export_id, manifest=True),

@@ -1,19 +1,24 @@
-"""Live media for viewers: H.264 packets from the shared upstream, as fragmented MP4.
+"""Live media for viewers: H.264 (and the camera's audio) from the shared upstream, as fMP4.
 
 A `LiveFeed` is what one viewer receives, read through the viewer's own
 `camsdk.Camera.acting_for` door, so the policy decides it for them, the
 audit log names them and a revoked grant ends it at the next item:
 
 * without masks, `PassthroughFeed`: the camera's own H.264 packets, not
-  decoded, not re-encoded (the cheap path: remuxing only);
+  decoded, not re-encoded (the cheap path: remuxing only), with the camera's
+  audio packets when it has AAC or G.711 audio (`VideoTrack.audio`);
 * with masks (the owner's or the grant's), or when the camera is not H.264
   and a browser needs it, `TranscodedFeed`: frames decoded once by the shared
   decoder, masked by the facade, encoded with x264 (ultrafast, zero latency,
-  baseline profile) in a worker thread.
+  baseline profile) in a worker thread. Video only: the camera's sound is
+  raw media, which the facade lets out under masks only with ``raw_media``
+  (and a camera that is not H.264 gets no audio in the browser either).
 
 `Fmp4Muxer` turns either into fragmented MP4 for Media Source Extensions:
-one init segment (``ftyp`` + ``moov``), then one ``moof``/``mdat`` fragment per
-frame. RTSP restream reads the same feeds (`camsdk.serve._rtsp`).
+one init segment (``ftyp`` + ``moov``: the video track, and an AAC track when
+the feed has audio: AAC copied, G.711 transcoded), then one ``moof``/``mdat``
+fragment per frame or audio packet. RTSP restream reads the same feeds
+(`camsdk.serve._rtsp`) and sends the audio as the camera coded it.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from fractions import Fraction
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .._media import Discontinuity, MediaPacket, VideoFrame
-from ._mux import CodecFreeMp4
+from .._media import Discontinuity, MediaPacket, StreamInfo, VideoFrame
+from ._mux import CodecFreeMp4, carried_audio, mse_audio_codec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._camera import Camera
@@ -59,11 +64,17 @@ class VideoTrack:
     extradata: bytes | None
     #: Whether the packets were re-encoded (masks, or a codec browsers cannot play).
     transcoded: bool
+    #: The camera's stream description when the feed carries its audio (AAC or G.711
+    #: packets, ``kind="audio"``), else ``None``.
+    audio: StreamInfo | None = None
 
     @property
     def mime(self) -> str:
-        """The MSE type string, e.g. ``video/mp4; codecs="avc1.42c01f"``."""
-        return f'video/mp4; codecs="{mse_codec(self.extradata)}"'
+        """The MSE type string, e.g. ``video/mp4; codecs="avc1.42c01f,mp4a.40.2"``."""
+        codecs = mse_codec(self.extradata)
+        if self.audio is not None:
+            codecs += "," + mse_audio_codec(self.audio)
+        return f'video/mp4; codecs="{codecs}"'
 
 
 def mse_codec(extradata: bytes | None) -> str:
@@ -87,19 +98,26 @@ def _annexb_units(data: bytes) -> list[bytes]:
 
 
 class LiveFeed:
-    """One viewer's live H.264 (an async iterator of `MediaPacket` and `Discontinuity`)."""
+    """One viewer's live H.264 (an async iterator of `MediaPacket` and `Discontinuity`).
+
+    ``audio`` asks for the camera's audio packets too, where the feed can carry
+    them (`PassthroughFeed`); `track` says whether it does.
+    """
 
     track: VideoTrack
 
-    def __init__(self, camera: Camera, *, purpose: str, profile: str | None = None) -> None:
+    def __init__(self, camera: Camera, *, purpose: str, profile: str | None = None,
+                 audio: bool = False) -> None:
         self._camera = camera
         self._purpose = purpose
         self._profile = profile
+        self._audio = audio
         self._stream: MediaStream | None = None
         self.items = 0
 
     async def __aenter__(self) -> Self:
-        self._stream = self._camera.stream(self._profile, audio=False, purpose=self._purpose)
+        self._stream = self._camera.stream(self._profile, audio=self._audio,
+                                           purpose=self._purpose)
         try:
             await self._stream.open()
             await self._start(self._stream)
@@ -135,14 +153,16 @@ class PassthroughFeed(LiveFeed):
 
     async def _start(self, stream: MediaStream) -> None:
         info = stream.info
+        audio = carried_audio(info) if self._audio else None
         self.track = VideoTrack(info.codec, info.width, info.height, info.fps, info.extradata,
-                                transcoded=False)
-        self._packets = stream.packets(audio=False, purpose=self._purpose)
+                                transcoded=False, audio=audio)
+        self._packets = stream.packets(audio=audio is not None, purpose=self._purpose)
 
     async def __anext__(self) -> MediaPacket | Discontinuity:
         while True:
             item = await self._packets.__anext__()
-            if isinstance(item, MediaPacket) and item.kind != "video":
+            if (isinstance(item, MediaPacket) and item.kind != "video"
+                    and self.track.audio is None):
                 continue
             self.items += 1
             return item
@@ -216,11 +236,16 @@ class _LiveEncoder:
 
 
 def open_feed(camera: Camera, *, purpose: str, masked: bool, browser: bool,
-              codec: str | None = None, profile: str | None = None) -> LiveFeed:
-    """The feed for one viewer: passthrough unless masks apply or a browser needs H.264."""
+              codec: str | None = None, profile: str | None = None,
+              audio: bool = True) -> LiveFeed:
+    """The feed for one viewer: passthrough unless masks apply or a browser needs H.264.
+
+    A passthrough feed carries the camera's audio too (with ``audio``, when the
+    camera has AAC or G.711 audio); a transcoded feed is video only.
+    """
     if masked or (browser and codec not in (None, "h264")):
         return TranscodedFeed(camera, purpose=purpose, profile=profile)
-    return PassthroughFeed(camera, purpose=purpose, profile=profile)
+    return PassthroughFeed(camera, purpose=purpose, profile=profile, audio=audio)
 
 
 class _Chunks:
@@ -240,7 +265,7 @@ class _Chunks:
 
 
 class Fmp4Muxer:
-    """H.264 packets in, fragmented MP4 out: an init segment, then a fragment per frame.
+    """H.264 (and audio) packets in, fragmented MP4 out: an init segment, then fragments.
 
     Remuxing only (tens of microseconds a packet), with `CodecFreeMp4`, so the
     init segment describes the camera's own parameter sets.
@@ -249,7 +274,7 @@ class Fmp4Muxer:
     def __init__(self, track: VideoTrack) -> None:
         self._sink = _Chunks()
         self._mp4 = CodecFreeMp4(self._sink, track.codec, track.extradata, track.width,
-                                 track.height, fragmented=True)
+                                 track.height, fragmented=True, audio=track.audio)
         self.fragments = 0
         self.bytes = 0
         self._closed = False

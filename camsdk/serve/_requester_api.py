@@ -272,7 +272,8 @@ async def _serve_live(gw: Gateway, ws: WebSocket) -> None:
             session.transcoded = feed.track.transcoded
             await ws.send_json({"type": "init", "mime": feed.track.mime,
                                 "width": feed.track.width, "height": feed.track.height,
-                                "transcoded": feed.track.transcoded})
+                                "transcoded": feed.track.transcoded,
+                                "audio": feed.track.audio is not None})
             async for chunk in fmp4_chunks(feed):
                 await ws.send_bytes(chunk)
                 session.bytes += len(chunk)

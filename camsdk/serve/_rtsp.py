@@ -9,6 +9,11 @@ grant ends. What is sent is a `LiveFeed` read through the grant principal's
 `Camera.acting_for`: passthrough without masks, masked and re-encoded with
 them; a revoked or expired grant ends the connection at the next frame.
 
+A passthrough feed announces the camera's audio as a second track, as the
+camera coded it: AAC as ``MPEG4-GENERIC`` (RFC 3640, ``AAC-hbr``), G.711 as
+``PCMU``/``PCMA`` (static payload types 0 and 8). A client that sets up only
+the video gets only the video; masked restreams are video only.
+
 Reused from ``camsdk.testing`` (pure functions on bytes, no test behaviour):
 the request parser and response renderer (`camsdk.testing._rtsp_wire`), the
 RTP, RTCP, interleaving and H.264/H.265 fragmenting helpers and the SDP
@@ -23,16 +28,21 @@ import contextlib
 import hashlib
 import hmac
 import random
+import re
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._errors import AccessDeniedError, CamError
 from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
 from ..testing._rtp import (
+    MAX_PAYLOAD,
     MediaTimeline,
+    _aac_track,
     _nal_format,
+    aac_payload,
     fragment_h264,
     fragment_h265,
     interleaved_frame,
@@ -58,10 +68,58 @@ _IDLE = 60.0
 _SR_EVERY = 2.0
 # The shared renderer names the test server; this one is the gateway.
 _TEST_SERVER, _SERVER = b"Server: camsdk-testing\r\n", b"Server: camsdk-gateway\r\n"
+#: G.711 goes out as it comes, under its static RTP payload type.
+_G711 = {"pcm_mulaw": (0, "PCMU"), "pcm_alaw": (8, "PCMA")}
+_TRACK = re.compile(r"trackID=(\d+)")
+_INTERLEAVED = re.compile(r"interleaved=(\d{1,3})(?:-(\d{1,3}))?")
 
 
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _audio_sdp(info: StreamInfo) -> tuple[str, int, int]:
+    """The audio ``m=`` section, its payload type and its RTP clock rate."""
+    rate = info.audio_sample_rate or 8000
+    if info.audio_codec in _G711:
+        pt, name = _G711[info.audio_codec]
+        channels = info.audio_channels or 1
+        suffix = f"/{channels}" if channels > 1 else ""
+        return f"m=audio 0 RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/{rate}{suffix}\r\n", pt, rate
+    track = _aac_track(info)
+    return track.sdp_media, track.payload_type, track.clock_rate
+
+
+@dataclass(slots=True)
+class _RtpOut:
+    """One track's RTP sender state: its channel, SSRC, sequence and timestamp origin."""
+
+    channel: int
+    payload_type: int
+    clock_rate: int
+    ssrc: int = field(default_factory=lambda: random.getrandbits(32))
+    base: int = field(default_factory=lambda: random.getrandbits(31))
+    seq: int = field(default_factory=lambda: random.getrandbits(15))
+    sent: int = 0
+    octets: int = 0
+    last_sr: float = 0.0
+
+    def packets(self, stamp: int, payloads: list[bytes], *, marker_last: bool) -> bytes:
+        """The interleaved RTP packets of one media unit, and an RTCP report when due."""
+        out = bytearray()
+        for i, payload in enumerate(payloads):
+            marker = marker_last and i == len(payloads) - 1
+            data = rtp_packet(self.payload_type, self.seq, stamp, self.ssrc, marker, payload)
+            self.seq += 1
+            self.sent += 1
+            self.octets += len(payload)
+            out += interleaved_frame(self.channel, data)
+        now = time.monotonic()
+        if now - self.last_sr >= _SR_EVERY:
+            self.last_sr = now
+            report = rtcp_sender_report(self.ssrc, time.time(), stamp, self.sent, self.octets)
+            out += interleaved_frame(self.channel + 1, report)
+        return bytes(out)
 
 
 class _Viewer:
@@ -76,7 +134,10 @@ class _Viewer:
         self.first: MediaPacket | None = None
         self.live: LiveSession | None = None
         self.view: Camera | None = None
-        self.channel = 0
+        #: RTP channel of each track set up (0 video, 1 audio).
+        self.channels: dict[int, int] = {}
+        #: The audio track's payload type and clock rate, when the feed has audio.
+        self.audio: tuple[int, int] | None = None
         self.path = ""
 
 
@@ -203,16 +264,30 @@ class RestreamServer:
         if viewer.feed is None:
             return Response(455)
         if request.method == "SETUP":
-            transport = request.headers.get("transport", "")
-            if "RTP/AVP/TCP" not in transport.upper():
-                return Response(461)
-            reply = f"RTP/AVP/TCP;unicast;interleaved={viewer.channel}-{viewer.channel + 1}"
-            return Response(200, [("Transport", reply), ("Session", viewer.session_id)])
+            return self._setup(viewer, request, parts[2:])
         if request.method == "PLAY":
             return Response(200, [("Session", viewer.session_id), ("Range", "npt=0.000-")])
         if request.method == "TEARDOWN":
             return Response(200, [("Session", viewer.session_id)])
         return Response(501)
+
+    def _setup(self, viewer: _Viewer, request: Request, rest: list[str]) -> Response:
+        transport = request.headers.get("transport", "")
+        if "RTP/AVP/TCP" not in transport.upper():
+            return Response(461)
+        match = _TRACK.fullmatch(rest[-1]) if rest else None
+        track = int(match.group(1)) if match else 0
+        if track > (1 if viewer.audio is not None else 0) or (rest and match is None):
+            return Response(404)
+        # The client's own channel pair when it asked for one it may have; else 0-1, 2-3.
+        asked = _INTERLEAVED.search(transport)
+        channel = int(asked.group(1)) if asked else 2 * track
+        taken = {c for t, c in viewer.channels.items() if t != track}
+        if channel > 254 or channel in taken or channel + 1 in taken or channel - 1 in taken:
+            channel = 2 * track
+        viewer.channels[track] = channel
+        reply = f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"
+        return Response(200, [("Transport", reply), ("Session", viewer.session_id)])
 
     async def _describe(self, viewer: _Viewer, request: Request, grant_id: str, camera: str
                         ) -> Response:
@@ -236,6 +311,7 @@ class RestreamServer:
                               feed.track.fps, viewer.first.time_base,
                               extradata=feed.track.extradata)
             tracks = MediaTimeline.from_source(info, [viewer.first]).tracks
+            audio = _audio_sdp(feed.track.audio) if feed.track.audio is not None else None
         except (AccessDeniedError, SharingError) as exc:
             log.info("restream of %s refused: %s", camera, exc)
             return Response(403)
@@ -243,8 +319,14 @@ class RestreamServer:
             log.warning("restream of %s failed: %s", camera, exc)
             return Response(503)
         viewer.path = request.uri.rstrip("/")
+        viewer.channels = {}
         sdp = ("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=camsdk gateway\r\nt=0 0\r\n"
                "a=control:*\r\n" + tracks[0].sdp_media + "a=control:trackID=0\r\n")
+        viewer.audio = None
+        if audio is not None:
+            media, payload_type, rate = audio
+            viewer.audio = payload_type, rate
+            sdp += media + "a=control:trackID=1\r\n"
         return Response(200, [("Content-Type", "application/sdp"),
                               ("Content-Base", viewer.path + "/")], sdp.encode())
 
@@ -261,12 +343,13 @@ class RestreamServer:
         track = feed.track
         split, _ = _nal_format("h264" if track.codec == "h264" else "hevc", track.extradata)
         fragment = fragment_h264 if track.codec == "h264" else fragment_h265
-        ssrc = random.getrandbits(32)
-        base = random.getrandbits(31)
-        seq = random.getrandbits(15)
+        video = _RtpOut(viewer.channels.get(0, 0), 96, 90000)
+        sound: _RtpOut | None = None
+        if viewer.audio is not None and 1 in viewer.channels:
+            sound = _RtpOut(viewer.channels[1], *viewer.audio)
+        g711 = track.audio is not None and track.audio.audio_codec in _G711
+        send_video = 0 in viewer.channels or not viewer.channels
         origin = first.time or 0.0
-        sent = octets = 0
-        last_sr = 0.0
         writer = viewer.writer
         pending: list[MediaPacket] = [first]
         try:
@@ -274,19 +357,24 @@ class RestreamServer:
                 pkt = pending.pop() if pending else await anext(feed)
                 if not isinstance(pkt, MediaPacket) or pkt.time is None:
                     continue
-                stamp = base + round((pkt.time - origin) * 90000)
-                payloads = [p for nal in split(pkt.data) for p in fragment(nal)]
-                for i, payload in enumerate(payloads):
-                    data = rtp_packet(96, seq, stamp, ssrc, i == len(payloads) - 1, payload)
-                    seq += 1
-                    sent += 1
-                    octets += len(payload)
-                    writer.write(interleaved_frame(viewer.channel, data))
-                now = time.monotonic()
-                if now - last_sr >= _SR_EVERY:
-                    last_sr = now
-                    report = rtcp_sender_report(ssrc, time.time(), stamp, sent, octets)
-                    writer.write(interleaved_frame(viewer.channel + 1, report))
+                if pkt.kind == "audio":
+                    if sound is None:
+                        continue
+                    out = sound
+                    stamp = out.base + round((pkt.time - origin) * out.clock_rate)
+                    if g711:  # one byte a sample: cut long packets at the payload limit
+                        payloads = [pkt.data[i:i + MAX_PAYLOAD]
+                                    for i in range(0, len(pkt.data), MAX_PAYLOAD)]
+                        for i, payload in enumerate(payloads):
+                            writer.write(out.packets(stamp + i * MAX_PAYLOAD, [payload],
+                                                     marker_last=False))
+                    else:
+                        writer.write(out.packets(stamp, [aac_payload(pkt.data)],
+                                                 marker_last=True))
+                elif send_video:
+                    stamp = video.base + round((pkt.time - origin) * 90000)
+                    payloads = [p for nal in split(pkt.data) for p in fragment(nal)]
+                    writer.write(video.packets(stamp, payloads, marker_last=True))
                 if viewer.live is not None:
                     viewer.live.items += 1
                     viewer.live.bytes += pkt.size

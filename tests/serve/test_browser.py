@@ -1,6 +1,7 @@
 """In a real browser (Debian's Chromium, headless, driven by Playwright): the owner logs in,
 sees a request, approves it with a mask drawn on the snapshot; the requester's page plays
-the live video, masked; the owner stops the session and the requester's video stops.
+the live video, masked; the owner stops the session and the requester's video stops. An
+unmasked view of a camera with audio plays its sound too.
 
 Set ``CAMSDK_SCREENSHOTS=<dir>`` to keep the screenshots (the docs use them).
 """
@@ -15,13 +16,14 @@ from typing import Any
 
 import anyio
 import av
+import httpx
 import numpy as np
 import pytest
 
-from camsdk.serve import Gateway, SiteConfig
+from camsdk.serve import Gateway, SiteConfig, create_app
 from camsdk.serve._app import running
 
-from ._helpers import OWNER_PASSWORD, Requester, started
+from ._helpers import BASE, OWNER_PASSWORD, OwnerClient, Requester, login, site_config, started
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -161,3 +163,43 @@ async def _scenario(gateway: Gateway, requester: Requester, browser: Any) -> Non
         with anyio.fail_after(10):
             await viewer.close()
             await owner.close()
+
+
+async def test_an_unmasked_view_of_a_camera_with_audio_plays_its_sound(
+    tmp_path: Path, browser: Any
+) -> None:
+    site = site_config(tmp_path, cameras=[
+        {"name": "porch", "url": "virtual://gw-browser-sound?size=320x240&fps=15&gop=15&audio=1"}],
+        areas={"street": ["porch"]})
+    gateway = await started(site)
+    try:
+        requester = Requester(gateway, "Neighbour")
+        async with requester.client:
+            [grant] = await _approve_as_asked(gateway, await requester.submit())
+            async with running(gateway) as base:
+                live = await requester.client.post(
+                    "/api/v1/live", json={"grant_id": grant, "camera": "porch"})
+                viewer = await browser.new_page()
+                viewer.set_default_timeout(TIMEOUT_MS)
+                await viewer.goto(base + live.json()["viewer_path"])
+                await viewer.wait_for_function(
+                    "() => window.viewerState && window.viewerState.state === 'playing'")
+                assert await viewer.evaluate("() => window.viewerState.audio")
+                await viewer.click("#sound")  # the page's own "Sound on"
+                # Chromium decoded the AAC fragments beside the video, and plays unmuted.
+                await viewer.wait_for_function(
+                    "() => { const v = document.getElementById('video');"
+                    " return v.webkitAudioDecodedByteCount > 0 && !v.muted &&"
+                    " v.getVideoPlaybackQuality().totalVideoFrames > 15; }")
+                with anyio.fail_after(10):
+                    await viewer.close()
+    finally:
+        await gateway.aclose()
+
+
+async def _approve_as_asked(gateway: Gateway, request_id: str) -> list[str]:
+    """The owner approves through the API, as the page would (no browser needed for that)."""
+    transport = httpx.ASGITransport(app=create_app(gateway), client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        csrf = (await login(client)).json()["csrf"]
+        return await OwnerClient(client, csrf).approve(request_id)

@@ -3,7 +3,7 @@
 // into Media Source Extensions. When access ends, the server says why and the video stops.
 "use strict";
 
-const viewer = { state: "connecting", reason: "", chunks: 0, bytes: 0 };
+const viewer = { state: "connecting", reason: "", chunks: 0, bytes: 0, audio: false };
 window.viewerState = viewer;
 
 function status(text, detail = "") {
@@ -17,6 +17,11 @@ function start() {
   if (!ticket) { status("no ticket", "Open the viewer link the API gave you."); return; }
   history.replaceState(null, "", location.pathname);  // the ticket is spent: keep it out of history
   const video = document.getElementById("video");
+  const sound = document.getElementById("sound");
+  sound.addEventListener("click", () => {
+    video.muted = !video.muted;
+    sound.textContent = video.muted ? "Sound on" : "Sound off";
+  });
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/v1/live/ws?ticket=${encodeURIComponent(ticket)}`);
   socket.binaryType = "arraybuffer";
@@ -59,7 +64,10 @@ function start() {
           });
           pump();
         });
-        status("playing", `${message.width}x${message.height}${message.transcoded ? ", masked" : ""}`);
+        status("playing", `${message.width}x${message.height}${message.transcoded ? ", masked" : ""}${message.audio ? ", with sound" : ""}`);
+        viewer.audio = Boolean(message.audio);
+        // Browsers autoplay muted video only: the viewer turns the sound on.
+        if (message.audio) sound.classList.remove("hidden");
         video.play().catch(() => {});
       } else if (message.type === "end") {
         stop(message.reason);
