@@ -251,6 +251,35 @@ def test_built_in_drivers_import_nothing_private_of_camsdk() -> None:
     assert offenders == set()
 
 
+def _absolute_imports(path: Path, package: str) -> list[str]:
+    """Every module ``path`` imports, relative imports resolved against ``package``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.append(node.module or "")
+            else:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                found.append(".".join([*base, node.module] if node.module else base))
+        elif isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+    return found
+
+
+def test_the_library_does_not_depend_on_its_test_tools() -> None:
+    root = Path(camsdk.__file__).parent
+    offenders = set()
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[1:2] == ("testing",):
+            continue
+        package = ".".join(parts[:-1])
+        offenders |= {f"{path.relative_to(root)}: {name}"
+                      for name in _absolute_imports(path, package)
+                      if name == "camsdk.testing" or name.startswith("camsdk.testing.")}
+    assert offenders == set()
+
+
 def test_every_driver_and_hub_states_its_install_hint() -> None:
     builtins = [info for info in camsdk.available_drivers().values() if info.builtin]
     assert builtins and all(info.requires.startswith("pip install") for info in builtins)

@@ -28,7 +28,7 @@ import av.error
 import pytest
 
 from camsdk._media import MediaPacket, StreamInfo
-from camsdk.testing._rtp import (
+from camsdk._rtsp._packetize import (
     aac_payload,
     fragment_h264,
     fragment_h265,

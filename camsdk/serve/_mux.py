@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
 from .._pipeline._remux import AudioTrack, add_mux_video_track, retag_hevc
-from ..testing._rtp import _nal_format
+from .._rtsp._packetize import _nal_format
 
 __all__ = ["AnnexB", "CodecFreeMp4", "carried_audio", "mse_audio_codec"]
 

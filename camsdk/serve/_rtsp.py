@@ -14,11 +14,11 @@ camera coded it: AAC as ``MPEG4-GENERIC`` (RFC 3640, ``AAC-hbr``), G.711 as
 ``PCMU``/``PCMA`` (static payload types 0 and 8). A client that sets up only
 the video gets only the video; masked restreams are video only.
 
-Reused from ``camsdk.testing`` (pure functions on bytes, no test behaviour):
-the request parser and response renderer (`camsdk.testing._rtsp_wire`), the
-RTP, RTCP, interleaving and H.264/H.265 fragmenting helpers and the SDP
-track builder (`camsdk.testing._rtp`), and the Digest parameter parser
-(`camsdk.testing._rtsp_auth.auth_params`).
+Shared with `camsdk.testing.RtspServer` (pure functions on bytes): the
+request parser, response renderer and Digest parameter parser
+(`camsdk._rtsp._server_wire`), and the RTP, RTCP, interleaving and
+H.264/H.265 fragmenting helpers and SDP track builder
+(`camsdk._rtsp._packetize`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from .._errors import AccessDeniedError, CamError
 from .._log import get_logger
 from .._media import MediaPacket, StreamInfo
-from ..testing._rtp import (
+from .._rtsp._packetize import (
     MAX_PAYLOAD,
     MediaTimeline,
     _aac_track,
@@ -49,8 +49,7 @@ from ..testing._rtp import (
     rtcp_sender_report,
     rtp_packet,
 )
-from ..testing._rtsp_auth import auth_params
-from ..testing._rtsp_wire import BadRequest, Request, Response, parse_head, render
+from .._rtsp._server_wire import BadRequest, Request, Response, auth_params, parse_head, render
 from ._live import LiveFeed, open_feed
 from ._sharing import SharingError
 
@@ -67,7 +66,6 @@ _BODY_LIMIT = 16 * 1024
 _IDLE = 60.0
 _SR_EVERY = 2.0
 # The shared renderer names the test server; this one is the gateway.
-_TEST_SERVER, _SERVER = b"Server: camsdk-testing\r\n", b"Server: camsdk-gateway\r\n"
 #: G.711 goes out as it comes, under its static RTP payload type.
 _G711 = {"pcm_mulaw": (0, "PCMU"), "pcm_alaw": (8, "PCMA")}
 _TRACK = re.compile(r"trackID=(\d+)")
@@ -187,7 +185,7 @@ class RestreamServer:
                     return
                 response = await self._dispatch(viewer, request)
                 viewer.writer.write(
-                    render(response, request.cseq).replace(_TEST_SERVER, _SERVER, 1))
+                    render(response, request.cseq, server="camsdk-gateway"))
                 await viewer.writer.drain()
                 if request.method == "PLAY" and response.status == 200:
                     await self._send(viewer)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
 
+from camsdk._rtsp._server_wire import auth_params
+
 __all__ = ["AuthVerdict", "RtspQuirks", "ServerAuth"]
 
-_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 _HASHES = {"MD5": "md5", "MD5-SESS": "md5", "SHA-256": "sha256", "SHA-256-SESS": "sha256"}
 
 AuthVerdict = Literal["ok", "stale", "denied"]
@@ -72,16 +72,6 @@ def _hash(algorithm: str, text: str) -> str:
 
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
-def auth_params(text: str) -> dict[str, str]:
-    """The ``key=value`` parameters of a Digest header."""
-    params: dict[str, str] = {}
-    for match in _AUTH_PARAM.finditer(text):
-        quoted = match.group(2)
-        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
-        params[match.group(1).lower()] = value
-    return params
 
 
 class ServerAuth:

@@ -59,7 +59,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from camsdk._log import get_logger
-from camsdk.testing._rtp import (
+from camsdk._rtsp._packetize import (
     MediaTimeline,
     MediaUnit,
     RtpTrack,
@@ -67,18 +67,18 @@ from camsdk.testing._rtp import (
     rtcp_sender_report,
     rtp_packet,
 )
+from camsdk._rtsp._server_wire import BODY_LIMIT as _BODY_LIMIT
+from camsdk._rtsp._server_wire import BROKEN_SDP as _BROKEN_SDP
+from camsdk._rtsp._server_wire import DIGITS as _DIGITS
+from camsdk._rtsp._server_wire import HEADER_LIMIT as _HEADER_LIMIT
+from camsdk._rtsp._server_wire import BadRequest as _BadRequest
+from camsdk._rtsp._server_wire import Request as _Request
+from camsdk._rtsp._server_wire import Response as _Response
+from camsdk._rtsp._server_wire import parse_head as _parse_head
+from camsdk._rtsp._server_wire import port_pair as _port_pair
+from camsdk._rtsp._server_wire import render as _render
 from camsdk.testing._rtsp_auth import RtspQuirks, ServerAuth
 from camsdk.testing._rtsp_source import EncodedLoop, MediaLoop, generate_source
-from camsdk.testing._rtsp_wire import BODY_LIMIT as _BODY_LIMIT
-from camsdk.testing._rtsp_wire import BROKEN_SDP as _BROKEN_SDP
-from camsdk.testing._rtsp_wire import DIGITS as _DIGITS
-from camsdk.testing._rtsp_wire import HEADER_LIMIT as _HEADER_LIMIT
-from camsdk.testing._rtsp_wire import BadRequest as _BadRequest
-from camsdk.testing._rtsp_wire import Request as _Request
-from camsdk.testing._rtsp_wire import Response as _Response
-from camsdk.testing._rtsp_wire import parse_head as _parse_head
-from camsdk.testing._rtsp_wire import port_pair as _port_pair
-from camsdk.testing._rtsp_wire import render as _render
 
 __all__ = [
     "BACKCHANNEL_TAG",

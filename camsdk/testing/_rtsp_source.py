@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, Literal, Protocol
 
 from camsdk._media import MediaPacket, StreamInfo
-from camsdk.testing._rtp import split_annexb
+from camsdk._rtsp._packetize import split_annexb
 
 __all__ = ["EncodedLoop", "MediaLoop", "generate_source"]
 

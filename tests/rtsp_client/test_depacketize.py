@@ -16,7 +16,7 @@ from camsdk._rtsp._h264 import H264Depacketizer
 from camsdk._rtsp._h265 import H265Depacketizer
 from camsdk._rtsp._metadata import MAX_DOCUMENT, MetadataDepacketizer
 from camsdk._rtsp._nal import split_annexb
-from camsdk.testing._rtp import aac_payload, fragment_h264, fragment_h265
+from camsdk._rtsp._packetize import aac_payload, fragment_h264, fragment_h265
 
 SPS = bytes.fromhex("6742001e95a8280f64")
 PPS = bytes.fromhex("68ce3c80")

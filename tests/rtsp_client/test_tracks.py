@@ -8,10 +8,10 @@ from types import MappingProxyType
 import pytest
 
 from camsdk._media import MediaPacket
+from camsdk._rtsp._packetize import rtcp_sender_report, rtp_packet
 from camsdk._rtsp._rtp import NTP_UNIX_OFFSET, ReorderBuffer, parse_rtcp, receiver_report
 from camsdk._rtsp._sdp import MediaDescription
 from camsdk._rtsp._tracks import Track
-from camsdk.testing._rtp import rtcp_sender_report, rtp_packet
 
 VIDEO = MediaDescription("video", 96, "h264", 90000)
 PCMU = MediaDescription("audio", 0, "pcmu", 8000)

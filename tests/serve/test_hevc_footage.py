@@ -1,4 +1,4 @@
-"""HEVC footage the gateway keeps plays on Apple devices: tagged hvc1, the camera's own VPS/SPS/PPS."""
+"""Kept HEVC footage plays on Apple devices: tagged hvc1, with the camera's own VPS/SPS/PPS."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from camsdk._rtsp._server_wire import Request as _Request
+from camsdk._rtsp._server_wire import Response as _Response
 from camsdk.testing._rtsp_server import RtspServer, _Connection
-from camsdk.testing._rtsp_wire import Request as _Request
-from camsdk.testing._rtsp_wire import Response as _Response
 
 __all__ = ["LiveStream", "StreamBook", "TokenRtspServer"]
 

@@ -1,4 +1,7 @@
-"""RTP packetisation and SDP media descriptions for the test RTSP server.
+"""RTP packetisation and SDP media descriptions for RTSP servers.
+
+Used by the gateway's restream (`camsdk.serve`) and the test server
+(`camsdk.testing.RtspServer`).
 
 Everything here is pure computation on bytes, no I/O:
 

@@ -1,4 +1,7 @@
-"""Request parsing and response rendering of the test RTSP server (RFC 2326 text).
+"""Request parsing and response rendering for RTSP servers (RFC 2326 text).
+
+Used by the gateway's restream (`camsdk.serve`) and the test server
+(`camsdk.testing.RtspServer`).
 
 Requests are parsed strictly (one request line, ``Name: value`` headers, a
 numeric CSeq) so the server can tell clients exactly what they got wrong;
@@ -9,11 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:  # pragma: no cover
-    from camsdk.testing._rtsp_server import _Session
 
 __all__ = [
     "BODY_LIMIT",
@@ -83,8 +83,8 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
-    #: Session to start pacing once the response is on the wire.
-    play: _Session | None = None
+    #: The server's session to start pacing once the response is on the wire.
+    play: Any = None
 
 
 # Broken on purpose: a version that is not a number, lines without "=",
@@ -94,12 +94,12 @@ class Response:
 BROKEN_SDP = b"v=zero\r\no=- garbage\r\ns\r\nthis is not SDP\r\na=rtpmap:96\r\n\x00\xff\xfe\r\n"
 
 
-def render(response: Response, cseq: str | None) -> bytes:
-    """The bytes of a response."""
+def render(response: Response, cseq: str | None, server: str = "camsdk-testing") -> bytes:
+    """The bytes of a response, naming ``server`` in its Server header."""
     lines = [f"RTSP/1.0 {response.status} {_REASONS.get(response.status, 'Error')}"]
     if cseq is not None:
         lines.append(f"CSeq: {cseq}")
-    lines.append("Server: camsdk-testing")
+    lines.append(f"Server: {server}")
     lines.extend(f"{name}: {value}" for name, value in response.headers)
     if response.body:
         lines.append(f"Content-Length: {len(response.body)}")
@@ -161,3 +161,14 @@ def port_pair(value: str | None, default: int | None, *, limit: int) -> tuple[in
     return a, b
 
 
+_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+
+
+def auth_params(text: str) -> dict[str, str]:
+    """The ``key=value`` parameters of a Digest header."""
+    params: dict[str, str] = {}
+    for match in _AUTH_PARAM.finditer(text):
+        quoted = match.group(2)
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
+        params[match.group(1).lower()] = value
+    return params
