@@ -10,36 +10,25 @@ bound; nothing sleeps.
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import threading
-from collections import deque
 from pathlib import Path
+
+from .._services import LocalService, find_binary, free_port
 
 _CANDIDATES = ("nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server")
 
 
 def find_nats_server() -> str | None:
     """Path of the nats-server binary, or None when it is not installed."""
-    for name in _CANDIDATES:
-        path = shutil.which(name) or (name if Path(name).is_file() else None)
-        if path:
-            return path
-    return None
+    found: str | None = find_binary(_CANDIDATES)
+    return found
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class NatsServer:
+class NatsServer(LocalService):  # type: ignore[misc, valid-type]
     """One nats-server process with JetStream; `start`, `stop`, `restart`, `close`."""
+
+    name = "nats-server"
+    ready_marker = "Server is ready"
 
     def __init__(
         self,
@@ -69,60 +58,4 @@ class NatsServer:
         self.conf = self.workdir / "nats.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[str] | None = None
-        self.log: deque[str] = deque(maxlen=500)
-        self._ready = threading.Event()
-
-    def start(self, timeout: float = 15.0) -> None:
-        """Start the server and wait (bounded) until it says it is ready."""
-        self._ready.clear()
-        self.proc = subprocess.Popen(
-            [self.binary, "-c", str(self.conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        threading.Thread(
-            target=self._drain, args=(self.proc,), name="nats-server-log", daemon=True
-        ).start()
-        if not self._ready.wait(timeout) or self.proc.poll() is not None:
-            self.kill()
-            raise RuntimeError("nats-server did not start:\n" + "\n".join(self.log))
-
-    def _drain(self, proc: subprocess.Popen[str]) -> None:
-        # Reading stderr continuously keeps the pipe from filling and blocking the server.
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            self.log.append(line.rstrip())
-            if "Server is ready" in line:
-                self._ready.set()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (JetStream syncs its store) and wait, bounded."""
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: an abrupt server death."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-
-    def restart(self) -> None:
-        """Graceful stop, then start on the same port with the same store."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop and remove the temporary directory."""
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        super().__init__([binary, "-c", str(self.conf)], self.workdir)
