@@ -1227,8 +1227,10 @@ class RtspServer:
         if len(payload) <= skip:
             return payload
         damaged = bytearray(payload)
-        for _ in range(max(1, (len(payload) - skip) // 64)):
-            damaged[self._rng.randrange(skip, len(payload))] ^= 0xFF
+        # Distinct positions: a byte flipped twice would be undamaged again.
+        for index in self._rng.sample(range(skip, len(payload)),
+                                      max(1, (len(payload) - skip) // 64)):
+            damaged[index] ^= 0xFF
         return bytes(damaged)
 
 
