@@ -96,7 +96,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
             )
         self._shared = False
         self._slot: SessionSlot[OnvifEndpoint] = SessionSlot("camera", scheme="onvif",
-                                                             url=self._shown)
+                                                             url=self.shown)
         self._profiles: list[MediaProfile] = []
         self._names: dict[str, MediaProfile] = {}
         self._ptz_profile: MediaProfile | None = None
@@ -123,13 +123,6 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
     def endpoint(self) -> OnvifEndpoint:
         """The connected device (services, identity, session)."""
         return self._slot.get()
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"OnvifDriver({self._shown!r})"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -163,7 +156,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                     f"the device has no video source {source!r} "
                     f"(known: {', '.join(endpoint.video_sources()) or 'none'})",
                     scheme="onvif",
-                    url=self._shown,
+                    url=self.shown,
                 )
         wanted = self.options.profile
         if wanted is not None:
@@ -173,7 +166,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                 raise ConfigurationError(
                     f"the device has no profile {wanted!r} (known: {known})",
                     scheme="onvif",
-                    url=self._shown,
+                    url=self.shown,
                 )
             profiles.remove(chosen)
             profiles.insert(0, chosen)
@@ -269,13 +262,13 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         media = self.endpoint.media
         if media is None:
             raise UnsupportedCapabilityError(
-                "the device offers no media service", scheme="onvif", url=self._shown
+                "the device offers no media service", scheme="onvif", url=self.shown
             )
         profile = self._names.get(name) or self._find(self._profiles, name)
         if profile is None:
             known = ", ".join(self._names) or "none"
             raise ConfigurationError(
-                f"unknown profile {name!r} (known: {known})", scheme="onvif", url=self._shown
+                f"unknown profile {name!r} (known: {known})", scheme="onvif", url=self.shown
             )
         return media, profile
 
@@ -322,10 +315,10 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
             raise CameraProtocolError(
                 f"snapshot URI answered HTTP {response.status}",
                 scheme="onvif",
-                url=self._shown,
+                url=self.shown,
             )
         return device_snapshot(response.content, content_type=response.media_type,
-                               camera_id=self.camera_id, scheme="onvif", url=self._shown)
+                               camera_id=self.camera_id, scheme="onvif", url=self.shown)
 
     # -- events and PTZ ------------------------------------------------------------------
 
@@ -337,7 +330,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         xaddr = endpoint.services.events
         if xaddr is None or Capability.EVENTS not in self.capabilities:
             raise UnsupportedCapabilityError(
-                "the device offers no PullPoint events", scheme="onvif", url=self._shown
+                "the device offers no PullPoint events", scheme="onvif", url=self.shown
             )
         from ._events import pull_events  # imported when events are first wanted
 
@@ -376,7 +369,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         if Capability.TWO_WAY_AUDIO not in self.capabilities:
             raise UnsupportedCapabilityError(
                 "no ONVIF audio backchannel (open with backchannel=1 on a device that has one)",
-                scheme="onvif", url=self._shown,
+                scheme="onvif", url=self.shown,
             )
         profile = self._profiles[0]
         return await rtsp_backchannel(self, await self.stream_source(profile.name or profile.token))
@@ -386,7 +379,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         endpoint = self.endpoint
         if self._node is None or self._ptz_profile is None or endpoint.services.ptz is None:
             raise UnsupportedCapabilityError(
-                "the device reports no PTZ for this camera", scheme="onvif", url=self._shown
+                "the device reports no PTZ for this camera", scheme="onvif", url=self.shown
             )
         return OnvifPTZ(
             session=endpoint.session,
