@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from camsdk.driver import (
-    CameraConfig,
     CameraDriver,
     CameraEvent,
     CameraInfo,
     CameraProtocolError,
-    CameraURL,
     Capability,
     ConfigurationError,
     Credentials,
@@ -40,32 +38,15 @@ from camsdk.driver import (
     rtsp_metadata,
 )
 
-from ._endpoint import OnvifEndpoint, open_session
+from ._endpoint import OnvifEndpoint, connect_endpoint
 from ._media import MediaProfile, MediaService
-from ._options import OnvifHubOptions, OnvifOptions
+from ._options import OnvifOptions
 from ._ptz import OnvifPTZ, PTZNode, get_node
 
-__all__ = ["OnvifDriver", "connect_endpoint"]
+__all__ = ["OnvifDriver"]
 
 #: Cap on a device snapshot (a 4K JPEG is a few MB).
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
-
-
-async def connect_endpoint(
-    url: CameraURL, credentials: Credentials | None, config: CameraConfig,
-    options: OnvifHubOptions,
-) -> OnvifEndpoint:
-    """Open a session to the device and load it (`OnvifEndpoint.load`).
-
-    The session is closed again when loading fails, so a failed connect
-    leaves no socket behind.
-    """
-    session = open_session(url, credentials, config, options)
-    try:
-        return await OnvifEndpoint.load(session, options.media)
-    except BaseException:
-        await session.aclose()
-        raise
 
 
 class OnvifDriver(CameraDriver[OnvifOptions]):

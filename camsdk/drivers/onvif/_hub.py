@@ -22,8 +22,8 @@ from camsdk.driver import (
     own_camera_url,
 )
 
-from ._driver import OnvifDriver, connect_endpoint
-from ._endpoint import OnvifEndpoint
+from ._driver import OnvifDriver
+from ._endpoint import OnvifEndpoint, connect_endpoint
 from ._options import OnvifHubOptions, OnvifOptions
 
 __all__ = ["OnvifHub"]
