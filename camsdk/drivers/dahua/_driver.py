@@ -86,11 +86,10 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
 
     def setup(self) -> None:
         """Check the URL: a host and an optional channel number (no I/O)."""
-        shown = self.url.without_credentials().redacted()
         if not self.url.host:
             raise ConfigurationError(
                 "a Dahua URL names the device: dahua://host[:port]/<channel>",
-                scheme="dahua", url=shown,
+                scheme="dahua", url=self.shown,
             )
         try:
             channel = parse_channel(self.url.path)
@@ -98,13 +97,14 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
             raise ConfigurationError(
                 f"the channel in a Dahua URL is a number 1..{MAX_CHANNEL}: "
                 "dahua://host[:port]/<channel>",
-                scheme="dahua", url=shown,
+                scheme="dahua", url=self.shown,
             ) from None
         self.channel = channel or 1
         self._lease = SessionLease(
             self.url, self.login(), self.config, self.options, self.allowed_hosts()
         )
-        self._slot: SessionSlot[DahuaSession] = SessionSlot("camera", scheme="dahua", url=shown)
+        self._slot: SessionSlot[DahuaSession] = SessionSlot("camera", scheme="dahua",
+                                                            url=self.shown)
         self._info: DeviceInfo | None = None
         self._formats: dict[str, StreamFormat] = {}
         self._ptz_caps = PTZCaps()
