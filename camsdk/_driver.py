@@ -466,8 +466,17 @@ class _DriverBase(Generic[OptionsT]):
         hosts.discard("")
         return frozenset(hosts)
 
+    @property
+    def shown(self) -> str:
+        """The URL as it may be printed: no user name or password, secret query values masked.
+
+        For error messages, logs and `repr`; a driver whose URL is not the
+        best name for it (a cloud account) overrides this.
+        """
+        return self.url.without_credentials().redacted()
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url.redacted()!r})"
+        return f"{type(self).__name__}({self.shown!r})"
 
 
 class CameraDriver(_DriverBase[OptionsT], abc.ABC):

@@ -14,7 +14,9 @@ that listens. Each listener gets an `EventQueue`:
   the last subscriber leaves).
 
 `stop_task` is the other half of that pattern: the reader task, cancelled
-and awaited when nobody listens any more.
+and awaited when nobody listens any more. `EventFanout` puts the two
+together: it owns the reader task, starts it when the first subscriber
+joins and stops it when the last one leaves.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Set as AbstractSet
 from typing import Any, Generic, TypeVar
 
-__all__ = ["EventQueue", "stop_task"]
+__all__ = ["EventFanout", "EventQueue", "stop_task"]
 
 T = TypeVar("T")
+S = TypeVar("S", bound="EventQueue[Any]")
 
 #: Events kept for a subscriber that falls behind (the oldest go first).
 DEFAULT_EVENT_QUEUE = 1024
@@ -129,3 +133,71 @@ async def stop_task(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, *absorb):
         await task
+
+
+class EventFanout(Generic[S]):
+    """One reader task shared by its subscribers: started by the first, stopped with the last.
+
+    ``run`` is the reader (a coroutine function reading the device or account
+    channel and `EventQueue.put`-ting into `subscribers`). A camera listens
+    with::
+
+        async with fanout.join(Subscriber(...)) as queue:
+            async for event in queue:
+                yield event
+
+    `join` adds the queue, starts the reader unless it runs, and on the way
+    out (cancelled, closed, failed) drops the queue and, if it was the last,
+    stops the reader with `stop_task` (``absorb`` as there) and then calls
+    ``on_stop``. `stop` does the same at any time (the session closes).
+    """
+
+    def __init__(
+        self,
+        run: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        name: str,
+        absorb: tuple[type[BaseException], ...] = (Exception,),
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self._run = run
+        self._name = name
+        self._absorb = absorb
+        self._on_stop = on_stop
+        self._subs: set[S] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> AbstractSet[S]:
+        """The queues listening now (the reader puts into them; do not change the set)."""
+        return self._subs
+
+    @property
+    def running(self) -> bool:
+        """Whether the reader task runs."""
+        return self._task is not None and not self._task.done()
+
+    @contextlib.asynccontextmanager
+    async def join(self, subscriber: S) -> AsyncIterator[S]:
+        """Listen with ``subscriber`` for the ``async with`` block; see the class docstring."""
+        self._subs.add(subscriber)
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
+        try:
+            yield subscriber
+        finally:
+            self._subs.discard(subscriber)
+            if not self._subs:
+                await self.stop()
+
+    def fail_all(self, error: BaseException) -> None:
+        """End every subscriber's queue with ``error`` (see `EventQueue.fail`)."""
+        for subscriber in list(self._subs):
+            subscriber.fail(error)
+
+    async def stop(self) -> None:
+        """Stop the reader (if it runs) and call ``on_stop``; subscribers stay."""
+        task, self._task = self._task, None
+        await stop_task(task, absorb=self._absorb)
+        if self._on_stop is not None:
+            self._on_stop()

@@ -24,7 +24,8 @@ the `camsdk` package) only; what a built-in needs, a plugin gets too.
   camera URLs), `lazy_exports` (a driver package's lazy ``__getattr__``),
   `udp_probe` (LAN discovery: send one datagram to a multicast/broadcast
   address, collect bounded answers until a deadline, each read by the
-  driver's parser) and `is_loopback_host`.
+  driver's parser), `is_loopback_host`, and `EventFanout` (one event
+  reader shared by the cameras that listen, each with its `EventQueue`).
 - The models, media types and errors drivers return and raise.
 
 See ``docs/writing-a-driver.md`` for a worked example that passes
@@ -80,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "DriverOptions": "._driver",
     "ErrorMapping": "._device_http",
     "EventKind": "._models",
+    "EventFanout": "._event_queue",
     "EventQueue": "._event_queue",
     "HubCamera": "._driver",
     "HubDriver": "._driver",
@@ -184,6 +186,7 @@ __all__ = [
     "DiscoveredCamera",
     "DriverOptions",
     "ErrorMapping",
+    "EventFanout",
     "EventKind",
     "EventQueue",
     "HubCamera",
@@ -332,6 +335,7 @@ if TYPE_CHECKING:  # pragma: no cover - eager imports for type checkers and IDEs
     from ._errors import StreamStalledError as StreamStalledError
     from ._errors import TwoFactorRequiredError as TwoFactorRequiredError
     from ._errors import UnsupportedCapabilityError as UnsupportedCapabilityError
+    from ._event_queue import EventFanout as EventFanout
     from ._event_queue import EventQueue as EventQueue
     from ._event_queue import stop_task as stop_task
     from ._events import backoff_delay as backoff_delay

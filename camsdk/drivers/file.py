@@ -138,6 +138,3 @@ class FileDriver(CameraDriver[FileOptions]):
             realtime=self.options.realtime,
             loop=self.options.loop,
         )
-
-    def __repr__(self) -> str:
-        return f"FileDriver({self.url.redacted()!r})"

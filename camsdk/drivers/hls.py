@@ -228,6 +228,3 @@ class HlsDriver(CameraDriver[HlsOptions]):
             format="hls",
             options={"live_start_index": str(self.options.live_start_index)},
         )
-
-    def __repr__(self) -> str:
-        return f"HlsDriver({self.url.redacted()!r})"

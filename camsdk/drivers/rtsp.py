@@ -308,4 +308,4 @@ class RtspDriver(CameraDriver[RtspOptions]):
         )
 
     def __repr__(self) -> str:
-        return f"RtspDriver({self.url.redacted()!r}, transport={self.options.transport!r})"
+        return f"RtspDriver({self.shown!r}, transport={self.options.transport!r})"

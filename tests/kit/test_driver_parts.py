@@ -172,3 +172,10 @@ def test_lazy_exports_knows_no_other_name() -> None:
     getattr_ = lazy_exports("camsdk.drivers.virtual", {"VirtualDriver": "._driver"})
     with pytest.raises(AttributeError, match="Nothing"):
         getattr_("Nothing")
+
+
+def test_a_driver_is_shown_and_printed_without_its_user_name_or_password() -> None:
+    hub = _hub("acme://admin:s3cret-pw@cam.local:8080/1?fps=5")
+    assert hub.shown == "acme://cam.local:8080/1"
+    assert repr(hub) == "AcmeHub('acme://cam.local:8080/1')"
+    assert "admin" not in repr(hub) and "s3cret-pw" not in repr(hub)

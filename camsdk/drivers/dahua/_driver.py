@@ -86,11 +86,10 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
 
     def setup(self) -> None:
         """Check the URL: a host and an optional channel number (no I/O)."""
-        shown = self.url.without_credentials().redacted()
         if not self.url.host:
             raise ConfigurationError(
                 "a Dahua URL names the device: dahua://host[:port]/<channel>",
-                scheme="dahua", url=shown,
+                scheme="dahua", url=self.shown,
             )
         try:
             channel = parse_channel(self.url.path)
@@ -98,24 +97,18 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
             raise ConfigurationError(
                 f"the channel in a Dahua URL is a number 1..{MAX_CHANNEL}: "
                 "dahua://host[:port]/<channel>",
-                scheme="dahua", url=shown,
+                scheme="dahua", url=self.shown,
             ) from None
         self.channel = channel or 1
         self._lease = SessionLease(
             self.url, self.login(), self.config, self.options, self.allowed_hosts()
         )
-        self._slot: SessionSlot[DahuaSession] = SessionSlot("camera", scheme="dahua", url=shown)
+        self._slot: SessionSlot[DahuaSession] = SessionSlot("camera", scheme="dahua",
+                                                            url=self.shown)
         self._info: DeviceInfo | None = None
         self._formats: dict[str, StreamFormat] = {}
         self._ptz_caps = PTZCaps()
         self._talk_codec: str | None = None
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"DahuaDriver({self._shown!r})"
 
     @property
     def camera_id(self) -> str:
@@ -142,7 +135,7 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
             known = ", ".join(str(n) for n in sorted(info.channels)) or "none"
             raise ConfigurationError(
                 f"the device has no channel {self.channel} (channels: {known})",
-                scheme="dahua", url=self._shown,
+                scheme="dahua", url=self.shown,
             )
         self._formats = {f.name: f for f in channel.formats if f.enabled}
         self.report_capabilities(await self._probe(session, info, channel))
@@ -166,11 +159,11 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
                 caps |= Capability.AUDIO
         elif rtsp_port is None:
             log.warning("%s: the device reports no RTSP port; pass rtsp_port= to stream",
-                        self._shown)
+                        self.shown)
         try:
             self._ptz_caps = await read_caps(session.api, self.channel)
         except CameraProtocolError as exc:
-            log.debug("%s: no PTZ (%s)", self._shown, exc)
+            log.debug("%s: no PTZ (%s)", self.shown, exc)
             self._ptz_caps = PTZCaps()
         if self._ptz_caps.moves:
             caps |= Capability.PTZ
@@ -238,7 +231,7 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
                     return candidate
             known = ", ".join(self._formats) or "none"
             raise ConfigurationError(
-                f"unknown profile {profile!r} (known: {known})", scheme="dahua", url=self._shown
+                f"unknown profile {profile!r} (known: {known})", scheme="dahua", url=self.shown
             )
         return found
 
@@ -250,7 +243,7 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
         if port is None:
             raise UnsupportedCapabilityError(
                 "the device reports no RTSP port (pass rtsp_port=)", scheme="dahua",
-                url=self._shown,
+                url=self.shown,
             )
         host = self.url.host
         netloc = f"[{host}]" if ":" in host else host
@@ -280,15 +273,15 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
             data = response.content
             if 200 <= response.status < 300 and looks_like_jpeg(data):
                 return device_snapshot(data, content_type=response.media_type,
-                                       camera_id=self.camera_id, scheme="dahua", url=self._shown)
+                                       camera_id=self.camera_id, scheme="dahua", url=self.shown)
             problem = (f"HTTP {response.status}, {response.media_type or 'untyped'}, "
                        f"{len(data)} bytes")
-            log.debug("%s: snapshot attempt %d failed (%s)", self._shown, number + 1, problem)
+            log.debug("%s: snapshot attempt %d failed (%s)", self.shown, number + 1, problem)
             if response.status == 404 and path.startswith("/cgi-bin"):
                 # No snapshot CGI at all: a retry cannot help, the alternative may.
                 continue
         raise CameraProtocolError(
-            f"snapshot: the device sent no JPEG ({problem})", scheme="dahua", url=self._shown
+            f"snapshot: the device sent no JPEG ({problem})", scheme="dahua", url=self.shown
         )
 
     # -- events, PTZ, talk ---------------------------------------------------------------
@@ -302,7 +295,7 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
         """PTZ of this channel."""
         if not self._ptz_caps.moves:
             raise UnsupportedCapabilityError(
-                "the device reports no PTZ for this channel", scheme="dahua", url=self._shown
+                "the device reports no PTZ for this channel", scheme="dahua", url=self.shown
             )
         return DahuaPTZ(self.session.api, self.channel, self._ptz_caps)
 
@@ -313,7 +306,7 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
         codec = self._talk_codec
         if codec is None:
             raise UnsupportedCapabilityError(
-                "the device has no audio output", scheme="dahua", url=self._shown
+                "the device has no audio output", scheme="dahua", url=self.shown
             )
         session = self.session
         # Refresh the Digest challenge first: the upload body cannot be sent twice.
@@ -329,4 +322,3 @@ class DahuaDriver(CameraDriver[DahuaOptions]):
         from ._discovery import probe
 
         return probe(timeout)
-

@@ -34,11 +34,11 @@ from camsdk.driver import (
     CameraTimeoutError,
     CamError,
     DeviceError,
+    EventFanout,
     EventQueue,
     backoff_delay,
     boundary_from_content_type,
     get_logger,
-    stop_task,
 )
 
 from ._api import is_unsupported
@@ -80,51 +80,36 @@ class EventSource:
         self.misses = options.heartbeat_misses
         self.mode = "rpc2" if options.events == "rpc2" else "cgi"
         self._fallback = options.events == "auto"
-        self._subs: set[_Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._fanout: EventFanout[_Subscriber] = EventFanout(
+            self._run, name="dahua-events", absorb=())
         self._closed = False
         #: Connections opened, and events read (tests and benchmarks look).
         self.connections = 0
         self.received = 0
 
     def __repr__(self) -> str:
-        return f"<EventSource {self._session.shown} {self.mode} subscribers={len(self._subs)}>"
+        return f"<EventSource {self._session.shown} {self.mode} subscribers={self.subscribers}>"
 
     @property
     def subscribers(self) -> int:
         """Cameras listening now."""
-        return len(self._subs)
+        return len(self._fanout.subscribers)
 
     async def events(self, channel: int) -> AsyncIterator[CameraEvent]:
         """The raw events of ``channel`` (and device-wide ones) until closed or refused."""
         if self._closed:
             raise CameraClosedError("the device session is closed", scheme="dahua",
                                     url=self._session.shown)
-        sub = _Subscriber(channel)
-        self._subs.add(sub)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="dahua-events"
-            )
-        try:
+        async with self._fanout.join(_Subscriber(channel)) as sub:
             async for event in sub:
                 yield event
-        finally:
-            self._subs.discard(sub)
-            if not self._subs:
-                await self._stop()
-
-    async def _stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task, absorb=())
 
     async def aclose(self) -> None:
         """End every subscription and the connection. Idempotent."""
         self._closed = True
-        for sub in list(self._subs):
-            sub.fail(CameraClosedError("the device session closed", scheme="dahua",
-                                       url=self._session.shown))
-        await self._stop()
+        self._fanout.fail_all(CameraClosedError("the device session closed", scheme="dahua",
+                                                url=self._session.shown))
+        await self._fanout.stop()
 
     def _dispatch(self, found: list[DahuaEvent]) -> None:
         for event in found:
@@ -133,7 +118,7 @@ class EventSource:
             normalised = to_events(event)
             if not normalised:
                 continue
-            for sub in self._subs:
+            for sub in self._fanout.subscribers:
                 if channel is None or sub.channel == channel:
                     for item in normalised:
                         sub.put(item)
@@ -141,7 +126,7 @@ class EventSource:
     async def _run(self) -> None:
         config = self._session.config
         attempt = 0
-        while self._subs:
+        while self._fanout.subscribers:
             try:
                 self._session.api.check_refused()
                 async for found in self._connection():
@@ -149,8 +134,7 @@ class EventSource:
                     self._dispatch(found)
                 reason = "the device ended the event stream"
             except AuthenticationError as exc:
-                for sub in list(self._subs):
-                    sub.fail(exc)
+                self._fanout.fail_all(exc)
                 return
             except CamError as exc:
                 if self.mode == "cgi" and self._fallback and is_unsupported(exc):

@@ -45,20 +45,13 @@ class DahuaHub(HubDriver[DahuaHubOptions]):
         if not self.url.host:
             raise ConfigurationError(
                 "a Dahua hub URL names the device: dahua://host[:port]",
-                scheme="dahua", url=self._shown,
+                scheme="dahua", url=self.shown,
             )
         self._lease = SessionLease(
             self.url, self.login(), self.config, self.options, self.allowed_hosts()
         )
         self._slot: SessionSlot[DahuaSession] = SessionSlot("hub", scheme="dahua",
-                                                            url=self._shown)
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"DahuaHub({self._shown!r})"
+                                                            url=self.shown)
 
     @property
     def session(self) -> DahuaSession:

@@ -138,18 +138,11 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         self._key, self._base = session_for(self.url.host, self.url.port, self.options,
                                             self.username, self.password)
         self._slot: SessionSlot[HikSession] = SessionSlot("camera", scheme=SCHEME,
-                                                          url=self._shown)
+                                                          url=self.shown)
         self._streams: dict[str, StreamChannel] = {}
         self._ptz: PTZSpace | None = None
         self._talk_codec: str | None = None
         self._catalog: Catalog | None = None
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"HikvisionDriver({self._shown!r})"
 
     @property
     def session(self) -> HikSession:
@@ -172,7 +165,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
             known = ", ".join(str(c.id) for c in catalog.channels) or "none"
             raise ConfigurationError(
                 f"the device has no channel {self.channel} (channels: {known})",
-                scheme=SCHEME, url=self._shown,
+                scheme=SCHEME, url=self.shown,
             )
         self._streams = {profile_name(s): s for s in streams}
         proxy = bool(channel is not None and channel.proxy)
@@ -247,7 +240,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         if stream is None:
             known = ", ".join(self._streams) or "none"
             raise ConfigurationError(f"unknown profile {profile!r} (known: {known})",
-                                     scheme=SCHEME, url=self._shown)
+                                     scheme=SCHEME, url=self.shown)
         return stream
 
     def _rtsp_port(self) -> int:
@@ -262,7 +255,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         stream = self._stream(profile)
         if not stream.enabled:
             raise UnsupportedCapabilityError(
-                f"stream {stream.id} is disabled on the device", scheme=SCHEME, url=self._shown)
+                f"stream {stream.id} is disabled on the device", scheme=SCHEME, url=self.shown)
         url = (f"rtsp://{_host_text(self.url.host)}:{self._rtsp_port()}"
                f"/Streaming/Channels/{stream.id}")
         return StreamSource(url=url, credentials=self.login(), transport=self.options.transport)
@@ -298,7 +291,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
                 try:
                     return device_snapshot(response.content, content_type=response.media_type,
                                            camera_id=self.camera_id, scheme=SCHEME,
-                                           url=self._shown)
+                                           url=self.shown)
                 except CameraProtocolError as exc:
                     failure = exc
                     continue
@@ -307,7 +300,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
                 failure = CameraProtocolError(
                     f"{path}: the device sent {response.media_type or 'an untyped body'!r} "
                     f"({len(response.content)} bytes), not a JPEG",
-                    scheme=SCHEME, url=self._shown)
+                    scheme=SCHEME, url=self.shown)
             else:
                 failure = client.device_error(response)
                 error_body = response.status >= 500 or "busy" in str(failure).lower()
@@ -329,7 +322,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         session = self.session
         if self._ptz is None:
             raise UnsupportedCapabilityError("the device reports no PTZ for this channel",
-                                             scheme=SCHEME, url=self._shown)
+                                             scheme=SCHEME, url=self.shown)
         return HikvisionPTZ(session.client, self._ptz)
 
     async def open_talk(self) -> TalkChannel:
@@ -339,7 +332,7 @@ class HikvisionDriver(CameraDriver[HikvisionOptions]):
         session = self.session
         if self._talk_codec is None:
             raise UnsupportedCapabilityError("the device reports no two-way audio",
-                                             scheme=SCHEME, url=self._shown)
+                                             scheme=SCHEME, url=self.shown)
         return await IsapiTalk.open(session, self, self._talk_codec)
 
     @classmethod

@@ -51,14 +51,7 @@ class HikvisionHub(HubDriver[HikvisionHubOptions]):
                                      scheme=SCHEME, url=self.url.redacted())
         self._key, self._base = session_for(self.url.host, self.url.port, self.options,
                                             self.username, self.password)
-        self._slot: SessionSlot[HikSession] = SessionSlot("hub", scheme=SCHEME, url=self._shown)
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"HikvisionHub({self._shown!r})"
+        self._slot: SessionSlot[HikSession] = SessionSlot("hub", scheme=SCHEME, url=self.shown)
 
     @property
     def session(self) -> HikSession:

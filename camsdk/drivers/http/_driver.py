@@ -461,4 +461,4 @@ class HttpDriver(CameraDriver[HttpOptions]):
         return StreamSource(url=self._target.url, credentials=self.login(), format="hls")
 
     def __repr__(self) -> str:
-        return f"HttpDriver({self.url.redacted()!r}, kind={self._kind!r})"
+        return f"HttpDriver({self.shown!r}, kind={self._kind!r})"

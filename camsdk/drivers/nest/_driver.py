@@ -105,7 +105,7 @@ class NestDriver(CameraDriver[NestOptions]):
                 url=self.url.redacted())
         self.project = self.url.host
         self._slot: SessionSlot[NestAccount] = SessionSlot("camera", scheme="nest",
-                                                           url=self._shown)
+                                                           url=self.shown)
         self._device: NestDevice | None = None
         self._structure = ""
         #: Live streams of this camera, made on first use.
@@ -117,10 +117,6 @@ class NestDriver(CameraDriver[NestOptions]):
     def camera_id(self) -> str:
         """``nest:<device id>`` (before connecting: as the URL names the device)."""
         return f"nest:{self._device.id if self._device is not None else self._ref}"
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
 
     def allowed_hosts(self) -> frozenset[str]:
         """The declared hosts, plus endpoints the caller moved (their explicit choice)."""
@@ -135,7 +131,7 @@ class NestDriver(CameraDriver[NestOptions]):
     def device(self) -> NestDevice:
         """The device as the SDM API last described it."""
         if self._device is None:
-            raise CameraClosedError("camera is not connected", scheme="nest", url=self._shown)
+            raise CameraClosedError("camera is not connected", scheme="nest", url=self.shown)
         return self._device
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -183,10 +179,10 @@ class NestDriver(CameraDriver[NestOptions]):
                 return found[0]
             if len(found) > 1:
                 raise ConfigurationError(f"{len(found)} cameras are called {ref!r}; use the id",
-                                         scheme="nest", url=self._shown)
+                                         scheme="nest", url=self.shown)
         known = ", ".join(sorted(d.label for d in devices)[:20]) or "none"
         raise ConfigurationError(f"the project has no camera {ref!r} (known: {known})",
-                                 scheme="nest", url=self._shown)
+                                 scheme="nest", url=self.shown)
 
     def protocol(self) -> str:
         """``RTSP`` or ``WEB_RTC``: what the stream uses (the option, else the device's)."""
@@ -247,9 +243,9 @@ class NestDriver(CameraDriver[NestOptions]):
         if not protocol:
             raise UnsupportedCapabilityError(
                 f"the camera streams with {', '.join(self.device.protocols) or 'nothing'}, "
-                "which camsdk cannot read", scheme="nest", url=self._shown)
+                "which camsdk cannot read", scheme="nest", url=self.shown)
         if not self.device.online:
-            raise StreamOpenError("the camera is offline", scheme="nest", url=self._shown)
+            raise StreamOpenError("the camera is offline", scheme="nest", url=self.shown)
         leases = self._leases()
         if protocol == "RTSP":
             return await leases.rtsp()
@@ -268,7 +264,7 @@ class NestDriver(CameraDriver[NestOptions]):
                 return snap
         raise UnsupportedCapabilityError(
             f"no event image of this camera in the last {limit:g} s (Nest has no live still "
-            "API; the picture comes from the stream)", scheme="nest", url=self._shown)
+            "API; the picture comes from the stream)", scheme="nest", url=self.shown)
 
     async def _event_picture(self, media: DeviceMedia, limit: float) -> Snapshot | None:
         from ._media import clip_snapshot, image_snapshot
@@ -304,13 +300,10 @@ class NestDriver(CameraDriver[NestOptions]):
         if not subscription:
             raise UnsupportedCapabilityError(
                 "events need a Pub/Sub subscription: subscription=projects/<cloud project>/"
-                "subscriptions/<name>", scheme="nest", url=self._shown)
+                "subscriptions/<name>", scheme="nest", url=self.shown)
         if account.feed is None:
             from ._events import NestFeed, default_topic
 
             account.feed = NestFeed(account, subscription=subscription,
                                     topic=self.options.topic or default_topic(self.project))
         return account.feed.subscribe(self.device.id, self.camera_id)
-
-    def __repr__(self) -> str:
-        return f"NestDriver({self._shown!r})"

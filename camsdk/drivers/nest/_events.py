@@ -37,9 +37,9 @@ from camsdk.driver import (
     AuthenticationError,
     CameraEvent,
     DeviceError,
+    EventFanout,
     EventQueue,
     get_logger,
-    stop_task,
 )
 
 from ._messages import DeviceMedia, EventMapper
@@ -83,8 +83,9 @@ class NestFeed:
         self.topic = topic
         self._sleep = sleep
         self.mapper = EventMapper()
-        self._subs: set[_Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._fanout: EventFanout[_Subscriber] = EventFanout(
+            self._run, name=f"camsdk-nest-events-{account.project}",
+            on_stop=lambda: self.account.audit.flush())
         self.watchdog: FeedWatchdog | None = None
         self.refused: AuthenticationError | None = None
         #: Pulls answered, messages handed on, acknowledgements, subscriptions re-created.
@@ -95,7 +96,7 @@ class NestFeed:
         self.live = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"<NestFeed {self.subscription} subscribers={len(self._subs)}>"
+        return f"<NestFeed {self.subscription} subscribers={len(self._fanout.subscribers)}>"
 
     @property
     def _url(self) -> str:
@@ -117,39 +118,28 @@ class NestFeed:
         """The events of one device until cancelled (or an `AuthenticationError`)."""
         self._check()  # no request at all for an account known refused
         sub = _Subscriber(device, camera_id)
-        self._subs.add(sub)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"camsdk-nest-events-{self.account.project}")
-        elif self.watchdog is not None and self.watchdog.state is FeedState.LIVE:
+        if (self._fanout.running and self.watchdog is not None
+                and self.watchdog.state is FeedState.LIVE):
+            # A feed already live says so to the camera that joins it.
             sub.put(connection_event(camera_id, FeedState.LIVE, "data received",
                                      feed="pubsub", vendor="nest"))
-        try:
+        async with self._fanout.join(sub):
             async for event in sub:
                 yield event
-        finally:
-            self._subs.discard(sub)
-            if not self._subs:
-                await self._stop()
-
-    async def _stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
-        self.account.audit.flush()
 
     async def aclose(self) -> None:
         """Stop reading (the account closes)."""
-        await self._stop()
+        await self._fanout.stop()
 
     def _camera_ids(self) -> dict[str, str]:
-        return {sub.device: sub.camera_id for sub in self._subs}
+        return {sub.device: sub.camera_id for sub in self._fanout.subscribers}
 
     def _on_state(self, state: FeedState, reason: str) -> None:
         if state is FeedState.LIVE:
             self.live.set()
         else:
             self.live.clear()
-        for sub in self._subs:
+        for sub in self._fanout.subscribers:
             sub.put(connection_event(sub.camera_id, state, reason, feed="pubsub",
                                      vendor="nest"))
 
@@ -167,8 +157,7 @@ class NestFeed:
         except AuthenticationError as exc:
             log.warning("event feed of %s stopped: %s", self.account.shown, exc)
             self.refused = exc
-            for sub in self._subs:
-                sub.fail(exc)
+            self._fanout.fail_all(exc)
 
     async def _read(self, beat: Callable[[], None]) -> None:
         while True:
@@ -231,7 +220,7 @@ class NestFeed:
             if parsed is None:
                 continue
             for device, event in self.mapper.map(parsed, camera_ids):
-                for sub in self._subs:
+                for sub in self._fanout.subscribers:
                     if sub.device == device:
                         sub.put(event)
                         self.delivered += 1

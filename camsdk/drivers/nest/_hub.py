@@ -54,7 +54,7 @@ class NestHub(CloudHubDriver[NestOptions]):
             raise ConfigurationError(
                 "a Nest hub URL names the Device Access project only: nest://<project id>",
                 scheme="nest", url=self.url.redacted())
-        self._slot: SessionSlot[NestAccount] = SessionSlot("hub", scheme="nest", url=self._shown)
+        self._slot: SessionSlot[NestAccount] = SessionSlot("hub", scheme="nest", url=self.shown)
 
     @classmethod
     def authenticator(cls, *, account: str, credentials: Credentials | None = None,
@@ -81,10 +81,6 @@ class NestHub(CloudHubDriver[NestOptions]):
                 scheme="nest")
         return NestAuthenticator(account=account, project_id=project, client_id=client[0],
                                  client_secret=client[1], options=parsed)
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
 
     def allowed_hosts(self) -> frozenset[str]:
         """The declared hosts, plus endpoints the caller moved (their explicit choice)."""
@@ -159,6 +155,3 @@ class NestHub(CloudHubDriver[NestOptions]):
         bare = CameraURL("nest", url.host, None, url.path)
         return NestDriver(url=bare, credentials=self.credentials, config=config,
                           options=self.options)
-
-    def __repr__(self) -> str:
-        return f"NestHub({self._shown!r})"

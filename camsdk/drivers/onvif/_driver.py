@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from camsdk.driver import (
-    CameraConfig,
     CameraDriver,
     CameraEvent,
     CameraInfo,
     CameraProtocolError,
-    CameraURL,
     Capability,
     ConfigurationError,
     Credentials,
@@ -40,32 +38,15 @@ from camsdk.driver import (
     rtsp_metadata,
 )
 
-from ._endpoint import OnvifEndpoint, open_session
+from ._endpoint import OnvifEndpoint, connect_endpoint
 from ._media import MediaProfile, MediaService
-from ._options import OnvifHubOptions, OnvifOptions
+from ._options import OnvifOptions
 from ._ptz import OnvifPTZ, PTZNode, get_node
 
-__all__ = ["OnvifDriver", "connect_endpoint"]
+__all__ = ["OnvifDriver"]
 
 #: Cap on a device snapshot (a 4K JPEG is a few MB).
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
-
-
-async def connect_endpoint(
-    url: CameraURL, credentials: Credentials | None, config: CameraConfig,
-    options: OnvifHubOptions,
-) -> OnvifEndpoint:
-    """Open a session to the device and load it (`OnvifEndpoint.load`).
-
-    The session is closed again when loading fails, so a failed connect
-    leaves no socket behind.
-    """
-    session = open_session(url, credentials, config, options)
-    try:
-        return await OnvifEndpoint.load(session, options.media)
-    except BaseException:
-        await session.aclose()
-        raise
 
 
 class OnvifDriver(CameraDriver[OnvifOptions]):
@@ -96,7 +77,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
             )
         self._shared = False
         self._slot: SessionSlot[OnvifEndpoint] = SessionSlot("camera", scheme="onvif",
-                                                             url=self._shown)
+                                                             url=self.shown)
         self._profiles: list[MediaProfile] = []
         self._names: dict[str, MediaProfile] = {}
         self._ptz_profile: MediaProfile | None = None
@@ -123,13 +104,6 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
     def endpoint(self) -> OnvifEndpoint:
         """The connected device (services, identity, session)."""
         return self._slot.get()
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    def __repr__(self) -> str:
-        return f"OnvifDriver({self._shown!r})"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -163,7 +137,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                     f"the device has no video source {source!r} "
                     f"(known: {', '.join(endpoint.video_sources()) or 'none'})",
                     scheme="onvif",
-                    url=self._shown,
+                    url=self.shown,
                 )
         wanted = self.options.profile
         if wanted is not None:
@@ -173,7 +147,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
                 raise ConfigurationError(
                     f"the device has no profile {wanted!r} (known: {known})",
                     scheme="onvif",
-                    url=self._shown,
+                    url=self.shown,
                 )
             profiles.remove(chosen)
             profiles.insert(0, chosen)
@@ -269,13 +243,13 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         media = self.endpoint.media
         if media is None:
             raise UnsupportedCapabilityError(
-                "the device offers no media service", scheme="onvif", url=self._shown
+                "the device offers no media service", scheme="onvif", url=self.shown
             )
         profile = self._names.get(name) or self._find(self._profiles, name)
         if profile is None:
             known = ", ".join(self._names) or "none"
             raise ConfigurationError(
-                f"unknown profile {name!r} (known: {known})", scheme="onvif", url=self._shown
+                f"unknown profile {name!r} (known: {known})", scheme="onvif", url=self.shown
             )
         return media, profile
 
@@ -322,10 +296,10 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
             raise CameraProtocolError(
                 f"snapshot URI answered HTTP {response.status}",
                 scheme="onvif",
-                url=self._shown,
+                url=self.shown,
             )
         return device_snapshot(response.content, content_type=response.media_type,
-                               camera_id=self.camera_id, scheme="onvif", url=self._shown)
+                               camera_id=self.camera_id, scheme="onvif", url=self.shown)
 
     # -- events and PTZ ------------------------------------------------------------------
 
@@ -337,7 +311,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         xaddr = endpoint.services.events
         if xaddr is None or Capability.EVENTS not in self.capabilities:
             raise UnsupportedCapabilityError(
-                "the device offers no PullPoint events", scheme="onvif", url=self._shown
+                "the device offers no PullPoint events", scheme="onvif", url=self.shown
             )
         from ._events import pull_events  # imported when events are first wanted
 
@@ -376,7 +350,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         if Capability.TWO_WAY_AUDIO not in self.capabilities:
             raise UnsupportedCapabilityError(
                 "no ONVIF audio backchannel (open with backchannel=1 on a device that has one)",
-                scheme="onvif", url=self._shown,
+                scheme="onvif", url=self.shown,
             )
         profile = self._profiles[0]
         return await rtsp_backchannel(self, await self.stream_source(profile.name or profile.token))
@@ -386,7 +360,7 @@ class OnvifDriver(CameraDriver[OnvifOptions]):
         endpoint = self.endpoint
         if self._node is None or self._ptz_profile is None or endpoint.services.ptz is None:
             raise UnsupportedCapabilityError(
-                "the device reports no PTZ for this camera", scheme="onvif", url=self._shown
+                "the device reports no PTZ for this camera", scheme="onvif", url=self.shown
             )
         return OnvifPTZ(
             session=endpoint.session,

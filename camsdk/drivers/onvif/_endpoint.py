@@ -36,7 +36,7 @@ from ._options import OnvifHubOptions
 from ._ptz import PTZNode
 from ._soap import SoapSession, gather_pair
 
-__all__ = ["OnvifEndpoint", "credentials_for", "open_session"]
+__all__ = ["OnvifEndpoint", "connect_endpoint", "credentials_for", "open_session"]
 
 log = get_logger("camsdk.onvif")
 
@@ -181,3 +181,20 @@ class OnvifEndpoint:
         for profile in self.profiles:
             seen.setdefault(profile.video_source or profile.video_source_configuration, None)
         return [token for token in seen if token]
+
+
+async def connect_endpoint(
+    url: CameraURL, credentials: Credentials | None, config: CameraConfig,
+    options: OnvifHubOptions,
+) -> OnvifEndpoint:
+    """Open a session to the device and load it (`OnvifEndpoint.load`).
+
+    The session is closed again when loading fails, so a failed connect
+    leaves no socket behind.
+    """
+    session = open_session(url, credentials, config, options)
+    try:
+        return await OnvifEndpoint.load(session, options.media)
+    except BaseException:
+        await session.aclose()
+        raise

@@ -22,8 +22,8 @@ from camsdk.driver import (
     own_camera_url,
 )
 
-from ._driver import OnvifDriver, connect_endpoint
-from ._endpoint import OnvifEndpoint
+from ._driver import OnvifDriver
+from ._endpoint import OnvifEndpoint, connect_endpoint
 from ._options import OnvifHubOptions, OnvifOptions
 
 __all__ = ["OnvifHub"]
@@ -39,11 +39,7 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
     def setup(self) -> None:
         """Nothing to check before connecting (no I/O)."""
         self._slot: SessionSlot[OnvifEndpoint] = SessionSlot("hub", scheme="onvif",
-                                                             url=self._shown)
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
+                                                             url=self.shown)
 
     @property
     def endpoint(self) -> OnvifEndpoint:
@@ -96,6 +92,3 @@ class OnvifHub(HubDriver[OnvifHubOptions]):
         driver = OnvifDriver(url=url, credentials=self.credentials, config=config, options=options)
         driver.share(endpoint)
         return driver
-
-    def __repr__(self) -> str:
-        return f"OnvifHub({self._shown!r})"

@@ -431,7 +431,7 @@ async def take_session(owner: CameraDriver[Any] | HubDriver[Any],
     if creds is None:
         raise AuthenticationError(
             "Reolink devices need a user and password (credentials= or user:pw@ in the URL)",
-            scheme="reolink", url=owner.url.without_credentials().redacted(),
+            scheme="reolink", url=owner.shown,
         )
     password = creds.password.get_secret_value()
     key = session_key(base_url, creds.username, password)

@@ -94,17 +94,15 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
 
     def setup(self) -> None:
         """Check the URL; no I/O."""
-        shown = self.url.without_credentials().redacted()
         if not self.url.host:
             raise ConfigurationError("a Reolink URL names the device: reolink://host[:port]/<ch>",
-                                     scheme="reolink", url=shown)
-        self.channel = parse_channel(self.url.path, shown)
+                                     scheme="reolink", url=self.shown)
+        self.channel = parse_channel(self.url.path, self.shown)
         scheme = "https" if self.options.https else "http"
         self._base = f"{scheme}://{self.url.netloc_host}"
-        self._shown = shown
         self._key: tuple[str, str, str] | None = None
         self._slot: SessionSlot[ReolinkSession] = SessionSlot("camera", scheme="reolink",
-                                                              url=shown)
+                                                              url=self.shown)
         self._state: DeviceState | None = None
         self._media = ChannelMedia()
         self._battery = False
@@ -122,9 +120,6 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         if state.info.is_nvr or state.info.channels > 1:
             return f"reolink:{state.info.serial}/{self.channel}"
         return f"reolink:{state.info.serial}"
-
-    def __repr__(self) -> str:
-        return f"ReolinkDriver({self._shown!r})"
 
     @property
     def session(self) -> ReolinkSession:
@@ -146,13 +141,13 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
             raise ConfigurationError(
                 f"the device has no channel {self.channel} (it has {len(channels)}: "
                 f"{', '.join(map(str, channels[:8]))}{' ...' if len(channels) > 8 else ''})",
-                scheme="reolink", url=self._shown,
+                scheme="reolink", url=self.shown,
             )
         status = state.status.get(self.channel)
         if status is not None and not status.online:
             raise CameraUnreachableError(
                 f"channel {self.channel} is offline on the {state.info.model or 'NVR'}",
-                scheme="reolink", url=self._shown,
+                scheme="reolink", url=self.shown,
             )
         ability = state.ability(self.channel)
         self._battery = bool(ability and ability.battery) or (
@@ -261,7 +256,7 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         if not verdict.allowed:
             raise AccessDeniedError(
                 f"the camera sleeps and its {verdict.reason}", scheme="reolink",
-                url=self._shown, reason="wake budget",
+                url=self.shown, reason="wake budget",
             )
 
     # -- media -------------------------------------------------------------------------------
@@ -272,17 +267,17 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
                 return stream
         names = ", ".join(p.name for p in self._profiles())
         raise ConfigurationError(f"unknown profile {profile!r} (known: {names})",
-                                 scheme="reolink", url=self._shown)
+                                 scheme="reolink", url=self.shown)
 
     async def stream_source(self, profile: str) -> StreamSource:
         """The channel's RTSP URL for ``profile`` (see the module docstring)."""
         stream = self._stream(profile)
         state = self._state
         if state is None:
-            raise CameraClosedError("camera is not connected", scheme="reolink", url=self._shown)
+            raise CameraClosedError("camera is not connected", scheme="reolink", url=self.shown)
         if not state.ports.rtsp_enabled:
             raise UnsupportedCapabilityError("RTSP is switched off on the device",
-                                             scheme="reolink", url=self._shown)
+                                             scheme="reolink", url=self.shown)
         if self._battery and await self._asleep():
             self._wake("stream")
         return StreamSource(url=self._rtsp_url(state, stream), credentials=self.login(),
@@ -295,14 +290,14 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
             policy = DeviceUrlPolicy(
                 host=self.url.host, port=self.url.port or 80, https=self.options.https,
                 allowed_hosts=frozenset(self.config.allow_redirect_hosts),
-                rtsp_port=port if self.options.rtsp_port else None, shown=self._shown,
+                rtsp_port=port if self.options.rtsp_port else None, shown=self.shown,
                 scheme="reolink",
             )
             return policy.resolve(reported, "stream").url
         if port is None:
             raise StreamOpenError(
                 "the device did not report its RTSP port (GetNetPort); pass rtsp_port=",
-                scheme="reolink", url=self._shown,
+                scheme="reolink", url=self.shown,
             )
         # H.264 streams are h264Preview_..., H.265 ones Preview_... (numbered from 01).
         prefix = "h264" if stream.codec == "h264" else ""
@@ -329,7 +324,7 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
                     f"its last picture is {cached.age:.0f} s old, older than max_age")
                 raise AccessDeniedError(
                     f"the camera sleeps and {kept}; ask with wake=True to wake it",
-                    scheme="reolink", url=self._shown, reason="asleep",
+                    scheme="reolink", url=self.shown, reason="asleep",
                 )
             self._wake("snapshot")
         snap = await self._fetch_snapshot(profile)
@@ -358,9 +353,9 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
             else:
                 problem = (f"HTTP {response.status}, {response.media_type or 'untyped'}, "
                            f"{len(data)} bytes")
-            log.debug("%s: Snap %s was not a JPEG: %s", self._shown, snap_type, problem)
+            log.debug("%s: Snap %s was not a JPEG: %s", self.shown, snap_type, problem)
         raise CameraProtocolError(f"Snap: the device sent no JPEG ({problem})",
-                                  scheme="reolink", url=self._shown)
+                                  scheme="reolink", url=self.shown)
 
     # -- events, PTZ, extras -----------------------------------------------------------------
 
@@ -369,7 +364,7 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         session = self.session
         if session.auth_failure is not None:
             raise AuthenticationError(session.auth_failure.message, scheme="reolink",
-                                      url=self._shown)
+                                      url=self.shown)
         return self._feed(session)
 
     async def _feed(self, session: ReolinkSession) -> AsyncIterator[CameraEvent]:
@@ -399,7 +394,7 @@ class ReolinkDriver(CameraDriver[ReolinkOptions]):
         """``PtzCtrl`` and presets of this channel."""
         if Capability.PTZ not in self.capabilities:
             raise UnsupportedCapabilityError("this Reolink camera reports no PTZ",
-                                             scheme="reolink", url=self._shown)
+                                             scheme="reolink", url=self.shown)
         return ReolinkPTZ(self.session, self.channel, presets=self._ptz_presets,
                           position=self._ptz_position)
 

@@ -46,26 +46,22 @@ class ReolinkHub(HubDriver[ReolinkHubOptions]):
 
     def setup(self) -> None:
         """Check the URL (no I/O)."""
-        self._shown = self.url.without_credentials().redacted()
         if not self.url.host:
             raise ConfigurationError("a Reolink hub URL names the device: reolink://host[:port]",
-                                     scheme="reolink", url=self._shown)
+                                     scheme="reolink", url=self.shown)
         scheme = "https" if self.options.https else "http"
         self._base = f"{scheme}://{self.url.netloc_host}"
         self._key: tuple[str, str, str] | None = None
         self._slot: SessionSlot[ReolinkSession] = SessionSlot("hub", scheme="reolink",
-                                                              url=self._shown)
+                                                              url=self.shown)
         self._state: DeviceState | None = None
-
-    def __repr__(self) -> str:
-        return f"ReolinkHub({self._shown!r})"
 
     @property
     def state(self) -> DeviceState:
         """The connected device."""
         self._slot.get()
         if self._state is None:
-            raise CameraClosedError("hub is not connected", scheme="reolink", url=self._shown)
+            raise CameraClosedError("hub is not connected", scheme="reolink", url=self.shown)
         return self._state
 
     async def connect(self) -> None:

@@ -101,7 +101,7 @@ class RingDriver(CameraDriver[RingOptions]):
                 "not a password", scheme="ring", url=self.url.redacted())
         self.key = key
         self._slot: SessionSlot[RingSession] = SessionSlot("camera", scheme="ring",
-                                                           url=self._shown)
+                                                           url=self.shown)
         self._device: RingDevice | None = None
 
     # -- identity ---------------------------------------------------------------------------
@@ -112,7 +112,8 @@ class RingDriver(CameraDriver[RingOptions]):
         return f"ring:{self.key}"
 
     @property
-    def _shown(self) -> str:
+    def shown(self) -> str:
+        """``ring://<account>/<device>``: the account and device key name a Ring camera."""
         return f"ring://{self.account}/{self.key}"
 
     @property
@@ -124,7 +125,7 @@ class RingDriver(CameraDriver[RingOptions]):
     def device(self) -> RingDevice:
         """The device as Ring last described it."""
         if self._device is None:
-            raise CameraClosedError("camera is not connected", scheme="ring", url=self._shown)
+            raise CameraClosedError("camera is not connected", scheme="ring", url=self.shown)
         return self._device
 
     def allowed_hosts(self) -> frozenset[str]:
@@ -143,10 +144,10 @@ class RingDriver(CameraDriver[RingOptions]):
                 known = ", ".join(sorted(d.key for d in await session.devices())[:20])
                 raise ConfigurationError(
                     f"the account has no device {self.key!r} (known: {known or 'none'})",
-                    scheme="ring", url=self._shown)
+                    scheme="ring", url=self.shown)
             if device.problem:
                 raise CameraProtocolError(f"Ring describes the device oddly: {device.problem}",
-                                          scheme="ring", url=self._shown)
+                                          scheme="ring", url=self.shown)
             self._device = device
             self.battery_powered = device.battery_powered
             offered = Capability.EVENTS
@@ -198,7 +199,7 @@ class RingDriver(CameraDriver[RingOptions]):
 
     def _check_media(self, device: RingDevice) -> None:
         if device.e2ee:
-            raise UnsupportedCapabilityError(E2EE_REASON, scheme="ring", url=self._shown)
+            raise UnsupportedCapabilityError(E2EE_REASON, scheme="ring", url=self.shown)
 
     async def open_stream(self, profile: str) -> PacketSource:
         """A live view (WebRTC) as a leased packet source; see `_live`."""
@@ -209,7 +210,7 @@ class RingDriver(CameraDriver[RingOptions]):
         if device.live_view_disabled:
             raise PrivacyModeError(
                 "live view is blocked by the location's Mode (Ring app > Modes)",
-                scheme="ring", url=self._shown)
+                scheme="ring", url=self.shown)
         return await open_video(self.session, device, self.config.open_timeout)
 
     async def open_talk(self) -> TalkChannel:
@@ -259,6 +260,3 @@ class RingDriver(CameraDriver[RingOptions]):
 
         self._check_media(self.device)
         await download(self.session, self.device, recording, file, progress)
-
-    def __repr__(self) -> str:
-        return f"RingDriver({self._shown!r})"

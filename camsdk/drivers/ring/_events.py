@@ -38,9 +38,9 @@ from camsdk.driver import (
     AuthenticationError,
     CameraEvent,
     CamError,
+    EventFanout,
     EventQueue,
     get_logger,
-    stop_task,
 )
 
 from ._classify import Ding, ding_from_active, ding_from_history, ding_from_push, events_of
@@ -100,8 +100,9 @@ class AccountEvents:
 
     def __init__(self, session: RingSession) -> None:
         self.session = session
-        self._subs: set[_Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._fanout: EventFanout[_Subscriber] = EventFanout(
+            self._run, name=f"camsdk-ring-events-{session.name}",
+            on_stop=lambda: self._set_push(False))
         self._seen = _Seen()
         self._push_up = asyncio.Event()
         self._push_changed = asyncio.Event()
@@ -127,31 +128,18 @@ class AccountEvents:
 
     async def subscribe(self, device_key: str, camera_id: str) -> AsyncIterator[CameraEvent]:
         """The events of one device until cancelled (or an `AuthenticationError`)."""
-        sub = _Subscriber(device_key, camera_id)
-        self._subs.add(sub)
-        if self._task is None or self._task.done():
+        if not self._fanout.running:
             # Events from now on: a ding Ring still lists as active from before is old news.
             # Ring stamps dings in milliseconds: so is the horizon.
             now = datetime.now(UTC)
             self._covered = self._horizon = now.replace(microsecond=now.microsecond // 1000 * 1000)
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"camsdk-ring-events-{self.session.name}")
-        try:
+        async with self._fanout.join(_Subscriber(device_key, camera_id)) as sub:
             async for event in sub:
                 yield event
-        finally:
-            self._subs.discard(sub)
-            if not self._subs:
-                await self._stop()
-
-    async def _stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
-        self._set_push(False)
 
     async def aclose(self) -> None:
         """Stop everything (the account session closes)."""
-        await self._stop()
+        await self._fanout.stop()
 
     def _dispatch(self, ding: Ding | None) -> None:
         if ding is None or ding.at < self._horizon:
@@ -162,14 +150,10 @@ class AccountEvents:
         self.stats[ding.source] += 1
         if ding.snapshot_uuid:
             self.session.pictures[ding.device_key] = (ding.snapshot_uuid, ding.at.timestamp())
-        for sub in self._subs:
+        for sub in self._fanout.subscribers:
             if sub.device_key == ding.device_key:
                 for event in events_of(ding, sub.camera_id):
                     sub.put(event)
-
-    def _fail(self, exc: BaseException) -> None:
-        for sub in self._subs:
-            sub.fail(exc)
 
     # -- the loops --------------------------------------------------------------------------
 
@@ -190,10 +174,10 @@ class AccountEvents:
         except* AuthenticationError as failed:
             exc = failed.exceptions[0]
             log.warning("%s: events stopped: %s", self.session.shown, exc)
-            self._fail(exc)
+            self._fanout.fail_all(exc)
         except* Exception as failed:  # a bug: subscribers learn it instead of waiting forever
             log.exception("%s: events failed", self.session.shown)
-            self._fail(failed.exceptions[0])
+            self._fanout.fail_all(failed.exceptions[0])
 
     def _backoff(self, attempt: int, base: float, cap: float) -> float:
         return random.uniform(0, min(cap, base * (2 ** min(attempt, 16))))
@@ -290,7 +274,7 @@ class AccountEvents:
         """Read the history of every listened device since coverage was last good."""
         session = self.session
         since = min(self._covered, datetime.now(UTC)) - _MARGIN
-        keys = {sub.device_key for sub in self._subs}
+        keys = {sub.device_key for sub in self._fanout.subscribers}
         self.stats["recoveries"] += 1
         try:
             await self._poll()  # Ring lists a ding as active before its history has it

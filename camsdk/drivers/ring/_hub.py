@@ -56,7 +56,7 @@ class RingHub(CloudHubDriver[RingOptions]):
                 "Ring is logged in to once, with 2FA: camsdk login ring (or "
                 "camsdk.cloud.login('ring', ...)); the hub then uses the stored tokens",
                 scheme="ring", url=self.url.redacted())
-        self._slot: SessionSlot[RingSession] = SessionSlot("hub", scheme="ring", url=self._shown)
+        self._slot: SessionSlot[RingSession] = SessionSlot("hub", scheme="ring", url=self.shown)
 
     @classmethod
     def authenticator(cls, *, account: str, credentials: Credentials | None = None,
@@ -68,7 +68,8 @@ class RingHub(CloudHubDriver[RingOptions]):
         return RingAuthenticator(account=account, credentials=credentials, **options)
 
     @property
-    def _shown(self) -> str:
+    def shown(self) -> str:
+        """``ring://<account>``: the account names a Ring hub."""
         return f"ring://{self.account}"
 
     @property
@@ -120,6 +121,3 @@ class RingHub(CloudHubDriver[RingOptions]):
         url = own_camera_url(self, camera, same_port=False, owner="this account")
         return RingDriver(url=CameraURL("ring", url.host, None, url.path), config=config,
                           options=self.options)
-
-    def __repr__(self) -> str:
-        return f"RingHub({self._shown!r})"

@@ -39,8 +39,8 @@ from camsdk.driver import (
     RecordingSink,
     RequestContext,
     Snapshot,
+    device_snapshot,
     host_allowed,
-    require_jpeg,
 )
 
 from ._classify import parse_time, ring_kind
@@ -88,12 +88,10 @@ async def on_demand_snapshot(session: RingSession, device: RingDevice, camera_id
             headers={"Accept": "image/jpeg"}, max_bytes=MAX_SNAPSHOT,
             timeout=config.snapshot_timeout,
         )
-        shown = f"{session.shown}/{device.key}"
-        width, height = require_jpeg(answer.content, content_type=answer.media_type,
-                                     scheme="ring", url=shown)
-        snap = Snapshot(jpeg=answer.content, width=width, height=height,
-                        captured_at=_captured(answer.headers), source="device",
-                        camera_id=camera_id)
+        snap = device_snapshot(answer.content, content_type=answer.media_type,
+                               camera_id=camera_id, scheme="ring",
+                               url=f"{session.shown}/{device.key}",
+                               captured_at=_captured(answer.headers))
         session.stills[device.key] = snap
         return snap
 
@@ -127,11 +125,8 @@ async def event_picture(session: RingSession, device: RingDevice, camera_id: str
         params={"uuid": uuid}, headers={"Accept": "image/jpeg"}, max_bytes=MAX_SNAPSHOT,
         timeout=session.config.snapshot_timeout,
     )
-    width, height = require_jpeg(answer.content, content_type=answer.media_type, scheme="ring",
-                                 url=shown)
-    snap = Snapshot(jpeg=answer.content, width=width, height=height,
-                    captured_at=datetime.fromtimestamp(at, UTC), source="device",
-                    camera_id=camera_id)
+    snap = device_snapshot(answer.content, content_type=answer.media_type, camera_id=camera_id,
+                           scheme="ring", url=shown, captured_at=datetime.fromtimestamp(at, UTC))
     session.event_stills[device.key] = (uuid, snap)
     return snap
 

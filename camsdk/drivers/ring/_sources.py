@@ -10,7 +10,6 @@ consumers see as a `Discontinuity`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from camsdk.cloud import LeasedSource, LeaseTerms
@@ -18,8 +17,8 @@ from camsdk.driver import (
     AudioFormat,
     CameraClosedError,
     CamError,
-    MediaPacket,
-    StreamInfo,
+    StreamEndedError,
+    WatchedSource,
     webrtc,
 )
 
@@ -32,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["RingTalkChannel", "open_talk", "open_video"]
 
 
-class _VideoSource:
+class _VideoSource(WatchedSource):
     """The live view's media as a packet source: Ring's close reason instead of a bare end.
 
     Closing it releases the live view (the last user closes the peer). That is
@@ -42,45 +41,24 @@ class _VideoSource:
 
     def __init__(self, session: RingSession, view: LiveView,
                  upstream: webrtc.WebRtcUpstream) -> None:
+        super().__init__(upstream, None, explain=self._why_ended)
         self._session = session
         self._view = view
-        self._upstream = upstream
-        self._closed = False
+        self._released = False
 
-    @property
-    def info(self) -> StreamInfo:
-        return self._upstream.info
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def finite(self) -> bool:
-        return False
-
-    def __aiter__(self) -> AsyncIterator[MediaPacket]:
-        return self._packets()
-
-    async def _packets(self) -> AsyncIterator[MediaPacket]:
-        try:
-            async for packet in self._upstream:
-                yield packet
-        except CamError:
-            if self._view.ended is not None and not isinstance(self._view.ended,
-                                                               CameraClosedError):
-                raise self._view.ended from None
-            raise
-
-    async def request_keyframe(self) -> bool:
-        return await self._upstream.request_keyframe()
+    async def _why_ended(self, error: CamError | None) -> CamError:
+        ended = self._view.ended
+        if error is not None and ended is not None and not isinstance(ended, CameraClosedError):
+            return ended
+        return error if error is not None else StreamEndedError("the live view ended")
 
     async def aclose(self) -> None:
-        if self._closed:
+        """Close the peer's stream, then release the live view. Idempotent."""
+        if self._released:
             return
-        self._closed = True
+        self._released = True
         try:
-            await self._upstream.aclose()
+            await super().aclose()
         finally:
             await release_live(self._session, self._view)
 

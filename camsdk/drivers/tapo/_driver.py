@@ -80,7 +80,6 @@ class TapoDriver(CameraDriver[TapoOptions]):
 
     def setup(self) -> None:
         """Check the URL and the camera account; no I/O."""
-        self.shown = self.url.without_credentials().redacted()
         if not self.url.host:
             raise ConfigurationError("a Tapo URL names the camera: tapo://host[:port]",
                                      scheme="tapo", url=self.shown)
@@ -133,9 +132,6 @@ class TapoDriver(CameraDriver[TapoOptions]):
             ident = state.identity.device_id or state.identity.mac.replace(":", "").lower()
             return f"tapo:{ident}"
         return super().camera_id
-
-    def __repr__(self) -> str:
-        return f"TapoDriver({self.shown!r})"
 
     @property
     def session(self) -> TapoSession:

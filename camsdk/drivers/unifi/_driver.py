@@ -78,7 +78,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
                 "unifi://console[:port]/<camera id, name or MAC>",
                 scheme="unifi", url=self.url.redacted())
         self._slot: SessionSlot[ConsoleSession] = SessionSlot("camera", scheme="unifi",
-                                                              url=self._shown)
+                                                              url=self.shown)
         self._camera: ProtectCamera | None = None
         self._console: ConsoleInfo | None = None
         self._streams: dict[str, str] = {}
@@ -93,10 +93,6 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         return super().camera_id
 
     @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
-
-    @property
     def session(self) -> ConsoleSession:
         """The shared console session."""
         return self._slot.get()
@@ -105,7 +101,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
     def camera(self) -> ProtectCamera:
         """The camera as the console last described it."""
         if self._camera is None:
-            raise CameraClosedError("camera is not connected", scheme="unifi", url=self._shown)
+            raise CameraClosedError("camera is not connected", scheme="unifi", url=self.shown)
         return self._camera
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -142,10 +138,10 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
             if len(found) > 1:
                 raise ConfigurationError(
                     f"{len(found)} cameras of the console are called {ref!r}; use the id",
-                    scheme="unifi", url=self._shown)
+                    scheme="unifi", url=self.shown)
         known = ", ".join(sorted(c.name for c in cameras)[:20]) or "none"
         raise ConfigurationError(f"the console has no camera {ref!r} (known: {known})",
-                                 scheme="unifi", url=self._shown)
+                                 scheme="unifi", url=self.shown)
 
     def _offered_now(self, camera: ProtectCamera) -> Capability:
         caps = Capability.SNAPSHOT | Capability.EVENTS | Capability.DISCOVERY
@@ -195,16 +191,16 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         names = [p.name for p in self._profiles()]
         if profile not in names:
             raise ConfigurationError(f"unknown profile {profile!r} (known: {', '.join(names)})",
-                                     scheme="unifi", url=self._shown)
+                                     scheme="unifi", url=self.shown)
         return profile
 
     async def _rtsps_url(self, quality: str) -> str:
         session, camera = self.session, self.camera
         if not camera.connected:
             raise StreamOpenError(f"the camera is offline ({camera.state})", scheme="unifi",
-                                  url=self._shown)
+                                  url=self.shown)
         policy = DeviceUrlPolicy(host=session.host, port=session.port, https=True,
-                                 shown=self._shown, scheme="unifi")
+                                 shown=self.shown, scheme="unifi")
         if session.mode == "integration":
             if quality not in self._streams:
                 from ._integration import rtsps_streams
@@ -213,13 +209,13 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
             reported = self._streams.get(quality)
             if reported is None:
                 raise StreamOpenError(f"the console offers no {quality} stream", scheme="unifi",
-                                      url=self._shown)
+                                      url=self.shown)
             resolved = policy.resolve(reported, "stream").url
             return normalise_rtsps(resolved, session.host)
         channel = camera.channel(quality)
         if channel is None or not channel.alias:
             raise StreamOpenError(f"the {quality} channel has RTSP off", scheme="unifi",
-                                  url=self._shown)
+                                  url=self.shown)
         port = self._console.rtsps_port if self._console is not None else 7441
         return normalise_rtsps(f"rtsps://{session.netloc}/{channel.alias}", session.host, port)
 
@@ -233,7 +229,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
     def _check_privacy(self) -> None:
         if self._camera is not None and self._camera.privacy_full:
             raise PrivacyModeError("the camera is in privacy mode", scheme="unifi",
-                                   url=self._shown)
+                                   url=self.shown)
 
     async def snapshot(self, profile: str) -> Snapshot:
         """A JPEG from the console: high quality first, a plain one if that fails."""
@@ -255,10 +251,10 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
             if looks_like_jpeg(response.content):
                 return device_snapshot(response.content, content_type=response.media_type,
                                        camera_id=self.camera_id, scheme="unifi",
-                                       url=self._shown)
+                                       url=self.shown)
             problem = f"{response.media_type or 'no type'}, {len(response.content)} bytes"
         raise CameraProtocolError(f"the console sent no JPEG ({problem})", scheme="unifi",
-                                  url=self._shown)
+                                  url=self.shown)
 
     # -- events, PTZ, privacy ----------------------------------------------------------------
 
@@ -273,7 +269,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
                 kind = session.mode
             if kind == "integration" and not self.options.api_key:
                 raise UnsupportedCapabilityError("Integration API events need api_key=",
-                                                 scheme="unifi", url=self._shown)
+                                                 scheme="unifi", url=self.shown)
             session.events = ConsoleEvents(session, kind=kind)
         return session.events.subscribe(self.camera.id, self.camera_id)  # type: ignore[no-any-return]
 
@@ -281,7 +277,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
         """PTZ of a PTZ camera (private API)."""
         if Capability.PTZ not in self.capabilities:
             raise UnsupportedCapabilityError("this camera has no PTZ", scheme="unifi",
-                                             url=self._shown)
+                                             url=self.shown)
         from ._ptz import ProtectPTZ, StepRanges
 
         return ProtectPTZ(self.session, self.camera.id, StepRanges(self.camera.ptz_ranges))
@@ -291,7 +287,7 @@ class UnifiDriver(CameraDriver[UnifiOptions]):
                                              action="camera")).json()
         if not isinstance(answer, dict):
             raise CameraProtocolError("the camera is not an object", scheme="unifi",
-                                      url=self._shown)
+                                      url=self.shown)
         return answer
 
     async def privacy_mode(self) -> bool:

@@ -31,10 +31,10 @@ from camsdk.driver import (
     CameraEvent,
     CamError,
     DeviceWebSocket,
+    EventFanout,
     EventQueue,
     backoff_delay,
     get_logger,
-    stop_task,
 )
 
 from ._classify import EventTracker
@@ -67,8 +67,8 @@ class ConsoleEvents:
     def __init__(self, session: ConsoleSession, *, kind: str) -> None:
         self.session = session
         self.kind = kind  # "private" or "integration"
-        self._subs: set[_Subscriber] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._fanout: EventFanout[_Subscriber] = EventFanout(
+            self._run, name=f"camsdk-unifi-events-{session.host}")
         self._camera_ids: dict[str, str] = {}
         self._tracker = EventTracker(self._camera_ids)
         self._socket: DeviceWebSocket | None = None
@@ -82,33 +82,22 @@ class ConsoleEvents:
         """The events of one camera until cancelled (or an `AuthenticationError`)."""
         self.session.check_refused()  # no I/O at all for credentials already refused
         self._camera_ids[protect_id] = camera_id
-        sub = _Subscriber(protect_id)
-        self._subs.add(sub)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"camsdk-unifi-events-{self.session.host}")
         try:
-            async for event in sub:
-                yield event
+            async with self._fanout.join(_Subscriber(protect_id)) as sub:
+                async for event in sub:
+                    yield event
         finally:
-            self._subs.discard(sub)
-            if not any(s.camera == protect_id for s in self._subs):
+            if not any(s.camera == protect_id for s in self._fanout.subscribers):
                 self._camera_ids.pop(protect_id, None)
-            if not self._subs:
-                await self._stop()
-
-    async def _stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
 
     async def aclose(self) -> None:
         """Stop the websocket loop (the session closes)."""
-        await self._stop()
+        await self._fanout.stop()
 
     def _dispatch(self, events: list[CameraEvent]) -> None:
         for event in events:
             protect = str(event.extra.get("protect_camera", ""))
-            for sub in self._subs:
+            for sub in self._fanout.subscribers:
                 if sub.camera == protect:
                     sub.put(event)
 
@@ -118,7 +107,7 @@ class ConsoleEvents:
         config = self.session.config
         attempt = 0
         disconnected_ms: int | None = None
-        while self._subs:
+        while self._fanout.subscribers:
             try:
                 await self._prepare(disconnected_ms)
                 token = self.session.token
@@ -140,7 +129,7 @@ class ConsoleEvents:
                 raise
             except AuthenticationError as exc:
                 log.warning("event websocket of %s: %s; stopped", self.session.shown, exc)
-                for sub in self._subs:
+                for sub in self._fanout.subscribers:
                     sub.fail(exc)
                 return
             except (CamError, OSError, ValueError) as exc:

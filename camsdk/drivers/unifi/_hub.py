@@ -46,11 +46,7 @@ class UnifiHub(HubDriver[UnifiOptions]):
                 "a UniFi hub URL names the console only: unifi://console[:port]",
                 scheme="unifi", url=self.url.redacted())
         self._slot: SessionSlot[ConsoleSession] = SessionSlot("hub", scheme="unifi",
-                                                              url=self._shown)
-
-    @property
-    def _shown(self) -> str:
-        return self.url.without_credentials().redacted()
+                                                              url=self.shown)
 
     @property
     def session(self) -> ConsoleSession:
@@ -103,6 +99,3 @@ class UnifiHub(HubDriver[UnifiOptions]):
         bare = CameraURL("unifi", url.host, url.port, url.path)
         return UnifiDriver(url=bare, credentials=self.login(), config=config,
                            options=self.options)
-
-    def __repr__(self) -> str:
-        return f"UnifiHub({self._shown!r})"

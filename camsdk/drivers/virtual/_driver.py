@@ -308,6 +308,3 @@ class VirtualDriver(CameraDriver[VirtualOptions]):
 
     def _is_closed(self) -> bool:
         return self._device is None
-
-    def __repr__(self) -> str:
-        return f"VirtualDriver({self._redacted!r})"

@@ -91,6 +91,3 @@ class VirtualHub(HubDriver[VirtualHubOptions]):
     def _check_open(self) -> None:
         if self._closed:
             raise CameraClosedError("hub is closed", scheme="virtual", url=self.url.redacted())
-
-    def __repr__(self) -> str:
-        return f"VirtualHub({self.url.redacted()!r})"
