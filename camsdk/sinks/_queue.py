@@ -12,8 +12,10 @@ unbounded memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -132,3 +134,21 @@ class AckQueue(Generic[T]):
 
     def _pulse(self) -> None:
         self._progress.set()
+
+
+async def stop_delivery(
+    task: asyncio.Task[None] | None,
+    flush: Callable[[], Awaitable[None]],
+    *,
+    drain: bool,
+    timeout: float,
+) -> None:
+    """Stop a sink's delivery task; with ``drain``, first wait up to ``timeout`` for ``flush``."""
+    if task is None:
+        return
+    if drain and not task.done():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(flush(), timeout=timeout)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -36,7 +36,6 @@ Needs the ``nats`` extra (``pip install 'camsdk[nats]'``, nats-py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import ssl
@@ -59,7 +58,7 @@ from .._http import tls_context
 from .._log import get_logger, register_secret, scrub
 from .._models import CameraEvent, Credentials
 from ._nats_link import JetStreamLink, MessageRefused, StreamSettings, import_nats, redact_server
-from ._queue import AckQueue
+from ._queue import AckQueue, stop_delivery
 from ._webhook_payload import FrigateMapper, camsdk_payload, encode_body
 
 __all__ = ["JetStreamSink", "JetStreamStats", "subject_token"]
@@ -350,14 +349,8 @@ class JetStreamSink:
     async def aclose(self, *, drain: bool = True, drain_timeout: float | None = None) -> None:
         """Stop publishing. With ``drain``, first wait (bounded) for the queue to empty."""
         task, self._task = self._task, None
-        if task is not None:
-            if drain and not task.done():
-                limit = drain_timeout if drain_timeout is not None else self.timeout
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.flush(), timeout=limit)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        limit = drain_timeout if drain_timeout is not None else self.timeout
+        await stop_delivery(task, self.flush, drain=drain, timeout=limit)
         await self._link.close()
 
     # -- delivery -----------------------------------------------------------------------

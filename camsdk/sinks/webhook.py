@@ -26,7 +26,6 @@ host the caller did not name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import ssl
@@ -43,7 +42,7 @@ from .._http import tls_context
 from .._log import get_logger, register_secret, scrub
 from .._models import CameraEvent
 from .._url import redact_url
-from ._queue import AckQueue
+from ._queue import AckQueue, stop_delivery
 from ._webhook_payload import FrigateMapper, camsdk_payload, encode_body
 
 __all__ = ["WebhookSink"]
@@ -186,14 +185,8 @@ class WebhookSink:
     async def aclose(self, *, drain: bool = True, drain_timeout: float | None = None) -> None:
         """Stop delivering. With ``drain``, first wait (bounded) for the queue to empty."""
         task, self._task = self._task, None
-        if task is not None:
-            if drain and not task.done():
-                limit = drain_timeout if drain_timeout is not None else self.timeout
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.flush(), timeout=limit)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        limit = drain_timeout if drain_timeout is not None else self.timeout
+        await stop_delivery(task, self.flush, drain=drain, timeout=limit)
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
