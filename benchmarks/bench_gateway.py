@@ -51,14 +51,14 @@ PASSWORD = "bench owner password"
 # -- the camera, in its own process -----------------------------------------------------------
 
 
-async def serve_camera() -> None:
-    """Serve the 1080p loop; print the URL; answer "sessions" lines with the session count."""
+async def serve_camera(audio: bool = False) -> None:
+    """Serve the 1080p loop (with AAC when ``audio``); print the URL; answer "sessions" lines."""
     from camsdk.drivers.virtual._scene import LoopParams, encoded_loop
     from camsdk.testing import RtspServer
 
     width, height = (int(v) for v in SIZE.split("x"))
     media = encoded_loop(LoopParams(width=width, height=height, fps=FPS, gop=GOP,
-                                    bitrate=BITRATE))
+                                    bitrate=BITRATE, audio=audio))
     loop = asyncio.get_running_loop()
     async with RtspServer(media) as server:
         print(server.url, flush=True)
@@ -220,7 +220,7 @@ async def _measure(bench: Bench, camera: subprocess.Popen[str], urls: list[str],
     return result
 
 
-def _ffmpeg_viewer(camera_url: str, seconds: float) -> dict[str, Any] | None:
+def _ffmpeg_viewer(camera_url: str, seconds: float, audio: bool) -> dict[str, Any] | None:
     """CPU of one ``ffmpeg -c copy`` to fragmented MP4: what a viewer costs without camsdk."""
     if shutil.which("ffmpeg") is None:
         return None
@@ -228,8 +228,9 @@ def _ffmpeg_viewer(camera_url: str, seconds: float) -> dict[str, Any] | None:
 
     proc = subprocess.Popen(
         ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", camera_url, "-c", "copy",
-         "-an", "-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe", "-t",
-         str(seconds + WARMUP), "-y", os.devnull], stdin=subprocess.DEVNULL)
+         *([] if audio else ["-an"]), "-f", "mp4",
+         "-movflags", "empty_moov+default_base_moof+frag_keyframe",
+         "-t", str(seconds + WARMUP), "-y", os.devnull], stdin=subprocess.DEVNULL)
     watched = psutil.Process(proc.pid)
     time.sleep(WARMUP)
     start = watched.cpu_times()
@@ -273,11 +274,11 @@ async def _first_frame(bench: Bench, trials: int, *, cold: bool) -> list[float]:
     return delays
 
 
-async def run(viewer_counts: list[int], seconds: float) -> dict[str, Any]:
-    camera = _spawn("--serve-camera")
+async def run(viewer_counts: list[int], seconds: float, audio: bool) -> dict[str, Any]:
+    camera = _spawn("--serve-camera", *(["--audio"] if audio else []))
     assert camera.stdout is not None
     camera_url = camera.stdout.readline().strip()
-    results: dict[str, Any] = {"size": SIZE, "fps": FPS, "bitrate": BITRATE,
+    results: dict[str, Any] = {"size": SIZE, "fps": FPS, "bitrate": BITRATE, "audio": audio,
                                "cpus": os.cpu_count(), "load": os.getloadavg()[0]}
     try:
         with tempfile.TemporaryDirectory() as data:
@@ -301,7 +302,7 @@ async def run(viewer_counts: list[int], seconds: float) -> dict[str, Any]:
                     await client.aclose()
                     results["first_frame_warm"] = await _first_frame(bench, 5, cold=False)
                 results["first_frame_cold"] = await _first_frame(bench, 5, cold=True)
-        results["ffmpeg"] = await asyncio.to_thread(_ffmpeg_viewer, camera_url, seconds)
+        results["ffmpeg"] = await asyncio.to_thread(_ffmpeg_viewer, camera_url, seconds, audio)
     finally:
         assert camera.stdin is not None
         camera.stdin.close()
@@ -314,7 +315,8 @@ def report(results: dict[str, Any]) -> None:
     base_rate = base["cpu"] / base["wall"]
     print(f"bench_gateway: {results['cpus']} CPUs (shared machine), load average "
           f"{results['load']:.2f}; camera {results['size']} @ {results['fps']} fps, "
-          f"{results['bitrate'] / 1e6:g} Mbit/s")
+          f"{results['bitrate'] / 1e6:g} Mbit/s"
+          + (", AAC 16 kHz mono" if results.get("audio") else ", no audio"))
     print(f"baseline (upstream open, no viewer): {100 * base_rate:.1f}% of a CPU")
     print(f"{'viewers':>7} {'gateway CPU':>11} {'per viewer':>10} {'camera sessions':>15} "
           f"{'min fragments':>13} {'Mbit/s each':>11}")
@@ -348,17 +350,19 @@ def main() -> None:
     parser.add_argument("--viewers", default="1,4,16", help="viewer counts, comma separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--audio", action="store_true",
+                        help="the camera has an AAC track (viewers get audio too)")
     parser.add_argument("--serve-camera", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-viewers", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_camera:
-        asyncio.run(serve_camera())
+        asyncio.run(serve_camera(args.audio))
         return
     if args.run_viewers:
         asyncio.run(run_viewers())
         return
     counts = [int(v) for v in args.viewers.split(",")]
-    results = asyncio.run(run(counts, args.seconds))
+    results = asyncio.run(run(counts, args.seconds, args.audio))
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
