@@ -19,6 +19,7 @@ and `adts_config` builds the AudioSpecificConfig from the first one.
 from __future__ import annotations
 
 from .._errors import StreamDecodeError
+from .._rtsp._nal import read_avcc, read_hvcc
 
 __all__ = [
     "AnnexBWriter",
@@ -43,47 +44,12 @@ def is_length_prefixed(extradata: bytes | None) -> bool:
     return extradata is not None and extradata[:1] == b"\x01"
 
 
-def _read_avcc(extradata: bytes) -> tuple[int, list[bytes]]:
-    """``(length_size, parameter sets)`` of an ``avcC`` record."""
+def _read_record(codec: str, extradata: bytes) -> tuple[int, list[bytes]]:
+    """``(length_size, parameter sets)`` of the init segment's ``avcC``/``hvcC`` record."""
     try:
-        length_size = (extradata[4] & 0x03) + 1
-        sets: list[bytes] = []
-        pos = 5
-        for count_mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
-            count = extradata[pos] & count_mask
-            pos += 1
-            for _ in range(count):
-                size = int.from_bytes(extradata[pos : pos + 2], "big")
-                unit = extradata[pos + 2 : pos + 2 + size]
-                if len(unit) != size or size == 0:
-                    raise IndexError
-                sets.append(unit)
-                pos += 2 + size
-    except IndexError:
-        raise StreamDecodeError("truncated avcC record in the init segment") from None
-    return length_size, sets
-
-
-def _read_hvcc(extradata: bytes) -> tuple[int, list[bytes]]:
-    """``(length_size, parameter sets)`` of an ``hvcC`` record (every array, in order)."""
-    try:
-        length_size = (extradata[21] & 0x03) + 1
-        arrays = extradata[22]
-        pos = 23
-        sets: list[bytes] = []
-        for _ in range(arrays):
-            count = int.from_bytes(extradata[pos + 1 : pos + 3], "big")
-            pos += 3
-            for _ in range(count):
-                size = int.from_bytes(extradata[pos : pos + 2], "big")
-                unit = extradata[pos + 2 : pos + 2 + size]
-                if len(unit) != size or size == 0:
-                    raise IndexError
-                sets.append(unit)
-                pos += 2 + size
-    except IndexError:
-        raise StreamDecodeError("truncated hvcC record in the init segment") from None
-    return length_size, sets
+        return read_avcc(extradata) if codec == "h264" else read_hvcc(extradata)
+    except ValueError as exc:
+        raise StreamDecodeError(f"{exc} in the init segment") from None
 
 
 class AnnexBWriter:
@@ -94,10 +60,10 @@ class AnnexBWriter:
     def __init__(self, codec: str, extradata: bytes) -> None:
         if codec == "h264":
             self._hevc = False
-            self._length_size, sets = _read_avcc(extradata)
+            self._length_size, sets = _read_record(codec, extradata)
         elif codec == "hevc":
             self._hevc = True
-            self._length_size, sets = _read_hvcc(extradata)
+            self._length_size, sets = _read_record(codec, extradata)
         else:
             raise StreamDecodeError(f"no Annex-B form for {codec[:32]} in fMP4")
         if self._length_size == 3:

@@ -24,6 +24,8 @@ __all__ = [
     "AccessUnitAssembler",
     "Emit",
     "FragmentedNal",
+    "read_avcc",
+    "read_hvcc",
     "split_annexb",
 ]
 
@@ -227,3 +229,49 @@ class FragmentedNal:
         if self._parts is not None:
             self._parts = None
             self._au.damage()
+
+
+def read_avcc(record: bytes) -> tuple[int, list[bytes]]:
+    """``(length_size, parameter sets)`` of an ``avcC`` record; `ValueError` when truncated."""
+    try:
+        length_size = (record[4] & 0x03) + 1
+        sets: list[bytes] = []
+        pos = 5
+        for count_mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
+            count = record[pos] & count_mask
+            pos += 1
+            for _ in range(count):
+                pos = _read_unit(record, pos, sets)
+    except IndexError:
+        raise ValueError("truncated avcC record") from None
+    return length_size, sets
+
+
+def read_hvcc(record: bytes) -> tuple[int, list[bytes]]:
+    """``(length_size, parameter sets)`` of an ``hvcC`` record (every array, in order).
+
+    `ValueError` when truncated.
+    """
+    try:
+        length_size = (record[21] & 0x03) + 1
+        arrays = record[22]
+        pos = 23
+        sets: list[bytes] = []
+        for _ in range(arrays):
+            count = int.from_bytes(record[pos + 1 : pos + 3], "big")
+            pos += 3
+            for _ in range(count):
+                pos = _read_unit(record, pos, sets)
+    except IndexError:
+        raise ValueError("truncated hvcC record") from None
+    return length_size, sets
+
+
+def _read_unit(record: bytes, pos: int, into: list[bytes]) -> int:
+    """Append the 16-bit-length-prefixed unit at ``pos``; the position after it."""
+    size = int.from_bytes(record[pos : pos + 2], "big")
+    unit = record[pos + 2 : pos + 2 + size]
+    if len(unit) != size or size == 0:
+        raise IndexError
+    into.append(unit)
+    return pos + 2 + size

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from camsdk._media import MediaPacket, StreamInfo
+from camsdk._rtsp._nal import read_avcc, read_hvcc, split_annexb
 
 __all__ = [
     "MAX_PAYLOAD",
@@ -68,26 +69,6 @@ _AAC_SAMPLE_RATES = (
     8000,
     7350,
 )
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """Split an Annex B byte stream into NAL units (start codes removed).
-
-    Trailing zero bytes before the next start code are dropped: they are
-    either the leading zero of a four-byte start code or ``trailing_zero_8bits``,
-    never part of the NAL unit.
-    """
-    nals: list[bytes] = []
-    start = data.find(b"\x00\x00\x01")
-    while start != -1:
-        begin = start + 3
-        nxt = data.find(b"\x00\x00\x01", begin)
-        end = len(data) if nxt == -1 else nxt
-        nal = data[begin:end].rstrip(b"\x00")
-        if nal:
-            nals.append(nal)
-        start = nxt
-    return nals
 
 
 def split_length_prefixed(data: bytes, length_size: int = 4) -> list[bytes]:
@@ -354,50 +335,15 @@ def _nal_format(
         return split_annexb, {}
     if extradata[0] == 1 and not extradata.startswith(b"\x00\x00"):
         if codec == "h264":
-            length_size, nals = _parse_avcc(extradata)
+            length_size, nals = read_avcc(extradata)
         else:
-            length_size, nals = _parse_hvcc(extradata)
+            length_size, nals = read_hvcc(extradata)
 
         def split(data: bytes) -> list[bytes]:
             return split_length_prefixed(data, length_size)
 
         return split, _parameter_sets_from(codec, nals)
     return split_annexb, _parameter_sets_from(codec, split_annexb(extradata))
-
-
-def _parse_avcc(record: bytes) -> tuple[int, list[bytes]]:
-    try:
-        length_size = (record[4] & 0x03) + 1
-        pos = 5
-        nals: list[bytes] = []
-        for mask in (0x1F, 0xFF):  # SPS count is 5 bits, PPS count a full byte
-            count = record[pos] & mask
-            pos += 1
-            for _ in range(count):
-                size = int.from_bytes(record[pos : pos + 2], "big")
-                nals.append(record[pos + 2 : pos + 2 + size])
-                pos += 2 + size
-    except IndexError:
-        raise ValueError("truncated avcC extradata") from None
-    return length_size, nals
-
-
-def _parse_hvcc(record: bytes) -> tuple[int, list[bytes]]:
-    try:
-        length_size = (record[21] & 0x03) + 1
-        arrays = record[22]
-        pos = 23
-        nals: list[bytes] = []
-        for _ in range(arrays):
-            count = int.from_bytes(record[pos + 1 : pos + 3], "big")
-            pos += 3
-            for _ in range(count):
-                size = int.from_bytes(record[pos : pos + 2], "big")
-                nals.append(record[pos + 2 : pos + 2 + size])
-                pos += 2 + size
-    except IndexError:
-        raise ValueError("truncated hvcC extradata") from None
-    return length_size, nals
 
 
 def _parameter_sets_from(codec: str, nals: Sequence[bytes]) -> dict[int, bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .._rtsp._nal import split_annexb
 from .._rtsp._sps import BitReader, SpsInfo, parse_h264_sps, unescape_rbsp
 
 __all__ = [
@@ -34,28 +35,6 @@ NAL_AUD = 9
 _START = b"\x00\x00\x00\x01"
 # H.264 allows 256 PPS ids; more than that is not a stream.
 _MAX_PPS = 256
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """The NAL units of an Annex-B buffer, without start codes or trailing zero bytes.
-
-    Three- and four-byte start codes are both accepted, so two encodings of
-    the same units compare equal after a split.
-    """
-    units: list[bytes] = []
-    find = data.find
-    start = find(b"\x00\x00\x01")
-    while start >= 0:
-        begin = start + 3
-        end = find(b"\x00\x00\x01", begin)
-        nal = data[begin:] if end < 0 else data[begin:end]
-        # A NAL unit never ends in a zero byte; zeros here belong to the next
-        # start code (four-byte form) or are trailing_zero_8bits.
-        nal = nal.rstrip(b"\x00")
-        if nal:
-            units.append(nal)
-        start = end
-    return units
 
 
 def join_annexb(units: Iterable[bytes]) -> bytes:
